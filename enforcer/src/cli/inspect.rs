@@ -1,0 +1,99 @@
+//! `enforcer inspect`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use enforcer::policy::describe;
+use serde_json::json;
+
+use super::{EXIT_OK, EngineArgs};
+
+/// Show what a policy module is: ABI version, imports, exports, metadata,
+/// size, sha256 and whether its compiled code is cached.
+///
+/// Loading checks the module exactly as `eval` does, so a module that
+/// inspects cleanly is one the enforcer will run.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Policy module (.wasm or .wat).
+    file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Runs `enforcer inspect`.
+pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
+    let engine = args.engine.engine()?;
+    let cache_before = engine
+        .cache()
+        .map(|cache| {
+            let bytes = std::fs::read(&args.file).unwrap_or_default();
+            let digest = enforcer::policy::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            cache.describe_entry(engine.wasmtime(), &digest)
+        })
+        .unwrap_or_else(|| "disabled".into());
+    let policy = engine.load_file(&args.file)?;
+    let metadata = policy.metadata()?;
+    let imports: Vec<String> = policy
+        .module()
+        .imports()
+        .map(|import| {
+            format!(
+                "{}.{}: {}",
+                import.module(),
+                import.name(),
+                describe(&import.ty())
+            )
+        })
+        .collect();
+    let exports: Vec<String> = policy
+        .module()
+        .exports()
+        .map(|export| format!("{}: {}", export.name(), describe(&export.ty())))
+        .collect();
+    if args.json {
+        let value = json!({
+            "file": args.file,
+            "abiVersion": policy_sdk::ABI_VERSION,
+            "sha256": policy.digest(),
+            "size": policy.size(),
+            "metadata": metadata,
+            "imports": imports,
+            "exports": exports,
+            "cache": {"before": cache_before, "load": policy.cache_outcome().to_string()},
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(EXIT_OK);
+    }
+    println!("file:        {}", args.file.display());
+    println!("abi version: {}", policy_sdk::ABI_VERSION);
+    match &metadata {
+        Some(meta) => {
+            println!("name:        {}", meta.name);
+            println!("version:     {}", meta.version);
+            println!("description: {}", meta.description);
+        }
+        None => println!("metadata:    (no policy_metadata export)"),
+    }
+    println!("size:        {} bytes", policy.size());
+    println!("sha256:      {}", policy.digest());
+    println!(
+        "cache:       {cache_before}; this load: {}",
+        policy.cache_outcome()
+    );
+    println!("imports:");
+    if imports.is_empty() {
+        println!("  (none)");
+    }
+    for import in &imports {
+        println!("  {import}");
+    }
+    println!("exports:");
+    for export in &exports {
+        println!("  {export}");
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,182 @@
+//! Command-line interface: argument parsing and output. Logic worth testing
+//! lives in the library; this layer turns results into text, JSON and exit
+//! codes.
+
+mod eval;
+mod inspect;
+mod test;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use enforcer::policy::{Allocation, EngineOptions, Policy, PolicyEngine};
+use policy_sdk::{LogLevel, User};
+
+/// Exit status: allowed, or all tests passed.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: denied, or a test failed.
+pub const EXIT_DENIED: i32 = 1;
+/// Exit status: any error (bad policy, bad input, bad decision).
+pub const EXIT_ERROR: i32 = 2;
+
+/// Evaluate WebAssembly isolation policies and enforce their decisions.
+///
+/// A policy is a Wasm module that receives a request (tenant, user, command,
+/// labels, host facts) and returns a decision: allow or deny, the Linux
+/// namespaces to create or join, and cgroup limits in the OCI runtime spec's
+/// shape. Without --policy, the built-in default policy is used.
+#[derive(Debug, Parser)]
+#[command(name = "enforcer", version, propagate_version = true)]
+#[command(after_help = "Examples:\n  \
+    enforcer eval -- /bin/sh -c 'echo hello'\n  \
+    enforcer eval --policy tiers.wasm --tenant acme --label tier=pro -- python3 job.py\n  \
+    enforcer inspect tiers.wasm\n  \
+    enforcer test --policy tiers.wasm cases.toml\n\n\
+    Exit status: 0 allowed (or tests passed), 1 denied (or a test failed), 2 error.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate a request and print the validated decision as JSON.
+    Eval(eval::EvalArgs),
+    /// Show a policy module's ABI version, imports, exports, metadata,
+    /// size, digest and cache state.
+    Inspect(inspect::InspectArgs),
+    /// Run golden cases (TOML or JSON) against policy modules.
+    Test(test::TestArgs),
+    /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).
+    ///
+    /// WASI is limited to stdout, stderr and arguments: no filesystem, no
+    /// environment, no network. Configure it in .cargo/config.toml:
+    /// [target.wasm32-wasip1] runner = ["enforcer", "test-runner"]
+    TestRunner(TestRunnerArgs),
+}
+
+#[derive(Debug, Args)]
+struct TestRunnerArgs {
+    /// The test binary (.wasm).
+    wasm: PathBuf,
+    /// Arguments for the test harness (e.g. a test name filter).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Settings of the Wasm sandbox policies run in.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Wall-clock budget of one evaluation, e.g. 100ms, 2s.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    deadline: Duration,
+    /// Linear-memory cap of a policy instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_cap: usize,
+    /// Largest response a policy may return, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = 1024)]
+    output_cap: usize,
+    /// Directory for compiled policy code [default: /var/cache/enforcer for
+    /// root, else $XDG_CACHE_HOME/enforcer].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile policies every time; read and write no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+    /// Lowest policy log level printed to stderr: error, warn, info, debug.
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_log_level)]
+    policy_log: LogLevel,
+}
+
+impl EngineArgs {
+    /// Engine options for a one-shot run (on-demand allocation).
+    pub fn engine(&self) -> anyhow::Result<PolicyEngine> {
+        let mut options = EngineOptions {
+            deadline: self.deadline,
+            memory_cap: self.memory_cap.saturating_mul(1 << 20),
+            output_cap: self.output_cap.saturating_mul(1 << 10),
+            allocation: Allocation::OnDemand,
+            log_level: self.policy_log,
+            ..EngineOptions::default()
+        };
+        if self.no_cache {
+            options.cache_dir = None;
+        } else if let Some(dir) = &self.cache_dir {
+            options.cache_dir = Some(dir.clone());
+        }
+        PolicyEngine::new(options)
+    }
+}
+
+/// Loads `paths`, or the embedded default policy when there are none.
+pub fn load_policies(engine: &PolicyEngine, paths: &[PathBuf]) -> anyhow::Result<Vec<Policy>> {
+    if paths.is_empty() {
+        return Ok(vec![engine.load_bytes(
+            enforcer::embedded::DEFAULT_POLICY_NAME,
+            enforcer::embedded::DEFAULT_POLICY,
+        )?]);
+    }
+    paths
+        .iter()
+        .map(|path| engine.load_file(path).map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 100ms or 2s"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "us" => Duration::from_micros(value),
+        _ => return Err(format!("{text:?}: the unit must be us, ms or s")),
+    };
+    if duration.is_zero() {
+        return Err("the deadline must be positive".into());
+    }
+    Ok(duration)
+}
+
+fn parse_log_level(text: &str) -> Result<LogLevel, String> {
+    match text {
+        "error" => Ok(LogLevel::Error),
+        "warn" => Ok(LogLevel::Warn),
+        "info" => Ok(LogLevel::Info),
+        "debug" => Ok(LogLevel::Debug),
+        _ => Err(format!("{text:?} is not one of error, warn, info, debug")),
+    }
+}
+
+/// Parses `--user UID[:GID]`.
+pub fn parse_user(text: &str) -> Result<User, String> {
+    enforcer::request::parse_user(text)
+}
+
+/// Parses `--label KEY=VALUE`.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    enforcer::request::parse_label(text)
+}
+
+/// Parses arguments, runs the command, returns the exit status.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(args) => eval::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Test(args) => test::run(args),
+        Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("enforcer: error: {error:#}");
+            EXIT_ERROR
+        }
+    }
+}

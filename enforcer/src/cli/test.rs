@@ -1,0 +1,58 @@
+//! `enforcer test`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use enforcer::golden::{read_case_file, run_case};
+
+use super::{EXIT_DENIED, EXIT_OK, EngineArgs, load_policies};
+
+/// Run golden cases against policy modules: each case is a request and the
+/// expected decision fields, denial reason or error.
+///
+/// Prints one line per case and a closing `N passed, N failed`; exits 1 if
+/// any case failed. See docs/policy-authoring.md for the case file format.
+#[derive(Debug, Args)]
+#[command(after_help = "Example cases.toml:\n  \
+    [[case]]\n  \
+    name = \"free tier is small\"\n  \
+    request = { tenant = \"acme\", labels = { tier = \"free\" }, command = [\"python3\"] }\n  \
+    expect = { allow = true, decision = { resources = { pids = { limit = 64 } } } }")]
+pub struct TestArgs {
+    /// Policy module; repeat to chain [default: the built-in policy].
+    #[arg(long = "policy", short = 'p', value_name = "FILE")]
+    policies: Vec<PathBuf>,
+    /// Case files (.toml or .json).
+    #[arg(required = true, value_name = "CASE_FILE")]
+    cases: Vec<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Runs `enforcer test`.
+pub fn run(args: TestArgs) -> anyhow::Result<i32> {
+    let files = args
+        .cases
+        .iter()
+        .map(|path| read_case_file(path).map(|file| (path, file)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let engine = args.engine.engine()?;
+    let policies = load_policies(&engine, &args.policies)?;
+    let (mut passed, mut failed) = (0, 0);
+    for (path, file) in &files {
+        for case in &file.case {
+            match run_case(&policies, case) {
+                Ok(()) => {
+                    passed += 1;
+                    println!("ok    {}: {}", path.display(), case.name);
+                }
+                Err(message) => {
+                    failed += 1;
+                    println!("FAIL  {}: {}: {message}", path.display(), case.name);
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_DENIED })
+}

@@ -1,0 +1,9 @@
+//! Decisions after they leave Wasm: validation and normalisation against
+//! the host, and composition of a chain of policies. Nothing here calls Wasm
+//! or the kernel.
+
+mod compose;
+mod validate;
+
+pub use compose::{ComposeError, check_tightens};
+pub use validate::{InvalidDecision, Violation, validate};

@@ -1,0 +1,226 @@
+//! Golden cases for `enforcer test`: requests and what the policy chain
+//! must answer, in TOML or JSON.
+//!
+//! ```toml
+//! [[case]]
+//! name = "free tier gets 256 MiB"
+//! request = { tenant = "acme", labels = { tier = "free" }, command = ["python3"] }
+//! expect = { allow = true, decision = { resources = { memory = { limit = 268435456 } } } }
+//!
+//! [[case]]
+//! name = "no tenant"
+//! request = { command = ["sh"] }
+//! expect = { allow = false, reason = "must name a tenant" }
+//! ```
+//!
+//! `expect.decision` matches as a subset: every key given must be present
+//! with an equal value (arrays compare element by element, whole).
+//! `expect.reason` and `expect.error` match as substrings. A request without
+//! `host` gets this machine's facts.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::evaluation::{Outcome, evaluate_chain};
+use crate::policy::Policy;
+
+/// A file of cases.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// The cases, in order.
+    #[serde(alias = "cases")]
+    pub case: Vec<Case>,
+}
+
+/// One request and what must come of it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Shown in the report.
+    pub name: String,
+    /// The request (host facts filled in when absent).
+    pub request: Value,
+    /// What must happen.
+    pub expect: Expectation,
+}
+
+/// What a case expects.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// Allowed (true) or denied (false).
+    pub allow: Option<bool>,
+    /// Substring of the denial (or allow) reason.
+    pub reason: Option<String>,
+    /// Subset of the final decision.
+    pub decision: Option<Value>,
+    /// Substring of the error; the case expects evaluation to fail.
+    pub error: Option<String>,
+}
+
+/// Reads a `.toml` or `.json` case file.
+pub fn read_case_file(path: &Path) -> anyhow::Result<CaseFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read case file {}", path.display()))?;
+    let parsed = match path.extension().and_then(|ext| ext.to_str()) {
+        Some("toml") => toml::from_str(&text).map_err(anyhow::Error::from),
+        Some("json") => serde_json::from_str(&text).map_err(anyhow::Error::from),
+        _ => bail!("case file {} must end in .toml or .json", path.display()),
+    };
+    parsed.with_context(|| format!("case file {}", path.display()))
+}
+
+/// Runs one case; `Err` is the failure message.
+pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
+    let has_host = case.request.get("host").is_some();
+    let request = crate::request::parse(&case.request.to_string())
+        .map_err(|error| format!("bad request: {error:#}"))?;
+    let mut request = if has_host {
+        request
+    } else {
+        crate::request::complete(request)
+    };
+    if request.id.is_empty() {
+        request.id = "golden".into();
+    }
+    let expect = &case.expect;
+    let outcome = match (evaluate_chain(policies, &request), &expect.error) {
+        (Err(error), Some(needle)) => {
+            let message = error.to_string();
+            return if message.contains(needle.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("error {message:?} does not contain {needle:?}"))
+            };
+        }
+        (Err(error), None) => return Err(format!("unexpected error: {error}")),
+        (Ok(outcome), Some(needle)) => {
+            return Err(format!(
+                "expected an error containing {needle:?}, got {}",
+                describe(&outcome)
+            ));
+        }
+        (Ok(outcome), None) => outcome,
+    };
+    let decision = match &outcome {
+        Outcome::Allowed(decision) | Outcome::Denied { decision, .. } => decision,
+    };
+    if let Some(allow) = expect.allow {
+        if decision.allow != allow {
+            return Err(format!(
+                "expected {}, got {}",
+                if allow { "allow" } else { "deny" },
+                describe(&outcome)
+            ));
+        }
+    }
+    if let Some(needle) = &expect.reason {
+        let reason = decision.reason.clone().unwrap_or_default();
+        if !reason.contains(needle.as_str()) {
+            return Err(format!("reason {reason:?} does not contain {needle:?}"));
+        }
+    }
+    if let Some(expected) = &expect.decision {
+        let actual = serde_json::to_value(decision).map_err(|error| error.to_string())?;
+        subset_mismatch(expected, &actual, "")?;
+    }
+    Ok(())
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Allowed(_) => "an allow".into(),
+        Outcome::Denied { decision, .. } => format!(
+            "a denial ({})",
+            decision.reason.as_deref().unwrap_or("no reason")
+        ),
+    }
+}
+
+/// `Err` with the first path where `actual` does not contain `expected`.
+pub fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    let field = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (expected, actual) {
+        (Value::Object(expected), Value::Object(actual)) => {
+            for (key, value) in expected {
+                match actual.get(key) {
+                    Some(found) => subset_mismatch(value, found, &field(key))?,
+                    None => {
+                        return Err(format!(
+                            "{}: expected {value}, but it is absent",
+                            field(key)
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(expected), Value::Array(actual)) if expected.len() == actual.len() => {
+            for (index, (value, found)) in expected.iter().zip(actual).enumerate() {
+                subset_mismatch(value, found, &format!("{path}[{index}]"))?;
+            }
+            Ok(())
+        }
+        (Value::Number(expected), Value::Number(actual))
+            if expected.as_f64() == actual.as_f64() =>
+        {
+            Ok(())
+        }
+        _ if expected == actual => Ok(()),
+        _ => Err(format!(
+            "{}: expected {expected}, got {actual}",
+            if path.is_empty() { "decision" } else { path }
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subset_matching_reports_the_path() {
+        let actual =
+            json!({"allow": true, "resources": {"memory": {"limit": 5}, "pids": {"limit": 3}}});
+        assert!(
+            subset_mismatch(&json!({"resources": {"memory": {"limit": 5}}}), &actual, "").is_ok()
+        );
+        assert_eq!(
+            subset_mismatch(&json!({"resources": {"memory": {"limit": 6}}}), &actual, ""),
+            Err("resources.memory.limit: expected 6, got 5".into())
+        );
+        assert!(
+            subset_mismatch(&json!({"hostname": "x"}), &actual, "")
+                .expect_err("absent")
+                .contains("absent")
+        );
+    }
+
+    #[test]
+    fn toml_and_json_case_files_parse() {
+        let toml_file: CaseFile = toml::from_str(
+            "[[case]]\nname = \"a\"\nrequest = { tenant = \"x\" }\nexpect = { allow = true }\n",
+        )
+        .expect("toml");
+        assert_eq!(toml_file.case.len(), 1);
+        let json_file: CaseFile =
+            serde_json::from_str(r#"{"cases":[{"name":"a","request":{},"expect":{"error":"x"}}]}"#)
+                .expect("json");
+        assert_eq!(json_file.case[0].expect.error.as_deref(), Some("x"));
+        assert!(
+            toml::from_str::<CaseFile>("[[case]]\nname=\"a\"\nrequest={}\nexpect={alow=true}\n")
+                .is_err()
+        );
+    }
+}

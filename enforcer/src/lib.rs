@@ -1,0 +1,15 @@
+//! The enforcer: evaluates isolation policies written as WebAssembly
+//! modules and (in later milestones) applies their decisions with
+//! namespaces and cgroups.
+//!
+//! Data flows one way: request → [`policy`] → decision → [`decision`]
+//! (validate, compose) → apply. See `docs/` for the ABI, the CLI and how to
+//! write policies.
+
+pub mod decision;
+pub mod embedded;
+pub mod evaluation;
+pub mod golden;
+pub mod host;
+pub mod policy;
+pub mod request;

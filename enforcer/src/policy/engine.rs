@@ -1,0 +1,198 @@
+//! The wasmtime engine shared by every policy of one process: its
+//! configuration, the epoch ticker that enforces deadlines, and the linker
+//! that provides `enforcer.log`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use policy_sdk::LogLevel;
+use wasmtime::{
+    Caller, Config, Engine, EngineWeak, Extern, InstanceAllocationStrategy, Linker,
+    PoolingAllocationConfig,
+};
+
+use super::abi::{IMPORT_LOG, IMPORT_MODULE};
+use super::cache::ArtifactCache;
+use super::limits::{StoreCaps, StoreState};
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// mmap per instance: cheapest to set up, right for a one-shot CLI run.
+    OnDemand,
+    /// Pre-reserved slots reused across instances: right when one process
+    /// evaluates many requests. `slots` bounds concurrent instances.
+    Pooling {
+        /// Instances that may exist at once.
+        slots: u32,
+        /// Bytes at the start of each linear memory kept resident (zeroed
+        /// with memset instead of returned to the kernel) between uses.
+        keep_resident: usize,
+    },
+}
+
+/// Settings of a [`PolicyEngine`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Wall-clock budget of one evaluation.
+    pub deadline: Duration,
+    /// Linear-memory cap per instance, in bytes.
+    pub memory_cap: usize,
+    /// Table-size cap per instance, in elements.
+    pub table_cap: usize,
+    /// Largest response accepted, in bytes.
+    pub output_cap: usize,
+    /// Largest wasm stack, in bytes.
+    pub max_wasm_stack: usize,
+    /// Instance allocation strategy.
+    pub allocation: Allocation,
+    /// Compiled-code cache; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Log messages kept per evaluation.
+    pub log_messages: u32,
+    /// Bytes kept of one log message.
+    pub log_message_bytes: usize,
+    /// Lowest policy log level printed.
+    pub log_level: LogLevel,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            deadline: Duration::from_millis(100),
+            memory_cap: 64 << 20,
+            table_cap: 10_000,
+            output_cap: 1 << 20,
+            max_wasm_stack: 512 << 10,
+            allocation: Allocation::OnDemand,
+            cache_dir: ArtifactCache::default_dir(),
+            log_messages: 32,
+            log_message_bytes: 1024,
+            log_level: LogLevel::Info,
+        }
+    }
+}
+
+/// One wasmtime engine plus everything evaluations share.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    pub(super) engine: Engine,
+    pub(super) linker: Arc<Linker<StoreState>>,
+    pub(super) options: Arc<EngineOptions>,
+    pub(super) caps: Arc<StoreCaps>,
+    pub(super) cache: Option<ArtifactCache>,
+    /// Epoch ticks until an evaluation is interrupted.
+    pub(super) deadline_ticks: u64,
+}
+
+impl PolicyEngine {
+    /// Builds the engine and starts its epoch ticker.
+    pub fn new(options: EngineOptions) -> anyhow::Result<PolicyEngine> {
+        anyhow::ensure!(!options.deadline.is_zero(), "the deadline must be positive");
+        anyhow::ensure!(
+            options.memory_cap >= 64 << 10,
+            "the memory cap must be at least 64 KiB"
+        );
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .max_wasm_stack(options.max_wasm_stack)
+            .parallel_compilation(true);
+        if let Allocation::Pooling {
+            slots,
+            keep_resident,
+        } = options.allocation
+        {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_core_instances(slots)
+                .total_memories(slots)
+                .total_tables(slots)
+                .max_memories_per_module(1)
+                .max_tables_per_module(1)
+                .max_memory_size(options.memory_cap)
+                .table_elements(options.table_cap)
+                .linear_memory_keep_resident(keep_resident)
+                .table_keep_resident(keep_resident.min(64 << 10));
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config)
+            .map_err(|error| anyhow::anyhow!("cannot create the wasm engine: {error}"))?;
+        let tick = (options.deadline / 10).max(Duration::from_millis(1));
+        let deadline_ticks = options.deadline.as_nanos().div_ceil(tick.as_nanos()) as u64 + 1;
+        start_epoch_ticker(engine.weak(), tick)?;
+        let linker = Arc::new(build_linker(&engine)?);
+        let caps = Arc::new(StoreCaps {
+            memory_bytes: options.memory_cap,
+            table_elements: options.table_cap,
+            log_messages: options.log_messages,
+            log_message_bytes: options.log_message_bytes,
+            log_level: options.log_level,
+        });
+        let cache = options.cache_dir.clone().map(ArtifactCache::new);
+        Ok(PolicyEngine {
+            engine,
+            linker,
+            options: Arc::new(options),
+            caps,
+            cache,
+            deadline_ticks,
+        })
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The wasmtime engine.
+    pub fn wasmtime(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The compiled-code cache, if enabled.
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+}
+
+/// Advances the engine's epoch every `tick` until the engine is dropped.
+/// Without it no deadline could fire, so failing to start it is an error.
+fn start_epoch_ticker(engine: EngineWeak, tick: Duration) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("enforcer-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(tick);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|error| anyhow::anyhow!("cannot start the deadline timer thread: {error}"))
+}
+
+fn build_linker(engine: &Engine) -> anyhow::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
+    linker
+        .func_wrap(IMPORT_MODULE, IMPORT_LOG, host_log)
+        .map_err(|error| anyhow::anyhow!("cannot define enforcer.log: {error}"))?;
+    Ok(linker)
+}
+
+/// `enforcer.log(level, ptr, len)`: an out-of-range buffer is ignored.
+fn host_log(mut caller: Caller<'_, StoreState>, level: i32, ptr: i32, len: i32) {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        return;
+    };
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    let message = memory
+        .data(&caller)
+        .get(start..start.saturating_add(len))
+        .map(<[u8]>::to_vec);
+    if let Some(message) = message {
+        caller.data_mut().log(LogLevel::from_abi(level), &message);
+    }
+}

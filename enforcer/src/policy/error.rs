@@ -1,0 +1,107 @@
+//! Errors from loading or evaluating a policy module. Every error names the
+//! policy and the cause; none of them applies anything.
+
+use std::time::Duration;
+
+/// A policy failed to load or to evaluate.
+#[derive(Debug, thiserror::Error)]
+#[error("policy {policy}: {kind}")]
+pub struct PolicyError {
+    /// The policy's name (its file path, or `embedded default`).
+    pub policy: String,
+    /// What went wrong.
+    pub kind: PolicyErrorKind,
+}
+
+/// The cause of a [`PolicyError`].
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyErrorKind {
+    /// The module file could not be read.
+    #[error("cannot read module: {0}")]
+    Read(#[source] std::io::Error),
+    /// The bytes are not a valid Wasm (or WAT) module.
+    #[error("not a valid WebAssembly module: {0}")]
+    Compile(String),
+    /// The module imports something other than `enforcer.log`.
+    #[error(
+        "imports `{module}.{name}`; a policy may import only `enforcer.log` (no WASI, no other host functions)"
+    )]
+    ForbiddenImport {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
+    /// An ABI export is missing.
+    #[error("missing export `{0}`, required by policy ABI v1 (see docs/abi.md)")]
+    MissingExport(&'static str),
+    /// An import or export has the wrong type.
+    #[error("`{name}` has type {found}, ABI v1 requires {expected}")]
+    WrongType {
+        /// Import or export name.
+        name: String,
+        /// Its type.
+        found: String,
+        /// The type the ABI requires.
+        expected: &'static str,
+    },
+    /// `policy_abi_version` returned something other than 1.
+    #[error("speaks ABI version {0}; this enforcer speaks version 1")]
+    AbiVersion(i32),
+    /// The module could not be instantiated.
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    /// Evaluation ran past the deadline.
+    #[error("timed out: evaluation ran past the {0:?} deadline")]
+    Timeout(Duration),
+    /// The module tried to grow linear memory or a table past its cap.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The module trapped.
+    #[error("trapped: {0}")]
+    Trap(String),
+    /// `policy_alloc` returned a buffer outside linear memory.
+    #[error("policy_alloc({len}) returned {ptr:#x}, which is not a buffer inside linear memory")]
+    BadAlloc {
+        /// Requested length.
+        len: usize,
+        /// Returned pointer.
+        ptr: u32,
+    },
+    /// The returned response lies outside linear memory.
+    #[error(
+        "returned a response at {ptr:#x} of {len} bytes, outside its {memory_size} bytes of linear memory"
+    )]
+    OutOfBounds {
+        /// Returned pointer.
+        ptr: u32,
+        /// Returned length.
+        len: u32,
+        /// Size of linear memory.
+        memory_size: usize,
+    },
+    /// The response is larger than the output cap.
+    #[error("response of {len} bytes exceeds the output cap of {cap} bytes")]
+    OutputTooLarge {
+        /// Response length.
+        len: u32,
+        /// The cap.
+        cap: usize,
+    },
+    /// The response is not UTF-8.
+    #[error("response is not valid UTF-8: {0}")]
+    InvalidUtf8(std::str::Utf8Error),
+    /// The response is not JSON.
+    #[error("response is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The response is JSON but not `{"decision": ...}` or `{"error": ...}`,
+    /// or the decision has a field of the wrong name or type.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// The policy answered `{"error": ...}` (or panicked).
+    #[error("reported an error: {0}")]
+    Reported(String),
+    /// The request could not be serialized or is too large.
+    #[error("cannot pass the request: {0}")]
+    Request(String),
+}

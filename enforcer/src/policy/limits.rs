@@ -1,0 +1,110 @@
+//! Per-store state: resource caps and the log budget.
+
+use std::sync::Arc;
+
+use policy_sdk::LogLevel;
+use wasmtime::ResourceLimiter;
+
+/// Caps on what one evaluation may use, shared by every store of an engine.
+#[derive(Debug, Clone)]
+pub struct StoreCaps {
+    /// Linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Table elements.
+    pub table_elements: usize,
+    /// Log messages per evaluation.
+    pub log_messages: u32,
+    /// Bytes kept of one log message.
+    pub log_message_bytes: usize,
+    /// Lowest level printed.
+    pub log_level: LogLevel,
+}
+
+/// The host state of one store (one evaluation).
+pub struct StoreState {
+    /// The policy's display name, for log lines.
+    pub policy: Arc<str>,
+    caps: Arc<StoreCaps>,
+    /// Set when the module hit a cap, with a message saying which.
+    pub limit_hit: Option<String>,
+    logs_left: u32,
+}
+
+impl StoreState {
+    /// Fresh state for one evaluation of `policy`.
+    pub fn new(policy: Arc<str>, caps: Arc<StoreCaps>) -> StoreState {
+        let logs_left = caps.log_messages;
+        StoreState {
+            policy,
+            caps,
+            limit_hit: None,
+            logs_left,
+        }
+    }
+
+    /// Prints a policy log message to stderr, within the budget: at most
+    /// `log_messages` lines, each cut to `log_message_bytes`, control
+    /// characters replaced so a policy cannot forge terminal output.
+    pub fn log(&mut self, level: LogLevel, raw: &[u8]) {
+        if level > self.caps.log_level {
+            return;
+        }
+        if self.logs_left == 0 {
+            return;
+        }
+        self.logs_left -= 1;
+        let cut = &raw[..raw.len().min(self.caps.log_message_bytes)];
+        let text: String = String::from_utf8_lossy(cut)
+            .chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect();
+        let ellipsis = if cut.len() < raw.len() { "…" } else { "" };
+        eprintln!(
+            "[policy {}] {}: {text}{ellipsis}",
+            self.policy,
+            level.as_str()
+        );
+        if self.logs_left == 0 {
+            eprintln!(
+                "[policy {}] warn: log limit of {} messages reached; further messages dropped",
+                self.policy, self.caps.log_messages
+            );
+        }
+    }
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.caps.memory_bytes {
+            let message = format!(
+                "memory limit exceeded: linear memory would grow from {current} to {desired} bytes, past the cap of {} bytes",
+                self.caps.memory_bytes
+            );
+            self.limit_hit = Some(message.clone());
+            return Err(wasmtime::Error::msg(message));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.caps.table_elements {
+            let message = format!(
+                "table limit exceeded: a table would grow from {current} to {desired} elements, past the cap of {}",
+                self.caps.table_elements
+            );
+            self.limit_hit = Some(message.clone());
+            return Err(wasmtime::Error::msg(message));
+        }
+        Ok(true)
+    }
+}

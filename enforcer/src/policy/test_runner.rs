@@ -1,0 +1,118 @@
+//! `enforcer test-runner`: runs a `wasm32-wasip1` test binary (a policy's
+//! `cargo test` harness) in wasmtime, so policies are unit-tested inside the
+//! engine that runs them. The guest gets WASI with stdout, stderr and
+//! arguments only: no filesystem, no environment, no network. It may also
+//! import `enforcer.log`, which prints to stderr as in production.
+
+use std::path::Path;
+
+use anyhow::Context;
+use policy_sdk::LogLevel;
+use wasmtime::{
+    Caller, Config, Engine, Extern, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use super::abi::{IMPORT_LOG, IMPORT_MODULE};
+use super::cache::ArtifactCache;
+
+/// Linear-memory cap of a test binary.
+const TEST_MEMORY_CAP: usize = 1 << 30;
+/// Exit status reported when the guest traps (as a failed Rust test does).
+pub const TRAP_EXIT_CODE: i32 = 101;
+
+struct RunnerState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Runs the WASI command module at `wasm` with `args` (not including the
+/// program name) and returns its exit status.
+pub fn run(wasm: &Path, args: &[String]) -> anyhow::Result<i32> {
+    let mut config = Config::new();
+    config.parallel_compilation(true);
+    let engine = Engine::new(&config)
+        .map_err(|error| anyhow::anyhow!("cannot create the wasm engine: {error}"))?;
+    let module = load_module(&engine, wasm)?;
+
+    let mut linker: Linker<RunnerState> = Linker::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut RunnerState| &mut state.wasi)
+        .map_err(|error| anyhow::anyhow!("cannot add WASI to the linker: {error}"))?;
+    linker
+        .func_wrap(IMPORT_MODULE, IMPORT_LOG, log_to_stderr)
+        .map_err(|error| anyhow::anyhow!("cannot define enforcer.log: {error}"))?;
+
+    let program = wasm
+        .file_name()
+        .map_or_else(|| "test".into(), |name| name.to_string_lossy().into_owned());
+    let mut argv = vec![program];
+    argv.extend(args.iter().cloned());
+    let wasi = WasiCtxBuilder::new()
+        .inherit_stdout()
+        .inherit_stderr()
+        .args(&argv)
+        .build_p1();
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(TEST_MEMORY_CAP)
+        .trap_on_grow_failure(true)
+        .build();
+    let mut store = Store::new(&engine, RunnerState { wasi, limits });
+    store.limiter(|state| &mut state.limits);
+
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|error| anyhow::anyhow!("cannot instantiate {}: {error:#}", wasm.display()))?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "{} is not a WASI command (no _start): {error}",
+                wasm.display()
+            )
+        })?;
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(error) => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => {
+                eprintln!(
+                    "enforcer test-runner: {} trapped: {error:#}",
+                    wasm.display()
+                );
+                Ok(TRAP_EXIT_CODE)
+            }
+        },
+    }
+}
+
+/// Compiles the test binary, through the compiled-code cache when one is
+/// configured (test binaries are large; recompiling each run is slow).
+fn load_module(engine: &Engine, wasm: &Path) -> anyhow::Result<Module> {
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled = match ArtifactCache::default_dir() {
+        Some(dir) => {
+            use sha2::{Digest, Sha256};
+            let digest = super::load::hex(&Sha256::digest(&bytes));
+            ArtifactCache::new(dir)
+                .load(engine, &digest, &bytes)
+                .map(|(module, _)| module)
+        }
+        None => Module::new(engine, &bytes),
+    };
+    compiled.map_err(|error| anyhow::anyhow!("cannot compile {}: {error:#}", wasm.display()))
+}
+
+fn log_to_stderr(mut caller: Caller<'_, RunnerState>, level: i32, ptr: i32, len: i32) {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        return;
+    };
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    if let Some(bytes) = memory.data(&caller).get(start..start.saturating_add(len)) {
+        eprintln!(
+            "[policy] {}: {}",
+            LogLevel::from_abi(level).as_str(),
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Building the request a policy sees: from a JSON file or from command-line
+//! options, always with `host` filled in from this machine.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use policy_sdk::{Request, User};
+
+/// Top-level request fields a caller may set; anything else is a typo.
+const REQUEST_FIELDS: [&str; 9] = [
+    "id",
+    "tenant",
+    "user",
+    "command",
+    "labels",
+    "annotations",
+    "requested",
+    "host",
+    "previous",
+];
+
+/// Reads a request from `path` (`-` for stdin), rejecting unknown top-level
+/// fields, then fills in the id (if empty) and the host facts.
+pub fn from_file(path: &Path) -> anyhow::Result<Request> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the request from stdin")?;
+    } else {
+        text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read request file {}", path.display()))?;
+    }
+    let request = parse(&text).with_context(|| format!("request file {}", path.display()))?;
+    Ok(complete(request))
+}
+
+/// Parses request JSON strictly: unknown top-level fields are errors and
+/// type errors name the field path.
+pub fn parse(text: &str) -> anyhow::Result<Request> {
+    let value: serde_json::Value = serde_json::from_str(text).context("not valid JSON")?;
+    let Some(object) = value.as_object() else {
+        bail!("a request must be a JSON object");
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !REQUEST_FIELDS.contains(&key.as_str()))
+    {
+        bail!(
+            "unknown request field {unknown:?} (expected one of: {})",
+            REQUEST_FIELDS.join(", ")
+        );
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|error| anyhow::anyhow!("{}: {}", error.path(), error.inner()))
+}
+
+/// Request fields given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// `--id`.
+    pub id: Option<String>,
+    /// `--tenant`.
+    pub tenant: Option<String>,
+    /// `--label k=v`.
+    pub labels: Vec<(String, String)>,
+    /// `--user UID[:GID]`.
+    pub user: Option<User>,
+    /// The trailing command.
+    pub command: Vec<String>,
+}
+
+/// A request from command-line options: the current user unless `--user`.
+pub fn from_options(options: RequestOptions) -> Request {
+    let user = options.user.unwrap_or_else(current_user);
+    complete(Request {
+        id: options.id.unwrap_or_default(),
+        tenant: options.tenant,
+        user,
+        command: options.command,
+        labels: options.labels.into_iter().collect::<BTreeMap<_, _>>(),
+        ..Request::default()
+    })
+}
+
+/// Fills in what the enforcer owns: a generated id if none, and the host.
+pub fn complete(mut request: Request) -> Request {
+    if request.id.is_empty() {
+        request.id = generate_id();
+    }
+    request.host = crate::host::detect();
+    request
+}
+
+/// Parses `--user UID[:GID]`.
+pub fn parse_user(text: &str) -> Result<User, String> {
+    let (uid, gid) = match text.split_once(':') {
+        Some((uid, gid)) => (uid, Some(gid)),
+        None => (text, None),
+    };
+    let uid: u32 = uid
+        .parse()
+        .map_err(|_| format!("{text:?} is not UID or UID:GID"))?;
+    let gid = match gid {
+        Some(gid) => gid
+            .parse()
+            .map_err(|_| format!("{text:?} is not UID or UID:GID"))?,
+        None => uid,
+    };
+    let name = nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map(|user| user.name);
+    Ok(User { uid, gid, name })
+}
+
+/// Parses `--label KEY=VALUE`.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+fn current_user() -> User {
+    let uid = nix::unistd::getuid();
+    User {
+        uid: uid.as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        name: nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|user| user.name),
+    }
+}
+
+/// `sbx-` and 12 random hex digits.
+fn generate_id() -> String {
+    let mut bytes = [0u8; 6];
+    let random =
+        std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
+    if random.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or(0);
+        let mixed = nanos ^ (u128::from(std::process::id()) << 64);
+        bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
+    }
+    format!("sbx-{}", crate::policy::hex(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_parsing_names_the_culprit() {
+        let error = parse(r#"{"tenat":"acme"}"#).expect_err("typo");
+        assert!(
+            error
+                .to_string()
+                .contains("unknown request field \"tenat\""),
+            "{error}"
+        );
+        let error = parse(r#"{"user":{"uid":"root"}}"#).expect_err("type");
+        assert!(error.to_string().starts_with("user.uid:"), "{error}");
+        let error = parse(r#"{"requested":{"memory":{"limt":1}}}"#).expect_err("nested typo");
+        assert!(error.to_string().contains("limt"), "{error}");
+    }
+
+    #[test]
+    fn options_fill_in_id_user_and_host() {
+        let request = from_options(RequestOptions {
+            tenant: Some("acme".into()),
+            labels: vec![("tier".into(), "pro".into())],
+            command: vec!["/bin/true".into()],
+            ..RequestOptions::default()
+        });
+        assert!(
+            request.id.starts_with("sbx-") && request.id.len() == 16,
+            "{}",
+            request.id
+        );
+        assert_eq!(request.label("tier"), Some("pro"));
+        assert!(request.host.memory_bytes > 0);
+    }
+
+    #[test]
+    fn users_and_labels_parse() {
+        assert_eq!(parse_user("1000").map(|u| (u.uid, u.gid)), Ok((1000, 1000)));
+        assert_eq!(parse_user("1000:5").map(|u| (u.uid, u.gid)), Ok((1000, 5)));
+        assert!(parse_user("bob").is_err());
+        assert_eq!(parse_label("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_label("=x").is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! The enforcer's built-in policy, used when no `--policy` is given.
+//!
+//! * new pid, ipc, uts, mount, network and cgroup namespaces;
+//! * memory at most 512 MiB or a quarter of the host's memory, whichever is
+//!   lower; 256 tasks;
+//! * the OCI default devices only; no hugepages;
+//! * the workload runs as the requesting user, with no capabilities and
+//!   `noNewPrivileges`.
+
+use policy_sdk::{Decision, MIB, NamespaceType, PolicyError, Request, export_policy};
+
+/// Upper bound on the memory limit.
+pub const MEMORY_CAP: u64 = 512 * MIB;
+/// The pids limit.
+pub const PIDS_LIMIT: u64 = 256;
+
+/// Namespaces every workload gets.
+pub const NAMESPACES: [NamespaceType; 6] = [
+    NamespaceType::Pid,
+    NamespaceType::Ipc,
+    NamespaceType::Uts,
+    NamespaceType::Mount,
+    NamespaceType::Network,
+    NamespaceType::Cgroup,
+];
+
+/// The memory limit for a host with `host_memory` bytes (0: unknown).
+pub fn memory_limit(host_memory: u64) -> u64 {
+    match host_memory {
+        0 => MEMORY_CAP,
+        total => MEMORY_CAP.min(total / 4),
+    }
+}
+
+/// Evaluates a request.
+pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+    let cgroup = match request.tenant.as_deref() {
+        Some(tenant) => format!("{tenant}/{}", request.id),
+        None => request.id.clone(),
+    };
+    Ok(Decision::allow()
+        .reason("default policy")
+        .namespaces(NAMESPACES)
+        .hostname(hostname_for(&request.id))
+        .cgroups_path(cgroup)
+        .memory_limit(memory_limit(request.host.memory_bytes))
+        .pids(PIDS_LIMIT)
+        .default_devices()
+        .no_hugepages(&request.host.hugepage_sizes)
+        .run_as(request.user.uid, request.user.gid)
+        .drop_all_capabilities()
+        .no_new_privileges(true))
+}
+
+/// A hostname from the sandbox id: at most 63 characters.
+fn hostname_for(id: &str) -> String {
+    let name: String = id.chars().take(63).collect();
+    if name.is_empty() {
+        "sandbox".into()
+    } else {
+        name
+    }
+}
+
+export_policy!(evaluate);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy_sdk::testing::{
+        assert_allowed, assert_device_denied, assert_device_permitted, request,
+    };
+    use policy_sdk::{DeviceType, GIB};
+
+    #[test]
+    fn creates_the_six_namespaces_but_not_user() {
+        let decision = assert_allowed(evaluate(&request().build()));
+        for kind in NAMESPACES {
+            assert!(decision.has_namespace(kind), "{kind} missing");
+        }
+        assert!(!decision.has_namespace(NamespaceType::User));
+        assert!(decision.namespaces.iter().all(|ns| ns.path.is_none()));
+    }
+
+    #[test]
+    fn memory_is_the_lower_of_512_mib_and_a_quarter_of_the_host() {
+        let big = assert_allowed(evaluate(&request().host_memory(64 * GIB).build()));
+        assert_eq!(big.memory_limit_bytes(), Some(512 * MIB as i64));
+        let small = assert_allowed(evaluate(&request().host_memory(GIB).build()));
+        assert_eq!(small.memory_limit_bytes(), Some(256 * MIB as i64));
+    }
+
+    #[test]
+    fn pids_and_hugepages_are_capped() {
+        let decision = assert_allowed(evaluate(&request().build()));
+        assert_eq!(decision.pids_limit(), Some(256));
+        assert_eq!(decision.hugepage_limit_bytes("2MB"), Some(0));
+        assert_eq!(decision.hugepage_limit_bytes("1GB"), Some(0));
+    }
+
+    #[test]
+    fn only_default_devices() {
+        let decision = assert_allowed(evaluate(&request().build()));
+        assert_device_permitted(&decision, DeviceType::Char, 1, 3, "rwm");
+        assert_device_denied(&decision, DeviceType::Char, 1, 1, "r");
+        assert_device_denied(&decision, DeviceType::Block, 8, 0, "r");
+    }
+
+    #[test]
+    fn runs_as_the_requesting_user_without_privileges() {
+        let decision = assert_allowed(evaluate(&request().user(1234, 99).build()));
+        let process = decision.process.expect("process is set");
+        let user = process.user.expect("user is set");
+        assert_eq!((user.uid, user.gid), (1234, 99));
+        assert_eq!(process.no_new_privileges, Some(true));
+        assert!(process.capabilities.expect("caps").bounding.is_empty());
+    }
+
+    #[test]
+    fn cgroup_path_groups_by_tenant() {
+        let decision = assert_allowed(evaluate(&request().id("job1").tenant("acme").build()));
+        assert_eq!(decision.cgroups_path.as_deref(), Some("acme/job1"));
+        let decision = assert_allowed(evaluate(&request().id("job2").build()));
+        assert_eq!(decision.cgroups_path.as_deref(), Some("job2"));
+    }
+}

@@ -1,0 +1,177 @@
+//! The decision a policy returns.
+//!
+//! Field names and shapes follow the OCI runtime spec's `linux` section
+//! (`namespaces`, `uidMappings`, `cgroupsPath`, `resources`) and `process`
+//! section (`user`, `capabilities`, `noNewPrivileges`, `rlimits`). Unknown
+//! fields are rejected when a decision is parsed: a typo such as `memroy`
+//! is an error, never silently ignored.
+
+mod builder;
+mod process;
+mod resources;
+
+use serde::{Deserialize, Serialize};
+
+pub use process::{Capabilities, Process, ProcessUser, Rlimit};
+pub use resources::{
+    BlockIo, Cpu, DeviceRule, DeviceType, HugepageLimit, InterfacePriority, Memory, Network, Pids,
+    Resources, ThrottleDevice, WeightDevice,
+};
+
+/// Allow or deny, and when allowing, the isolation to apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decision {
+    /// Whether the workload may run at all.
+    pub allow: bool,
+    /// Why: shown to the caller, required in practice for a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Namespaces to create (no `path`) or join (`path` given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<Namespace>,
+    /// Hostname inside a new UTS namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// User id mappings for a new user namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uid_mappings: Vec<IdMapping>,
+    /// Group id mappings for a new user namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gid_mappings: Vec<IdMapping>,
+    /// The workload's cgroup, relative to the operator's cgroup root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups_path: Option<String>,
+    /// Cgroup limits, as an OCI `LinuxResources` object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    /// The workload's privileges, OCI `process` shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+}
+
+/// The Linux namespace types, with OCI names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceType {
+    /// Process ids (`CLONE_NEWPID`).
+    Pid,
+    /// Network stack (`CLONE_NEWNET`).
+    Network,
+    /// Mount table (`CLONE_NEWNS`).
+    Mount,
+    /// System V IPC and POSIX message queues (`CLONE_NEWIPC`).
+    Ipc,
+    /// Hostname and domain name (`CLONE_NEWUTS`).
+    Uts,
+    /// User and group ids, capabilities (`CLONE_NEWUSER`).
+    User,
+    /// Cgroup root view (`CLONE_NEWCGROUP`).
+    Cgroup,
+}
+
+impl NamespaceType {
+    /// Every namespace type, in the order the kernel needs them created
+    /// (user first).
+    pub const ALL: [NamespaceType; 7] = [
+        NamespaceType::User,
+        NamespaceType::Pid,
+        NamespaceType::Network,
+        NamespaceType::Mount,
+        NamespaceType::Ipc,
+        NamespaceType::Uts,
+        NamespaceType::Cgroup,
+    ];
+
+    /// The OCI name (`"network"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamespaceType::Pid => "pid",
+            NamespaceType::Network => "network",
+            NamespaceType::Mount => "mount",
+            NamespaceType::Ipc => "ipc",
+            NamespaceType::Uts => "uts",
+            NamespaceType::User => "user",
+            NamespaceType::Cgroup => "cgroup",
+        }
+    }
+
+    /// The file name under `/proc/<pid>/ns/` (`"net"`, `"mnt"`).
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceType::Network => "net",
+            NamespaceType::Mount => "mnt",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for NamespaceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One namespace: create it (no path) or join the one at `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Namespace {
+    /// Which namespace.
+    #[serde(rename = "type")]
+    pub kind: NamespaceType,
+    /// Join the namespace at this path (`/proc/<pid>/ns/net`) with `setns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// One range of a user namespace id map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdMapping {
+    /// First id inside the namespace.
+    #[serde(rename = "containerID")]
+    pub container_id: u32,
+    /// First id on the host it maps to.
+    #[serde(rename = "hostID")]
+    pub host_id: u32,
+    /// Number of ids in the range.
+    pub size: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let error = serde_json::from_str::<Decision>(r#"{"allow":true,"memroy":{}}"#)
+            .expect_err("typo must fail");
+        assert!(error.to_string().contains("memroy"), "{error}");
+        let error =
+            serde_json::from_str::<Decision>(r#"{"allow":true,"resources":{"memory":{"limt":1}}}"#)
+                .expect_err("nested typo must fail");
+        assert!(error.to_string().contains("limt"), "{error}");
+    }
+
+    #[test]
+    fn namespaces_use_oci_names() {
+        let json = serde_json::to_string(&Namespace {
+            kind: NamespaceType::Network,
+            path: Some("/proc/1/ns/net".into()),
+        })
+        .expect("serializes");
+        assert_eq!(json, r#"{"type":"network","path":"/proc/1/ns/net"}"#);
+        assert!(serde_json::from_str::<Namespace>(r#"{"type":"time"}"#).is_err());
+    }
+
+    #[test]
+    fn id_mappings_use_oci_names() {
+        let json = serde_json::to_string(&IdMapping {
+            container_id: 0,
+            host_id: 100000,
+            size: 65536,
+        })
+        .expect("serializes");
+        assert_eq!(json, r#"{"containerID":0,"hostID":100000,"size":65536}"#);
+    }
+}

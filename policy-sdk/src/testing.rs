@@ -1,0 +1,221 @@
+//! Helpers for policy unit tests: request builders and assertions.
+//!
+//! The same tests run natively (`cargo test`) and inside Wasm
+//! (`cargo test --target wasm32-wasip1`, with `enforcer test-runner` as the
+//! cargo runner), so a policy is tested in the engine that runs it.
+//!
+//! ```
+//! use policy_sdk::testing::{request, assert_allowed};
+//! use policy_sdk::{Decision, PolicyError, Request};
+//!
+//! fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+//!     Ok(Decision::allow().pids(16))
+//! }
+//! let decision = assert_allowed(evaluate(&request().tenant("acme").build()));
+//! assert_eq!(decision.pids_limit(), Some(16));
+//! ```
+
+use crate::devices::permits;
+use crate::{CgroupMode, Decision, DeviceType, GIB, Host, PolicyError, Request, User};
+
+/// A host like a typical server: hybrid cgroups, 4 CPUs, 8 GiB, 2MB and 1GB
+/// hugepages.
+pub fn typical_host() -> Host {
+    Host {
+        cgroup_mode: CgroupMode::Hybrid,
+        controllers: [
+            "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
+        ]
+        .map(String::from)
+        .to_vec(),
+        cpus: 4,
+        memory_bytes: 8 * GIB,
+        hugepage_sizes: vec!["2MB".into(), "1GB".into()],
+        hugepage_pools: [("2MB".to_string(), 512), ("1GB".to_string(), 2)].into(),
+        char_devices: Default::default(),
+        kernel_release: "6.1.0".into(),
+    }
+}
+
+/// Starts a request: id `test`, user 1000:1000, command `/bin/true`, on
+/// [`typical_host`].
+pub fn request() -> RequestBuilder {
+    RequestBuilder {
+        request: Request {
+            id: "test".into(),
+            user: User {
+                uid: 1000,
+                gid: 1000,
+                name: Some("tester".into()),
+            },
+            command: vec!["/bin/true".into()],
+            host: typical_host(),
+            ..Request::default()
+        },
+    }
+}
+
+/// Builds a [`Request`] step by step; see [`request`].
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    request: Request,
+}
+
+impl RequestBuilder {
+    /// Sets the id.
+    pub fn id(mut self, id: &str) -> Self {
+        self.request.id = id.into();
+        self
+    }
+
+    /// Sets the tenant.
+    pub fn tenant(mut self, tenant: &str) -> Self {
+        self.request.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Removes the tenant.
+    pub fn no_tenant(mut self) -> Self {
+        self.request.tenant = None;
+        self
+    }
+
+    /// Sets a label.
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.request.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the command line.
+    pub fn command(mut self, argv: &[&str]) -> Self {
+        self.request.command = argv.iter().map(|arg| (*arg).to_string()).collect();
+        self
+    }
+
+    /// Sets the requesting user.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.request.user = User {
+            uid,
+            gid,
+            name: None,
+        };
+        self
+    }
+
+    /// Sets the host's total memory.
+    pub fn host_memory(mut self, bytes: u64) -> Self {
+        self.request.host.memory_bytes = bytes;
+        self
+    }
+
+    /// Sets the host's CPU count.
+    pub fn host_cpus(mut self, cpus: u32) -> Self {
+        self.request.host.cpus = cpus;
+        self
+    }
+
+    /// Sets the host's hugepage sizes.
+    pub fn host_hugepage_sizes(mut self, sizes: &[&str]) -> Self {
+        self.request.host.hugepage_sizes = sizes.iter().map(|size| (*size).to_string()).collect();
+        self
+    }
+
+    /// Sets the number of pages reserved in the host's pool of `page_size`.
+    pub fn host_hugepage_pool(mut self, page_size: &str, pages: u64) -> Self {
+        self.request
+            .host
+            .hugepage_pools
+            .insert(page_size.into(), pages);
+        self
+    }
+
+    /// Registers a character device driver's major number on the host.
+    pub fn host_char_device(mut self, driver: &str, major: u32) -> Self {
+        self.request.host.char_devices.insert(driver.into(), major);
+        self
+    }
+
+    /// Sets the decision of earlier policies in a chain.
+    pub fn previous(mut self, decision: Decision) -> Self {
+        self.request.previous = Some(decision);
+        self
+    }
+
+    /// The request.
+    pub fn build(self) -> Request {
+        self.request
+    }
+}
+
+/// Asserts the policy allowed and returns the decision.
+#[track_caller]
+pub fn assert_allowed(result: Result<Decision, PolicyError>) -> Decision {
+    match result {
+        Ok(decision) if decision.allow => decision,
+        Ok(decision) => panic!("expected an allow, got a denial: {:?}", decision.reason),
+        Err(error) => panic!("expected an allow, got a policy error: {error}"),
+    }
+}
+
+/// Asserts the policy denied with a reason containing `needle`.
+#[track_caller]
+pub fn assert_denied(result: Result<Decision, PolicyError>, needle: &str) -> Decision {
+    match result {
+        Ok(decision) if !decision.allow => {
+            let reason = decision.reason.clone().unwrap_or_default();
+            assert!(
+                reason.contains(needle),
+                "denial reason {reason:?} does not contain {needle:?}"
+            );
+            decision
+        }
+        Ok(_) => panic!("expected a denial containing {needle:?}, got an allow"),
+        Err(error) => panic!("expected a denial, got a policy error: {error}"),
+    }
+}
+
+/// Asserts the policy failed with an error containing `needle`.
+#[track_caller]
+pub fn assert_policy_error(result: Result<Decision, PolicyError>, needle: &str) {
+    match result {
+        Err(error) => assert!(
+            error.message().contains(needle),
+            "policy error {error:?} does not contain {needle:?}"
+        ),
+        Ok(decision) => panic!("expected a policy error, got {decision:?}"),
+    }
+}
+
+/// Asserts the decision's device rules permit `access` on `kind major:minor`.
+#[track_caller]
+pub fn assert_device_permitted(
+    decision: &Decision,
+    kind: DeviceType,
+    major: i64,
+    minor: i64,
+    access: &str,
+) {
+    assert!(
+        permits(decision.device_rules(), kind, major, minor, access),
+        "device {}:{major}:{minor} {access} should be permitted by {:?}",
+        kind.letter(),
+        decision.device_rules()
+    );
+}
+
+/// Asserts the decision's device rules deny `access` on `kind major:minor`.
+#[track_caller]
+pub fn assert_device_denied(
+    decision: &Decision,
+    kind: DeviceType,
+    major: i64,
+    minor: i64,
+    access: &str,
+) {
+    assert!(
+        !permits(decision.device_rules(), kind, major, minor, access),
+        "device {}:{major}:{minor} {access} should be denied by {:?}",
+        kind.letter(),
+        decision.device_rules()
+    );
+}

@@ -1,0 +1,310 @@
+//! `enforcer eval`, `inspect` and `test-runner` end to end, through the
+//! built binary.
+
+mod common;
+
+use common::{enforcer, enforcer_with_stdin, example, fixture};
+
+#[test]
+fn default_policy_needs_no_files() {
+    let run = enforcer(&["eval", "--no-cache", "--", "/bin/sh", "-c", "echo hello"]);
+    run.expect_code(0);
+    let decision = run.json();
+    assert_eq!(decision["allow"], true);
+    let namespaces: Vec<&str> = decision["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .map(|ns| ns["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        namespaces,
+        ["pid", "ipc", "uts", "mount", "network", "cgroup"]
+    );
+    assert_eq!(decision["resources"]["pids"]["limit"], 256);
+    let limit = decision["resources"]["memory"]["limit"]
+        .as_i64()
+        .expect("memory limit");
+    let host_memory = enforcer::host::detect().memory_bytes as i64;
+    assert_eq!(limit, (512 << 20).min(host_memory / 4));
+    assert_eq!(decision["process"]["noNewPrivileges"], true);
+    assert!(
+        decision["cgroupsPath"]
+            .as_str()
+            .expect("path")
+            .starts_with("sbx-")
+    );
+}
+
+#[test]
+fn denial_exits_1_with_the_reason_on_stderr() {
+    let run = enforcer(&[
+        "eval",
+        "--no-cache",
+        "--policy",
+        &example("tenant_tiers"),
+        "--",
+        "python3",
+    ]);
+    run.expect_code(1)
+        .expect_stderr(&["denied by policy", "requests must name a tenant"]);
+    assert_eq!(run.json()["allow"], false);
+}
+
+#[test]
+fn labels_and_tenant_reach_the_policy() {
+    let tiers = example("tenant_tiers");
+    let run = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &tiers,
+        "--tenant",
+        "acme",
+        "--label",
+        "tier=pro",
+        "--id",
+        "job-7",
+        "--",
+        "gcc",
+        "main.c",
+    ]);
+    run.expect_code(0);
+    let decision = run.json();
+    assert_eq!(decision["resources"]["memory"]["limit"], 2i64 << 30);
+    assert_eq!(decision["cgroupsPath"], "tenants/acme/job-7");
+}
+
+#[test]
+fn request_from_stdin_gets_host_facts() {
+    let request = r#"{"tenant":"acme","labels":{"hugepages.2MB":"4"},"command":["/bin/true"]}"#;
+    let run = enforcer_with_stdin(
+        &[
+            "eval",
+            "--no-cache",
+            "-p",
+            &example("hugepages"),
+            "--request",
+            "-",
+        ],
+        request,
+    );
+    run.expect_code(0);
+    let host = enforcer::host::detect();
+    let pool = host.hugepage_pools.get("2MB").copied().unwrap_or(0);
+    let limits = &run.json()["resources"]["hugepageLimits"];
+    let two_mb = limits
+        .as_array()
+        .expect("limits")
+        .iter()
+        .find(|limit| limit["pageSize"] == "2MB")
+        .expect("2MB limit");
+    assert_eq!(
+        two_mb["limit"],
+        4.min(pool) * (2 << 20),
+        "capped by this host's pool of {pool}"
+    );
+}
+
+#[test]
+fn bad_request_files_name_the_field() {
+    let run = enforcer_with_stdin(
+        &["eval", "--no-cache", "--request", "-"],
+        r#"{"tenat":"acme"}"#,
+    );
+    run.expect_code(2)
+        .expect_stderr(&["unknown request field \"tenat\""]);
+    let run = enforcer_with_stdin(&["eval", "--no-cache", "--request", "-"], "not json");
+    run.expect_code(2).expect_stderr(&["not valid JSON"]);
+}
+
+#[test]
+fn chained_policies_may_only_tighten() {
+    let default_then_tiers = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &example("default"),
+        "-p",
+        &example("tenant_tiers"),
+        "--tenant",
+        "acme",
+        "--label",
+        "tier=enterprise",
+        "--",
+        "sh",
+    ]);
+    default_then_tiers.expect_code(2).expect_stderr(&[
+        "policy_tenant_tiers.wasm",
+        "loosens",
+        "a later policy may only tighten",
+    ]);
+    let tiers_then_default_free = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &example("tenant_tiers"),
+        "-p",
+        &example("tenant_tiers"),
+        "--tenant",
+        "acme",
+        "--id",
+        "j",
+        "--",
+        "sh",
+    ]);
+    tiers_then_default_free.expect_code(0);
+    let denied_early = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &example("tenant_tiers"),
+        "-p",
+        &example("default"),
+        "--",
+        "sh",
+    ]);
+    denied_early
+        .expect_code(1)
+        .expect_stderr(&["policy_tenant_tiers.wasm", "must name a tenant"]);
+}
+
+#[test]
+fn hand_written_wat_policy_follows_the_abi() {
+    let wat = fixture("wat/tenant-filter.wat");
+    let allowed = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &wat,
+        "--tenant",
+        "acme",
+        "--",
+        "/bin/true",
+    ]);
+    allowed
+        .expect_code(0)
+        .expect_stderr(&["info: hand-written policy evaluating a request"]);
+    let decision = allowed.json();
+    assert_eq!(decision["resources"]["pids"]["limit"], 42);
+    assert_eq!(decision["namespaces"][1]["type"], "network");
+    let denied = enforcer(&[
+        "eval",
+        "--no-cache",
+        "-p",
+        &wat,
+        "--tenant",
+        "blocked",
+        "--",
+        "/bin/true",
+    ]);
+    denied
+        .expect_code(1)
+        .expect_stderr(&["tenant blocked is refused by the WAT policy"]);
+}
+
+#[test]
+fn inspect_shows_the_contract() {
+    let run = enforcer(&["inspect", "--no-cache", "--json", &example("tenant_tiers")]);
+    run.expect_code(0);
+    let info = run.json();
+    assert_eq!(info["metadata"]["name"], "policy-tenant-tiers");
+    assert_eq!(info["abiVersion"], 1);
+    assert_eq!(info["sha256"].as_str().expect("digest").len(), 64);
+    let size = info["size"].as_u64().expect("size");
+    assert!(
+        size < 300 * 1024,
+        "a typical policy must stay well under 300 KiB, is {size}"
+    );
+    let exports = info["exports"].to_string();
+    for export in [
+        "policy_evaluate: (i32, i32) -> (i64)",
+        "policy_alloc",
+        "policy_metadata",
+        "memory",
+    ] {
+        assert!(exports.contains(export), "{export} missing from {exports}");
+    }
+    assert_eq!(
+        info["imports"].to_string(),
+        r#"["enforcer.log: (i32, i32, i32) -> ()"]"#
+    );
+}
+
+#[test]
+fn compiled_code_is_cached_and_corrupt_entries_are_recompiled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().display().to_string();
+    let load = || {
+        let run = enforcer(&["inspect", "--json", "--cache-dir", &cache, &example("gpu")]);
+        run.expect_code(0);
+        run.json()["cache"]["load"]
+            .as_str()
+            .expect("cache state")
+            .to_string()
+    };
+    assert_eq!(load(), "miss (compiled)");
+    assert_eq!(load(), "hit");
+    let entry = std::fs::read_dir(dir.path())
+        .expect("cache dir")
+        .flatten()
+        .find(|entry| entry.path().extension().is_some_and(|ext| ext == "cwasm"))
+        .expect("a cache entry");
+    let mut bytes = std::fs::read(entry.path()).expect("reads entry");
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(entry.path(), bytes).expect("truncates entry");
+    assert!(
+        load().starts_with("refused (stale or corrupt entry"),
+        "a truncated entry is recompiled"
+    );
+    assert_eq!(load(), "hit", "and rewritten");
+}
+
+#[test]
+fn help_teaches() {
+    let run = enforcer(&["eval", "--help"]);
+    run.expect_code(0);
+    for needle in [
+        "--policy",
+        "--request",
+        "--label",
+        "--deadline",
+        "Exit status",
+        "Examples",
+    ] {
+        assert!(run.stdout.contains(needle), "eval --help lacks {needle}");
+    }
+}
+
+#[test]
+fn test_runner_runs_wasi_binaries_without_a_filesystem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("probe.wat");
+    // A WASI command that prints its argument count and tries to open a
+    // file: with no preopened directories the open must fail (errno 8 EBADF).
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 100) "/etc/passwd")
+      (data (i32.const 200) "argc=?\n")
+      (func (export "_start")
+        (drop (call $args (i32.const 0) (i32.const 4)))
+        (i32.store8 (i32.const 205) (i32.add (i32.const 48) (i32.load (i32.const 0))))
+        (i32.store (i32.const 300) (i32.const 200))
+        (i32.store (i32.const 304) (i32.const 7))
+        (drop (call $write (i32.const 1) (i32.const 300) (i32.const 1) (i32.const 400)))
+        (call $exit (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 11)
+                                (i32.const 0) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 500)))))"#;
+    std::fs::write(&path, wat).expect("writes");
+    let run = enforcer(&["test-runner", &path.display().to_string(), "one", "--two"]);
+    assert_eq!(run.stdout, "argc=3\n");
+    assert_eq!(
+        run.code,
+        Some(8),
+        "path_open without preopens fails with EBADF:\n{}",
+        run.stderr
+    );
+}
