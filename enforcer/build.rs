@@ -18,6 +18,7 @@ fn main() {
     let target_dir = out_dir.join("wasm");
 
     for watched in [
+        "Cargo.toml",
         "policy-sdk",
         "policies",
         "tests/fixtures",

@@ -50,7 +50,7 @@ pub fn evaluate_chain(policies: &[Policy], request: &Request) -> Result<Outcome,
     let mut request = request.clone();
     let mut so_far: Option<Decision> = None;
     for policy in policies {
-        request.previous = so_far.clone();
+        request.set_previous_decision(so_far.as_ref());
         let decision = policy.evaluate(&request)?;
         let decision = validate(decision, &request.host, &request.id).map_err(|error| {
             ChainError::Invalid {

@@ -11,8 +11,9 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
 
-/// Bytes served without growing memory.
-const ARENA_BYTES: usize = 256 * 1024;
+/// Bytes served without growing memory: a typical decision (request parse,
+/// evaluation, response) needs well under half of this.
+const ARENA_BYTES: usize = 64 * 1024;
 /// Wasm page size.
 const PAGE_BYTES: usize = 64 * 1024;
 

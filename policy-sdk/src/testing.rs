@@ -137,7 +137,7 @@ impl RequestBuilder {
 
     /// Sets the decision of earlier policies in a chain.
     pub fn previous(mut self, decision: Decision) -> Self {
-        self.request.previous = Some(decision);
+        self.request.set_previous_decision(Some(&decision));
         self
     }
 

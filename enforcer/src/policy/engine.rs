@@ -32,6 +32,19 @@ pub enum Allocation {
     },
 }
 
+impl Allocation {
+    /// Pooling sized for a service: 64 concurrent instances, and the first
+    /// 256 KiB of each memory kept resident, which covers the whole initial
+    /// memory of an SDK-built policy (64 KiB stack, data, 64 KiB arena), so
+    /// a fresh instance costs a memset, not page faults and `madvise`.
+    pub fn pooling() -> Allocation {
+        Allocation::Pooling {
+            slots: 64,
+            keep_resident: 256 << 10,
+        }
+    }
+}
+
 /// Settings of a [`PolicyEngine`].
 #[derive(Debug, Clone)]
 pub struct EngineOptions {

@@ -11,27 +11,37 @@ use super::error::PolicyErrorKind;
 /// the policy's own `{"error": ...}`.
 pub fn parse_decision(bytes: &[u8]) -> Result<Decision, PolicyErrorKind> {
     std::str::from_utf8(bytes).map_err(PolicyErrorKind::InvalidUtf8)?;
+    // Fast path: plain serde_json. Only a failure pays for a second parse
+    // that tracks the field path for the error message.
+    match serde_json::from_slice::<Response>(bytes) {
+        Ok(Response::Decision(decision)) => Ok(decision),
+        Ok(Response::Error(message)) => Err(PolicyErrorKind::Reported(message)),
+        Err(_) => Err(explain_parse_failure(bytes)),
+    }
+}
+
+/// Re-parses a response that failed to parse, tracking the field path, and
+/// says what is wrong where.
+fn explain_parse_failure(bytes: &[u8]) -> PolicyErrorKind {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let response: Response =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => {
-                    PolicyErrorKind::InvalidJson(inner.to_string())
-                }
-                Category::Data if path == "." => PolicyErrorKind::InvalidResponse(format!(
-                    "expected {{\"decision\": {{...}}}} or {{\"error\": \"...\"}}: {inner}"
-                )),
-                Category::Data => PolicyErrorKind::InvalidResponse(format!("{path}: {inner}")),
-            }
-        })?;
-    deserializer
-        .end()
-        .map_err(|error| PolicyErrorKind::InvalidJson(error.to_string()))?;
-    match response {
-        Response::Decision(decision) => Ok(decision),
-        Response::Error(message) => Err(PolicyErrorKind::Reported(message)),
+    let parsed: Result<Response, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let error = match parsed {
+        Ok(_) => match deserializer.end() {
+            Ok(()) => return PolicyErrorKind::InvalidJson("unparseable response".into()),
+            Err(error) => return PolicyErrorKind::InvalidJson(error.to_string()),
+        },
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            PolicyErrorKind::InvalidJson(inner.to_string())
+        }
+        Category::Data if path == "." => PolicyErrorKind::InvalidResponse(format!(
+            "expected {{\"decision\": {{...}}}} or {{\"error\": \"...\"}}: {inner}"
+        )),
+        Category::Data => PolicyErrorKind::InvalidResponse(format!("{path}: {inner}")),
     }
 }
 

@@ -82,6 +82,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     if tier.restricted_commands {
         let program = request.program().unwrap_or("");
         if !FREE_TIER_COMMANDS.contains(&program) {
+            log!("tenant {tenant}: free tier refused {program:?}");
             return Ok(Decision::deny(format!(
                 "the free tier may not run {program:?}; allowed: {}",
                 FREE_TIER_COMMANDS.join(", ")
@@ -89,7 +90,6 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         }
     }
     let (memory, pids) = within_request(request, tier);
-    log!(Debug: "tenant {tenant} tier {} memory {memory} pids {pids}", tier.name);
     Ok(Decision::allow()
         .reason(format!("tenant {tenant}, tier {}", tier.name))
         .namespaces([
