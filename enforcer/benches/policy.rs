@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 //! Per-decision latency and throughput of the policy host, against the same
 //! policy called natively, plus module load times.
 //!

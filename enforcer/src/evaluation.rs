@@ -74,7 +74,7 @@ pub fn evaluate_chain(policies: &[Policy], request: &Request) -> Result<Outcome,
     }
     so_far
         .map(Outcome::Allowed)
-        .ok_or_else(|| unreachable_empty_chain())
+        .ok_or_else(unreachable_empty_chain)
 }
 
 fn unreachable_empty_chain() -> ChainError {

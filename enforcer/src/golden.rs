@@ -109,14 +109,14 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
     let decision = match &outcome {
         Outcome::Allowed(decision) | Outcome::Denied { decision, .. } => decision,
     };
-    if let Some(allow) = expect.allow {
-        if decision.allow != allow {
-            return Err(format!(
-                "expected {}, got {}",
-                if allow { "allow" } else { "deny" },
-                describe(&outcome)
-            ));
-        }
+    if let Some(allow) = expect.allow
+        && decision.allow != allow
+    {
+        return Err(format!(
+            "expected {}, got {}",
+            if allow { "allow" } else { "deny" },
+            describe(&outcome)
+        ));
     }
     if let Some(needle) = &expect.reason {
         let reason = decision.reason.clone().unwrap_or_default();

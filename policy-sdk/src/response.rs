@@ -8,6 +8,7 @@ use crate::decision::Decision;
 /// `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // built once per evaluation, never stored
 pub enum Response {
     /// The policy decided.
     Decision(Decision),

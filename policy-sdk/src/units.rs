@@ -28,9 +28,9 @@ pub fn parse_page_size(text: &str) -> Option<u64> {
 /// Formats a byte count as an OCI hugepage size (`2097152` → `"2MB"`), using
 /// the largest unit that divides it exactly.
 pub fn format_page_size(bytes: u64) -> String {
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{}GB", bytes / GIB)
-    } else if bytes >= MIB && bytes % MIB == 0 {
+    } else if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{}MB", bytes / MIB)
     } else {
         format!("{}KB", bytes / KIB)

@@ -61,16 +61,16 @@ fn namespaces(earlier: &Decision, later: &Decision) -> Result<(), ComposeError> 
         }
     }
     for namespace in &later.namespaces {
-        if let Some(path) = &namespace.path {
-            if !earlier.namespaces.contains(namespace) {
-                return loosened(
-                    "namespaces",
-                    format!(
-                        "adds a join of {} namespace {path}; only earlier policies may join",
-                        namespace.kind
-                    ),
-                );
-            }
+        if let Some(path) = &namespace.path
+            && !earlier.namespaces.contains(namespace)
+        {
+            return loosened(
+                "namespaces",
+                format!(
+                    "adds a join of {} namespace {path}; only earlier policies may join",
+                    namespace.kind
+                ),
+            );
         }
     }
     Ok(())
@@ -258,23 +258,13 @@ fn devices(before: &[DeviceRule], after: &[DeviceRule]) -> Result<(), ComposeErr
         }
     };
     let before = effective(before);
-    for (index, rule) in effective(after)
-        .iter()
-        .enumerate()
-        .filter(|(_, rule)| rule.allow)
-    {
+    for rule in effective(after).iter().filter(|rule| rule.allow) {
         for bit in rule.access_or_default().chars() {
             if !covered(&before, rule, bit) {
-                let field = if after.is_empty() || index == 0 && !is_full_deny(&after[0]) {
-                    "resources.devices".to_string()
-                } else {
-                    "resources.devices".to_string() + &describe_rule(rule)
-                };
                 return loosened(
-                    field,
+                    "resources.devices",
                     format!(
-                        "allows {} access to devices {} that earlier policies deny",
-                        bit,
+                        "allows {bit} access to devices {} that earlier policies deny",
                         describe_rule(rule)
                     ),
                 );

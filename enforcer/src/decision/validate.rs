@@ -626,12 +626,12 @@ impl Checker {
                 }
             }
         }
-        if let Some(user) = &process.user {
-            if let Some(umask) = user.umask {
-                self.that(umask <= 0o777, "process.user.umask", || {
-                    format!("{umask:o} is not a file mode mask")
-                });
-            }
+        if let Some(user) = &process.user
+            && let Some(umask) = user.umask
+        {
+            self.that(umask <= 0o777, "process.user.umask", || {
+                format!("{umask:o} is not a file mode mask")
+            });
         }
         let mut seen = BTreeSet::new();
         for (index, rlimit) in process.rlimits.iter().enumerate() {

@@ -92,7 +92,7 @@ impl Policy {
 
     /// Calls `policy_metadata`, if the module exports it.
     pub fn metadata(&self) -> Result<Option<Metadata>, PolicyError> {
-        let Some(export) = self.exports.metadata.clone() else {
+        let Some(export) = self.exports.metadata else {
             return Ok(None);
         };
         let bytes = self.call_packed(|store, instance| {
