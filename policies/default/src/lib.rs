@@ -7,22 +7,12 @@
 //! * the workload runs as the requesting user, with no capabilities and
 //!   `noNewPrivileges`.
 
-use policy_sdk::{Decision, MIB, NamespaceType, PolicyError, Request, export_policy};
+use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy};
 
 /// Upper bound on the memory limit.
 pub const MEMORY_CAP: u64 = 512 * MIB;
 /// The pids limit.
 pub const PIDS_LIMIT: u64 = 256;
-
-/// Namespaces every workload gets.
-pub const NAMESPACES: [NamespaceType; 6] = [
-    NamespaceType::Pid,
-    NamespaceType::Ipc,
-    NamespaceType::Uts,
-    NamespaceType::Mount,
-    NamespaceType::Network,
-    NamespaceType::Cgroup,
-];
 
 /// The memory limit for a host with `host_memory` bytes (0: unknown).
 pub fn memory_limit(host_memory: u64) -> u64 {
@@ -40,16 +30,14 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     };
     Ok(Decision::allow()
         .reason("default policy")
-        .namespaces(NAMESPACES)
+        .standard_namespaces()
         .hostname(hostname_for(&request.id))
         .cgroups_path(cgroup)
         .memory_limit(memory_limit(request.host.memory_bytes))
         .pids(PIDS_LIMIT)
         .default_devices()
         .no_hugepages(&request.host.hugepage_sizes)
-        .run_as(request.user.uid, request.user.gid)
-        .drop_all_capabilities()
-        .no_new_privileges(true))
+        .unprivileged(request.user.uid, request.user.gid))
 }
 
 /// A hostname from the sandbox id: at most 63 characters.
@@ -70,12 +58,12 @@ mod tests {
     use policy_sdk::testing::{
         assert_allowed, assert_device_denied, assert_device_permitted, request,
     };
-    use policy_sdk::{DeviceType, GIB};
+    use policy_sdk::{DeviceType, GIB, NamespaceType};
 
     #[test]
     fn creates_the_six_namespaces_but_not_user() {
         let decision = assert_allowed(evaluate(&request().build()));
-        for kind in NAMESPACES {
+        for kind in NamespaceType::STANDARD {
             assert!(decision.has_namespace(kind), "{kind} missing");
         }
         assert!(!decision.has_namespace(NamespaceType::User));

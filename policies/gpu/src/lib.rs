@@ -7,9 +7,7 @@
 //! `/dev/nvidia-uvm-tools` (a dynamic major, looked up in the host's
 //! `/proc/devices`). Other tenants asking for a GPU are denied.
 
-use policy_sdk::{
-    Decision, DeviceRule, MIB, NamespaceType, PolicyError, Request, export_policy, log,
-};
+use policy_sdk::{Decision, DeviceRule, MIB, PolicyError, Request, export_policy, log};
 
 /// Tenants allowed to use GPUs.
 pub const GPU_TENANTS: [&str; 2] = ["ml-research", "vision"];
@@ -28,20 +26,11 @@ pub const MEMORY_LIMIT: u64 = 4096 * MIB;
 pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     let tenant = request.tenant.as_deref().unwrap_or("");
     let base = Decision::allow()
-        .namespaces([
-            NamespaceType::Pid,
-            NamespaceType::Ipc,
-            NamespaceType::Uts,
-            NamespaceType::Mount,
-            NamespaceType::Network,
-            NamespaceType::Cgroup,
-        ])
+        .standard_namespaces()
         .memory_limit(MEMORY_LIMIT)
         .pids(1024)
         .default_devices()
-        .run_as(request.user.uid, request.user.gid)
-        .drop_all_capabilities()
-        .no_new_privileges(true);
+        .unprivileged(request.user.uid, request.user.gid);
     let Some(wanted) = request.label("gpu") else {
         return Ok(base.reason("no GPU requested"));
     };

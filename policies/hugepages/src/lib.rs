@@ -7,7 +7,7 @@
 //! asked for is limited to zero.
 
 use policy_sdk::units::parse_page_size;
-use policy_sdk::{Decision, MIB, NamespaceType, PolicyError, Request, export_policy, log};
+use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy, log};
 
 /// Label prefix: `hugepages.<size>`.
 pub const LABEL_PREFIX: &str = "hugepages.";
@@ -16,21 +16,12 @@ pub const LABEL_PREFIX: &str = "hugepages.";
 pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     let host = &request.host;
     let mut decision = Decision::allow()
-        .namespaces([
-            NamespaceType::Pid,
-            NamespaceType::Ipc,
-            NamespaceType::Uts,
-            NamespaceType::Mount,
-            NamespaceType::Network,
-            NamespaceType::Cgroup,
-        ])
+        .standard_namespaces()
         .memory_limit(1024 * MIB)
         .pids(256)
         .default_devices()
         .no_hugepages(&host.hugepage_sizes)
-        .run_as(request.user.uid, request.user.gid)
-        .drop_all_capabilities()
-        .no_new_privileges(true);
+        .unprivileged(request.user.uid, request.user.gid);
     let mut granted = Vec::new();
     for (key, value) in &request.labels {
         let Some(size) = key.strip_prefix(LABEL_PREFIX) else {

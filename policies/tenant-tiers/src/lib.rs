@@ -10,7 +10,7 @@
 //! unknown tier are denied. A caller may ask for less memory or fewer pids
 //! than its tier (`requested`), never more.
 
-use policy_sdk::{Decision, GIB, MIB, NamespaceType, PolicyError, Request, export_policy, log};
+use policy_sdk::{Decision, GIB, MIB, PolicyError, Request, export_policy, log};
 
 /// CFS period used for every tier, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
@@ -92,14 +92,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     let (memory, pids) = within_request(request, tier);
     Ok(Decision::allow()
         .reason(format!("tenant {tenant}, tier {}", tier.name))
-        .namespaces([
-            NamespaceType::Pid,
-            NamespaceType::Ipc,
-            NamespaceType::Uts,
-            NamespaceType::Mount,
-            NamespaceType::Network,
-            NamespaceType::Cgroup,
-        ])
+        .standard_namespaces()
         .cgroups_path(format!("tenants/{tenant}/{}", request.id))
         .memory_limit(memory)
         .cpu_shares(tier.shares)
@@ -107,9 +100,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         .pids(pids)
         .default_devices()
         .no_hugepages(&request.host.hugepage_sizes)
-        .run_as(request.user.uid, request.user.gid)
-        .drop_all_capabilities()
-        .no_new_privileges(true))
+        .unprivileged(request.user.uid, request.user.gid))
 }
 
 /// The tier's memory and pids, lowered to what the caller requested.

@@ -43,6 +43,12 @@ impl Decision {
         kinds.into_iter().fold(self, Decision::namespace)
     }
 
+    /// Creates the [`NamespaceType::STANDARD`] namespaces: pid, ipc, uts,
+    /// mount, network and cgroup.
+    pub fn standard_namespaces(self) -> Decision {
+        self.namespaces(NamespaceType::STANDARD)
+    }
+
     /// Joins the existing namespace at `path` (replacing a "create" of the
     /// same kind).
     pub fn join_namespace(mut self, kind: NamespaceType, path: impl Into<String>) -> Decision {
@@ -201,6 +207,14 @@ impl Decision {
             ..ProcessUser::default()
         });
         self
+    }
+
+    /// Runs the workload as `uid:gid` with every capability set empty and
+    /// `noNewPrivileges`: it cannot gain privileges it was not given.
+    pub fn unprivileged(self, uid: u32, gid: u32) -> Decision {
+        self.run_as(uid, gid)
+            .drop_all_capabilities()
+            .no_new_privileges(true)
     }
 
     /// Sets `noNewPrivileges`.

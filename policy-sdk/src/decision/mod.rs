@@ -83,6 +83,17 @@ impl NamespaceType {
         NamespaceType::Cgroup,
     ];
 
+    /// The namespaces a workload usually gets: everything but `user`
+    /// (pid, ipc, uts, mount, network, cgroup).
+    pub const STANDARD: [NamespaceType; 6] = [
+        NamespaceType::Pid,
+        NamespaceType::Ipc,
+        NamespaceType::Uts,
+        NamespaceType::Mount,
+        NamespaceType::Network,
+        NamespaceType::Cgroup,
+    ];
+
     /// The OCI name (`"network"`).
     pub fn as_str(self) -> &'static str {
         match self {
