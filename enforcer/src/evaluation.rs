@@ -24,6 +24,9 @@ pub enum Outcome {
 /// Why a chain could not reach a decision.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
+    /// The chain was empty.
+    #[error("no policy to evaluate")]
+    NoPolicies,
     /// A policy failed to evaluate.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -72,19 +75,5 @@ pub fn evaluate_chain(policies: &[Policy], request: &Request) -> Result<Outcome,
         }
         so_far = Some(decision);
     }
-    so_far
-        .map(Outcome::Allowed)
-        .ok_or_else(unreachable_empty_chain)
-}
-
-fn unreachable_empty_chain() -> ChainError {
-    ChainError::Invalid {
-        policy: "(none)".into(),
-        error: InvalidDecision {
-            violations: vec![crate::decision::Violation {
-                path: "policies".into(),
-                message: "no policy to evaluate".into(),
-            }],
-        },
-    }
+    so_far.map(Outcome::Allowed).ok_or(ChainError::NoPolicies)
 }

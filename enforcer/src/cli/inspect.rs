@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use enforcer::policy::describe;
 use serde_json::json;
@@ -27,15 +28,17 @@ pub struct InspectArgs {
 /// Runs `enforcer inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     let engine = args.engine.engine()?;
-    let cache_before = engine
-        .cache()
-        .map(|cache| {
-            let bytes = std::fs::read(&args.file).unwrap_or_default();
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("policy {}: cannot read module", args.file.display()))?;
+    let name = args.file.display().to_string();
+    let cache_before = match engine.cache() {
+        Some(cache) => {
             let digest = enforcer::policy::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
             cache.describe_entry(engine.wasmtime(), &digest)
-        })
-        .unwrap_or_else(|| "disabled".into());
-    let policy = engine.load_file(&args.file)?;
+        }
+        None => "disabled".into(),
+    };
+    let policy = engine.load_bytes(&name, &bytes)?;
     let metadata = policy.metadata()?;
     let imports: Vec<String> = policy
         .module()

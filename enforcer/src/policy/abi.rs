@@ -1,7 +1,7 @@
 //! ABI v1 checks done once at load time: the imports a module may have,
 //! the exports it must have, and their types. See `docs/abi.md`.
 
-use wasmtime::{ExternType, FuncType, Module, ModuleExport};
+use wasmtime::{Caller, Extern, ExternType, FuncType, Module, ModuleExport};
 
 use super::error::PolicyErrorKind;
 
@@ -16,6 +16,19 @@ const SIG_ALLOC: &str = "(i32) -> (i32)";
 const SIG_FREE: &str = "(i32, i32) -> ()";
 const SIG_EVALUATE: &str = "(i32, i32) -> (i64)";
 const SIG_PACKED: &str = "() -> (i64)";
+
+/// Copies `len` bytes at `ptr` out of the calling instance's `memory`, for
+/// host functions such as `enforcer.log`; `None` if the range is outside it.
+pub fn read_guest_bytes<T>(caller: &mut Caller<'_, T>, ptr: i32, len: i32) -> Option<Vec<u8>> {
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        return None;
+    };
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    memory
+        .data(&*caller)
+        .get(start..start.checked_add(len)?)
+        .map(<[u8]>::to_vec)
+}
 
 /// Pre-resolved export handles, so an evaluation looks nothing up by name.
 #[derive(Clone)]

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use policy_sdk::LogLevel;
 use wasmtime::{
-    Caller, Config, Engine, EngineWeak, Extern, InstanceAllocationStrategy, Linker,
-    PoolingAllocationConfig,
+    Caller, Config, Engine, EngineWeak, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
 };
 
-use super::abi::{IMPORT_LOG, IMPORT_MODULE};
+use super::abi::{IMPORT_LOG, IMPORT_MODULE, read_guest_bytes};
 use super::cache::ArtifactCache;
 use super::limits::{StoreCaps, StoreState};
 
@@ -197,15 +196,7 @@ fn build_linker(engine: &Engine) -> anyhow::Result<Linker<StoreState>> {
 
 /// `enforcer.log(level, ptr, len)`: an out-of-range buffer is ignored.
 fn host_log(mut caller: Caller<'_, StoreState>, level: i32, ptr: i32, len: i32) {
-    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        return;
-    };
-    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-    let message = memory
-        .data(&caller)
-        .get(start..start.saturating_add(len))
-        .map(<[u8]>::to_vec);
-    if let Some(message) = message {
+    if let Some(message) = read_guest_bytes(&mut caller, ptr, len) {
         caller.data_mut().log(LogLevel::from_abi(level), &message);
     }
 }

@@ -8,13 +8,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use policy_sdk::LogLevel;
-use wasmtime::{
-    Caller, Config, Engine, Extern, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
-};
+use wasmtime::{Caller, Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-use super::abi::{IMPORT_LOG, IMPORT_MODULE};
+use super::abi::{IMPORT_LOG, IMPORT_MODULE, read_guest_bytes};
 use super::cache::ArtifactCache;
 
 /// Linear-memory cap of a test binary.
@@ -104,15 +102,11 @@ fn load_module(engine: &Engine, wasm: &Path) -> anyhow::Result<Module> {
 }
 
 fn log_to_stderr(mut caller: Caller<'_, RunnerState>, level: i32, ptr: i32, len: i32) {
-    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        return;
-    };
-    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-    if let Some(bytes) = memory.data(&caller).get(start..start.saturating_add(len)) {
+    if let Some(bytes) = read_guest_bytes(&mut caller, ptr, len) {
         eprintln!(
             "[policy] {}: {}",
             LogLevel::from_abi(level).as_str(),
-            String::from_utf8_lossy(bytes)
+            String::from_utf8_lossy(&bytes)
         );
     }
 }
