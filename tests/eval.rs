@@ -308,3 +308,50 @@ fn test_runner_runs_wasi_binaries_without_a_filesystem() {
         run.stderr
     );
 }
+
+#[test]
+fn check_reports_this_hosts_cgroups_and_namespaces() {
+    let run = enforcer(&["check", "--json"]);
+    run.expect_code(0);
+    let report = run.json();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let has_v1 = mountinfo
+        .lines()
+        .any(|line| line.contains(" - cgroup cgroup ") && !line.contains("name="));
+    let has_v2 = mountinfo.contains(" - cgroup2 ");
+    let expected = match (has_v1, has_v2) {
+        (true, true) => "hybrid",
+        (true, false) => "v1",
+        (false, true) => "v2",
+        (false, false) => "unknown",
+    };
+    assert_eq!(report["cgroupMode"], expected);
+    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").expect("/proc/cgroups");
+    for line in proc_cgroups.lines().filter(|line| !line.starts_with('#')) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let row = report["controllers"]
+            .as_array()
+            .expect("controllers")
+            .iter()
+            .find(|row| row["name"] == fields[0])
+            .unwrap_or_else(|| panic!("{} missing", fields[0]));
+        if fields[3] == "0" {
+            assert_eq!(row["state"], "disabled", "{line}");
+        } else if let Some(mount) = row["mountPoint"].as_str() {
+            let file = if row["version"] == "v1" {
+                "cgroup.procs"
+            } else {
+                "cgroup.controllers"
+            };
+            assert!(std::path::Path::new(mount).join(file).exists(), "{row}");
+        }
+    }
+    assert_eq!(
+        report["namespaces"].as_array().expect("namespaces").len(),
+        7
+    );
+    assert_eq!(
+        report["privileges"]["sufficient"],
+        nix::unistd::geteuid().is_root()
+    );
+}

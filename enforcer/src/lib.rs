@@ -6,6 +6,8 @@
 //! (validate, compose) → apply. See `docs/` for the ABI, the CLI and how to
 //! write policies.
 
+pub mod cgroup;
+pub mod check;
 pub mod decision;
 pub mod embedded;
 pub mod evaluation;

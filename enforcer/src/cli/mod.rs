@@ -2,6 +2,7 @@
 //! lives in the library; this layer turns results into text, JSON and exit
 //! codes.
 
+mod check;
 mod eval;
 mod inspect;
 mod test;
@@ -41,6 +42,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Report what this host offers (cgroups, namespaces, hugepages,
+    /// privileges).
+    Check(check::CheckArgs),
     /// Evaluate a request and print the validated decision as JSON.
     Eval(eval::EvalArgs),
     /// Show a policy module's ABI version, imports, exports, metadata,
@@ -167,6 +171,7 @@ pub fn parse_label(text: &str) -> Result<(String, String), String> {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Test(args) => test::run(args),
