@@ -355,3 +355,73 @@ fn check_reports_this_hosts_cgroups_and_namespaces() {
         nix::unistd::geteuid().is_root()
     );
 }
+
+#[test]
+fn plan_shows_the_writes_for_this_host_and_writes_nothing() {
+    let root = format!("enforcer-test-plan-{}", std::process::id());
+    let run = enforcer(&[
+        "eval",
+        "--no-cache",
+        "--plan=json",
+        "--cgroup-root",
+        &root,
+        "--id",
+        "job",
+        "--",
+        "/bin/true",
+    ]);
+    run.expect_code(0);
+    let plan = run.json();
+    let layout = enforcer::cgroup::discover();
+    let memory = match layout.controller_state("memory") {
+        enforcer::cgroup::ControllerState::V1(mount) => {
+            mount.join(&root).join("job").join("memory.limit_in_bytes")
+        }
+        enforcer::cgroup::ControllerState::V2(mount) => {
+            mount.join(&root).join("job").join("memory.max")
+        }
+        other => panic!("no usable memory controller here: {other:?}"),
+    };
+    let writes = plan["writes"].as_array().expect("writes");
+    let limit = writes
+        .iter()
+        .find(|write| write["file"] == memory.display().to_string())
+        .unwrap_or_else(|| panic!("no write of {} in {writes:?}", memory.display()));
+    let expected = (512i64 << 20).min(enforcer::host::detect().memory_bytes as i64 / 4);
+    assert_eq!(limit["value"]["literal"], expected.to_string());
+    for directory in plan["directories"].as_array().expect("directories") {
+        let directory = std::path::Path::new(directory.as_str().expect("path"));
+        assert!(
+            directory
+                .components()
+                .any(|part| part.as_os_str() == root.as_str()),
+            "{directory:?} is outside the root"
+        );
+        assert!(!directory.exists(), "--plan must not create {directory:?}");
+    }
+    let text = enforcer(&[
+        "eval",
+        "--no-cache",
+        "--plan",
+        "--cgroup-root",
+        &root,
+        "--",
+        "/bin/true",
+    ]);
+    text.expect_code(0);
+    assert!(
+        text.stdout.lines().any(|line| line.starts_with("mkdir  ")),
+        "{}",
+        text.stdout
+    );
+    let bad_root = enforcer(&[
+        "eval",
+        "--no-cache",
+        "--plan",
+        "--cgroup-root",
+        "../escape",
+        "--",
+        "/bin/true",
+    ]);
+    bad_root.expect_code(2);
+}

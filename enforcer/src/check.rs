@@ -45,7 +45,9 @@ pub struct ControllerRow {
     pub version: Option<&'static str>,
     /// Where its hierarchy is mounted.
     pub mount_point: Option<String>,
-    /// `mounted`, `available`, `unmounted` or `disabled`.
+    /// `mounted` (v1), `available` (v2, enabled at the root),
+    /// `not-enabled` (v2, offered but not in the root's subtree_control),
+    /// `unmounted` or `disabled`.
     pub state: &'static str,
 }
 
@@ -121,6 +123,7 @@ pub fn controller_rows(layout: &CgroupLayout) -> Vec<ControllerRow> {
             let (version, mount_point, state) = match layout.controller_state(name) {
                 ControllerState::V1(path) => (Some("v1"), Some(path), "mounted"),
                 ControllerState::V2(path) => (Some("v2"), Some(path), "available"),
+                ControllerState::V2NotEnabled(path) => (Some("v2"), Some(path), "not-enabled"),
                 ControllerState::Unmounted => (None, None, "unmounted"),
                 ControllerState::Disabled => (None, None, "disabled"),
             };

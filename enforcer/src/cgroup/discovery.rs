@@ -16,6 +16,9 @@ pub struct Hierarchy {
     /// Controllers on it: those co-mounted on a v1 hierarchy, or those the
     /// v2 root offers (`cgroup.controllers`).
     pub controllers: Vec<String>,
+    /// On cgroup2, the controllers the root enables for its children
+    /// (`cgroup.subtree_control`); empty on v1.
+    pub enabled: Vec<String>,
     /// A v1 named hierarchy (`name=systemd`), if any.
     pub name: Option<String>,
 }
@@ -25,8 +28,12 @@ pub struct Hierarchy {
 pub enum ControllerState {
     /// On a v1 hierarchy mounted at this path.
     V1(PathBuf),
-    /// Offered by the cgroup2 root at this path.
+    /// Offered by the cgroup2 root at this path and enabled for its
+    /// children (`cgroup.subtree_control`).
     V2(PathBuf),
+    /// Offered by the cgroup2 root at this path but not enabled in its
+    /// `cgroup.subtree_control`, so no child cgroup can use it.
+    V2NotEnabled(PathBuf),
     /// Enabled in the kernel but mounted nowhere (and not offered by v2).
     Unmounted,
     /// Disabled in the kernel (`cgroup_disable=` or not built).
@@ -51,7 +58,8 @@ pub fn discover() -> CgroupLayout {
     let proc_cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
     let mut layout = parse_layout(&mountinfo, &proc_cgroups);
     if let Some(v2) = &mut layout.v2 {
-        v2.controllers = read_v2_controllers(&v2.mount_point);
+        v2.controllers = read_words(&v2.mount_point.join("cgroup.controllers"));
+        v2.enabled = read_words(&v2.mount_point.join("cgroup.subtree_control"));
     }
     layout
 }
@@ -80,6 +88,7 @@ pub fn parse_layout(mountinfo: &str, proc_cgroups: &str) -> CgroupLayout {
                     mount_point,
                     unified: true,
                     controllers: Vec::new(),
+                    enabled: Vec::new(),
                     name: None,
                 });
             }
@@ -103,6 +112,7 @@ pub fn parse_layout(mountinfo: &str, proc_cgroups: &str) -> CgroupLayout {
                     mount_point,
                     unified: false,
                     controllers,
+                    enabled: Vec::new(),
                     name,
                 };
                 let duplicate = layout.v1.iter().any(|existing| {
@@ -132,8 +142,8 @@ pub fn parse_proc_cgroups(text: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
-fn read_v2_controllers(root: &Path) -> Vec<String> {
-    std::fs::read_to_string(root.join("cgroup.controllers"))
+fn read_words(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
         .unwrap_or_default()
         .split_whitespace()
         .map(String::from)
@@ -190,7 +200,11 @@ impl CgroupLayout {
         if let Some(v2) = &self.v2
             && v2.controllers.iter().any(|name| name == controller)
         {
-            return ControllerState::V2(v2.mount_point.clone());
+            return if v2.enabled.iter().any(|name| name == controller) {
+                ControllerState::V2(v2.mount_point.clone())
+            } else {
+                ControllerState::V2NotEnabled(v2.mount_point.clone())
+            };
         }
         match self
             .kernel_controllers
@@ -202,7 +216,8 @@ impl CgroupLayout {
         }
     }
 
-    /// Every usable controller (mounted on v1 or offered by v2), sorted.
+    /// Every controller a sandbox cgroup can use (mounted on v1, or offered
+    /// and enabled by the v2 root), sorted.
     pub fn usable_controllers(&self) -> Vec<String> {
         let mut names: BTreeSet<String> = self
             .v1
@@ -210,7 +225,12 @@ impl CgroupLayout {
             .flat_map(|hierarchy| hierarchy.controllers.iter().cloned())
             .collect();
         if let Some(v2) = &self.v2 {
-            names.extend(v2.controllers.iter().cloned());
+            names.extend(
+                v2.controllers
+                    .iter()
+                    .filter(|name| v2.enabled.contains(name))
+                    .cloned(),
+            );
         }
         names.into_iter().collect()
     }
@@ -258,7 +278,9 @@ rdma	0	1	0
             layout.v1[3].mount_point,
             PathBuf::from("/sys/fs/cgroup/my cpuset")
         );
-        layout.v2.as_mut().expect("v2").controllers = vec!["hugetlb".into()];
+        let v2 = layout.v2.as_mut().expect("v2");
+        v2.controllers = vec!["hugetlb".into(), "pids".into()];
+        v2.enabled = vec!["hugetlb".into()];
         assert_eq!(
             layout.controller_state("cpuacct"),
             ControllerState::V1("/sys/fs/cgroup/cpu,cpuacct".into())

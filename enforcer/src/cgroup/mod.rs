@@ -3,8 +3,11 @@
 //!
 //! Applying limits, joining, stats and removal build on this (issue 3).
 
+mod devices_v1;
 pub mod discovery;
 pub mod membership;
+pub mod plan;
 
 pub use discovery::{CgroupLayout, ControllerState, Hierarchy, discover};
 pub use membership::{Membership, parse_proc_cgroup};
+pub use plan::{CgroupPlan, PlanError, PlannedWrite, Value, plan};

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use enforcer::cgroup::{CgroupPlan, Value, discover, plan};
 use enforcer::evaluation::{Outcome, evaluate_chain};
 use enforcer::request::{RequestOptions, from_file, from_options};
 use policy_sdk::User;
@@ -43,6 +44,22 @@ pub struct EvalArgs {
     /// Print the decision on one line.
     #[arg(long)]
     compact: bool,
+    /// Instead of the decision, print the cgroup directories and files
+    /// `run` would create and write on this host (nothing is written):
+    /// `--plan` for text, `--plan=json` for JSON.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text",
+        value_name = "FORMAT"
+    )]
+    plan: Option<PlanFormat>,
+    /// Cgroup root: the directory, under each hierarchy, that holds every
+    /// sandbox's cgroup.
+    #[arg(long, value_name = "NAME", default_value = "enforcer", value_parser = parse_cgroup_root)]
+    cgroup_root: String,
     #[command(flatten)]
     engine: EngineArgs,
     /// The workload's command line.
@@ -75,6 +92,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             (decision, EXIT_DENIED)
         }
     };
+    if let (Some(format), Outcome::Allowed(decision)) = (args.plan, &outcome) {
+        let resources = decision.resources.clone().unwrap_or_default();
+        let cgroups_path = decision.cgroups_path.as_deref().unwrap_or(&request.id);
+        let plan =
+            plan(&resources, &discover(), &args.cgroup_root, cgroups_path).map_err(|error| {
+                anyhow::anyhow!("the decision cannot be applied on this host: {error}")
+            })?;
+        match format {
+            PlanFormat::Text => print_plan(&plan),
+            PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+        return Ok(code);
+    }
     let json = if args.compact {
         serde_json::to_string(decision)?
     } else {
@@ -82,4 +112,54 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
     };
     println!("{json}");
     Ok(code)
+}
+
+/// How `--plan` prints.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanFormat {
+    /// One line per directory or file.
+    Text,
+    /// The plan as JSON.
+    Json,
+}
+
+fn print_plan(plan: &CgroupPlan) {
+    for directory in &plan.directories {
+        println!("mkdir  {}", directory.display());
+    }
+    for write in &plan.writes {
+        let optional = if write.optional {
+            "  (if the kernel has it)"
+        } else {
+            ""
+        };
+        match &write.value {
+            Value::Literal(text) => println!("write  {}  {text}{optional}", write.file.display()),
+            Value::CopyFromParent => {
+                println!("copy   {}  (the parent's value)", write.file.display())
+            }
+        }
+    }
+    if let Some(cgroup) = &plan.device_program {
+        println!(
+            "attach {}  BPF_PROG_TYPE_CGROUP_DEVICE program from the device rules",
+            cgroup.display()
+        );
+    }
+}
+
+fn parse_cgroup_root(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} must be one directory name of A-Z, a-z, 0-9, '-', '_' and '.'"
+        ))
+    }
 }

@@ -36,8 +36,19 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         .memory_limit(memory_limit(request.host.memory_bytes))
         .pids(PIDS_LIMIT)
         .default_devices()
-        .no_hugepages(&request.host.hugepage_sizes)
+        .no_hugepages(hugetlb_sizes(request))
         .unprivileged(request.user.uid, request.user.gid))
+}
+
+/// The page sizes to limit to zero: all the host's, when it has a usable
+/// hugetlb controller (without one there is nothing to enforce with).
+fn hugetlb_sizes(request: &Request) -> &[String] {
+    let host = &request.host;
+    if host.controllers.iter().any(|name| name == "hugetlb") {
+        &host.hugepage_sizes
+    } else {
+        &[]
+    }
 }
 
 /// A hostname from the sandbox id: at most 63 characters.
@@ -84,6 +95,14 @@ mod tests {
         assert_eq!(decision.pids_limit(), Some(256));
         assert_eq!(decision.hugepage_limit_bytes("2MB"), Some(0));
         assert_eq!(decision.hugepage_limit_bytes("1GB"), Some(0));
+    }
+
+    #[test]
+    fn no_hugepage_limits_without_a_usable_hugetlb_controller() {
+        let mut request = request().build();
+        request.host.controllers.retain(|name| name != "hugetlb");
+        let decision = assert_allowed(evaluate(&request));
+        assert_eq!(decision.hugepage_limit_bytes("2MB"), None);
     }
 
     #[test]

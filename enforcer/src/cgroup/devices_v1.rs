@@ -1,0 +1,250 @@
+//! OCI device rules → cgroup v1 `devices.deny` / `devices.allow` writes with
+//! exactly the same effect.
+//!
+//! The v1 controller has a default (allow all, or deny all after
+//! `devices.deny a`) and a list of exceptions. Writing an entry of the
+//! default's own kind removes access bits from an exception with the *same*
+//! type and numbers; it cannot carve a hole in a wider exception. So a list
+//! is translated from its last full rule (`a *:* rwm`, allow or deny, or the
+//! implicit allow-all of a fresh cgroup), and a later rule that would have
+//! to split a wider earlier rule is refused as inexpressible rather than
+//! applied loosely.
+
+use policy_sdk::{DeviceRule, DeviceType};
+
+/// The `(file, value)` writes for `rules`, in order.
+pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, String> {
+    let start = rules.iter().rposition(is_full);
+    let (default_allow, rest) = match start {
+        Some(index) => (rules[index].allow, &rules[index + 1..]),
+        None => (true, rules),
+    };
+    let mut writes = vec![if default_allow {
+        ("devices.allow", "a".to_string())
+    } else {
+        ("devices.deny", "a".to_string())
+    }];
+    // Exceptions to the default written so far (rules of the other kind).
+    let mut exceptions: Vec<&DeviceRule> = Vec::new();
+    for (index, rule) in rest.iter().enumerate() {
+        for entry in entries(rule) {
+            if rule.allow != default_allow {
+                writes.push((file_for(rule.allow), entry));
+                exceptions.push(rule);
+                continue;
+            }
+            // A rule of the default's kind only undoes exceptions.
+            let overlapping: Vec<&&DeviceRule> = exceptions
+                .iter()
+                .filter(|exception| overlaps(exception, rule) && shares_access(exception, rule))
+                .collect();
+            if overlapping.is_empty() {
+                continue;
+            }
+            if overlapping
+                .iter()
+                .all(|exception| same_target(exception, rule))
+            {
+                writes.push((file_for(rule.allow), entry));
+            } else {
+                return Err(format!(
+                    "rule {index} ({}) would cut into a wider earlier rule; cgroup v1 cannot express that exactly. Split the wider rule instead",
+                    describe(rule)
+                ));
+            }
+        }
+    }
+    Ok(writes)
+}
+
+fn file_for(allow: bool) -> &'static str {
+    if allow {
+        "devices.allow"
+    } else {
+        "devices.deny"
+    }
+}
+
+fn is_full(rule: &DeviceRule) -> bool {
+    rule.kind.unwrap_or(DeviceType::All) == DeviceType::All
+        && wildcard(rule.major)
+        && wildcard(rule.minor)
+        && ["r", "w", "m"]
+            .iter()
+            .all(|bit| rule.access_or_default().contains(bit))
+}
+
+fn wildcard(number: Option<i64>) -> bool {
+    matches!(number, None | Some(-1))
+}
+
+/// The kernel entries for a rule: `c 1:5 rw`; type `a` with numbers becomes
+/// one `c` and one `b` entry.
+fn entries(rule: &DeviceRule) -> Vec<String> {
+    let number = |n: Option<i64>| match n {
+        None | Some(-1) => "*".to_string(),
+        Some(n) => n.to_string(),
+    };
+    let numbers = format!("{}:{}", number(rule.major), number(rule.minor));
+    let access = rule.access_or_default();
+    match rule.kind.unwrap_or(DeviceType::All) {
+        DeviceType::All => vec![
+            format!("c {numbers} {access}"),
+            format!("b {numbers} {access}"),
+        ],
+        kind => vec![format!("{} {numbers} {access}", kind.letter())],
+    }
+}
+
+fn overlaps(a: &DeviceRule, b: &DeviceRule) -> bool {
+    let kinds = {
+        let (x, y) = (
+            a.kind.unwrap_or(DeviceType::All),
+            b.kind.unwrap_or(DeviceType::All),
+        );
+        x == DeviceType::All || y == DeviceType::All || x == y
+    };
+    let numbers = |x: Option<i64>, y: Option<i64>| wildcard(x) || wildcard(y) || x == y;
+    kinds && numbers(a.major, b.major) && numbers(a.minor, b.minor)
+}
+
+fn shares_access(a: &DeviceRule, b: &DeviceRule) -> bool {
+    a.access_or_default()
+        .chars()
+        .any(|bit| b.access_or_default().contains(bit))
+}
+
+fn same_target(a: &DeviceRule, b: &DeviceRule) -> bool {
+    let normal = |n: Option<i64>| if wildcard(n) { -1 } else { n.unwrap_or(-1) };
+    a.kind.unwrap_or(DeviceType::All) == b.kind.unwrap_or(DeviceType::All)
+        && normal(a.major) == normal(b.major)
+        && normal(a.minor) == normal(b.minor)
+}
+
+fn describe(rule: &DeviceRule) -> String {
+    format!(
+        "{} {}",
+        if rule.allow { "allow" } else { "deny" },
+        entries(rule).join(" + ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy_sdk::devices::{oci_default_devices, permits};
+
+    /// A model of the v1 devices controller: a default and an exception
+    /// list with per-bit access, exact-match removal.
+    struct Kernel {
+        default_allow: bool,
+        exceptions: Vec<(char, String, String, String)>,
+    }
+
+    impl Kernel {
+        fn apply(writes: &[(&str, String)]) -> Kernel {
+            let mut kernel = Kernel {
+                default_allow: true,
+                exceptions: Vec::new(),
+            };
+            for (file, value) in writes {
+                let allow = *file == "devices.allow";
+                if value == "a" {
+                    kernel.default_allow = allow;
+                    kernel.exceptions.clear();
+                    continue;
+                }
+                let parts: Vec<&str> = value.split(' ').collect();
+                let kind = parts[0].chars().next().expect("type");
+                let (major, minor) = parts[1].split_once(':').expect("numbers");
+                let access = parts[2].to_string();
+                if allow != kernel.default_allow {
+                    kernel
+                        .exceptions
+                        .push((kind, major.into(), minor.into(), access));
+                } else {
+                    for exception in &mut kernel.exceptions {
+                        if exception.0 == kind && exception.1 == major && exception.2 == minor {
+                            exception.3.retain(|bit| !access.contains(bit));
+                        }
+                    }
+                }
+            }
+            kernel
+        }
+
+        fn permits(&self, kind: char, major: i64, minor: i64, bit: char) -> bool {
+            let matches = |text: &str, n: i64| text == "*" || text == n.to_string();
+            let excepted = self.exceptions.iter().any(|(k, ma, mi, access)| {
+                *k == kind && matches(ma, major) && matches(mi, minor) && access.contains(bit)
+            });
+            self.default_allow != excepted
+        }
+    }
+
+    fn assert_same_effect(rules: &[DeviceRule]) {
+        let writes = translate(rules).expect("expressible");
+        let kernel = Kernel::apply(&writes);
+        for (kind, letter) in [(DeviceType::Char, 'c'), (DeviceType::Block, 'b')] {
+            for major in [1, 5, 8, 136, 195] {
+                for minor in [0, 1, 3, 5, 9] {
+                    for bit in ['r', 'w', 'm'] {
+                        assert_eq!(
+                            kernel.permits(letter, major, minor, bit),
+                            permits(rules, kind, major, minor, &bit.to_string()),
+                            "{letter} {major}:{minor} {bit} with {writes:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn default_list_starts_from_deny_all() {
+        let writes = translate(&oci_default_devices()).expect("expressible");
+        assert_eq!(writes[0], ("devices.deny", "a".to_string()));
+        assert!(writes.contains(&("devices.allow", "c 1:3 rwm".to_string())));
+        assert!(writes.contains(&("devices.allow", "c 136:* rwm".to_string())));
+        assert_same_effect(&oci_default_devices());
+    }
+
+    #[test]
+    fn lists_without_a_full_rule_start_from_allow_all() {
+        let rules = vec![
+            DeviceRule::deny_char(1, Some(5), "w"),
+            DeviceRule::deny_char(8, None, "rwm"),
+        ];
+        assert_eq!(
+            translate(&rules).expect("ok")[0],
+            ("devices.allow", "a".to_string())
+        );
+        assert_same_effect(&rules);
+        assert_same_effect(&[]);
+    }
+
+    #[test]
+    fn exact_undo_is_expressible() {
+        let mut rules = oci_default_devices();
+        rules.push(DeviceRule::deny_char(1, Some(5), "w"));
+        rules.push(DeviceRule::allow_char(195, Some(0), "rw"));
+        assert_same_effect(&rules);
+        let rules = vec![
+            DeviceRule::allow_all(),
+            DeviceRule::deny_char(1, Some(5), "rwm"),
+            DeviceRule::allow_char(1, Some(5), "r"),
+        ];
+        assert_same_effect(&rules);
+    }
+
+    #[test]
+    fn holes_in_wider_rules_are_refused() {
+        let rules = vec![
+            DeviceRule::deny_all(),
+            DeviceRule::allow_char(1, None, "rwm"),
+            DeviceRule::deny_char(1, Some(5), "rwm"),
+        ];
+        let error = translate(&rules).expect_err("a hole in c 1:*");
+        assert!(error.contains("cannot express"), "{error}");
+    }
+}

@@ -1,0 +1,997 @@
+//! The plan: exactly which directories a decision creates and which
+//! cgroupfs files it writes, with which values, on this host's layout.
+//! Pure: it reads the layout (and checks which interface files exist under
+//! the hierarchy roots) but writes nothing. `enforcer eval --plan` prints it;
+//! applying it is the next step.
+//!
+//! Writes are ordered so that no limit is ever looser than asked: a new
+//! cgroup starts unlimited, and related files go in the order the kernel
+//! needs (`cpu.cfs_period_us` before `cpu.cfs_quota_us`, `memory.limit_in_bytes`
+//! before `memory.memsw.limit_in_bytes`, `devices.deny a` before the allows).
+
+use std::path::{Path, PathBuf};
+
+use policy_sdk::{BlockIo, Cpu, Memory, Resources};
+use serde::Serialize;
+
+use super::devices_v1;
+use super::discovery::{CgroupLayout, ControllerState};
+
+/// What a value written to a file is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Value {
+    /// Write this text.
+    Literal(String),
+    /// Copy the parent cgroup's value of the same file (v1 cpuset, whose new
+    /// cgroups start empty and refuse tasks until given `cpus` and `mems`).
+    CopyFromParent,
+}
+
+/// One file write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedWrite {
+    /// The controller it belongs to.
+    pub controller: String,
+    /// Absolute path of the interface file.
+    pub file: PathBuf,
+    /// What to write.
+    pub value: Value,
+    /// Skip silently when the kernel lacks the file (e.g. `hugetlb.*.rsvd.max`
+    /// before Linux 5.7).
+    pub optional: bool,
+}
+
+/// The whole plan for one decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CgroupPlan {
+    /// Directories to create, parents first, in every hierarchy involved.
+    pub directories: Vec<PathBuf>,
+    /// Files to write, in order.
+    pub writes: Vec<PlannedWrite>,
+    /// On cgroup v2, the device rules become an eBPF
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to this cgroup.
+    pub device_program: Option<PathBuf>,
+}
+
+/// Why a decision cannot be applied on this host.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A needed controller is not usable here.
+    #[error("resources.{field} needs the {controller} controller, which {why}")]
+    MissingController {
+        /// The decision field.
+        field: String,
+        /// The controller.
+        controller: String,
+        /// What is wrong and how to fix it.
+        why: String,
+    },
+    /// The field has no equivalent on the hierarchy that holds the controller.
+    #[error("resources.{field} is not supported on cgroup {version}: {why}")]
+    Unsupported {
+        /// The decision field.
+        field: String,
+        /// `v1` or `v2`.
+        version: &'static str,
+        /// Why, and what to use instead.
+        why: String,
+    },
+}
+
+/// Plans `resources` for the cgroup `cgroups_path` below the operator's
+/// `root` (a relative name such as `enforcer`) on `layout`.
+pub fn plan(
+    resources: &Resources,
+    layout: &CgroupLayout,
+    root: &str,
+    cgroups_path: &str,
+) -> Result<CgroupPlan, PlanError> {
+    let mut planner = Planner {
+        layout,
+        relative: Path::new(root).join(cgroups_path),
+        plan: CgroupPlan::default(),
+    };
+    if let Some(memory) = &resources.memory {
+        planner.memory(memory)?;
+    }
+    if let Some(cpu) = &resources.cpu {
+        planner.cpu(cpu)?;
+    }
+    if let Some(pids) = &resources.pids {
+        let value = if pids.limit == -1 {
+            "max".to_string()
+        } else {
+            pids.limit.to_string()
+        };
+        planner.write("pids", "pids.limit", "pids.max", value)?;
+    }
+    if let Some(block_io) = &resources.block_io {
+        planner.block_io(block_io)?;
+    }
+    for (index, limit) in resources.hugepage_limits.iter().enumerate() {
+        let field = format!("hugepageLimits[{index}]");
+        let (mount, v2) = planner.hierarchy("hugetlb", &field)?;
+        let (file, rsvd) = if v2 {
+            (
+                format!("hugetlb.{}.max", limit.page_size),
+                format!("hugetlb.{}.rsvd.max", limit.page_size),
+            )
+        } else {
+            (
+                format!("hugetlb.{}.limit_in_bytes", limit.page_size),
+                format!("hugetlb.{}.rsvd.limit_in_bytes", limit.page_size),
+            )
+        };
+        let leaf = planner.leaf(&mount, "hugetlb", v2);
+        planner.push("hugetlb", leaf.join(file), limit.limit.to_string(), false);
+        planner.push("hugetlb", leaf.join(rsvd), limit.limit.to_string(), true);
+    }
+    if let Some(network) = &resources.network {
+        if let Some(class_id) = network.class_id {
+            planner.v1_only(
+                "net_cls",
+                "network.classID",
+                "net_cls.classid",
+                class_id.to_string(),
+            )?;
+        }
+        for (index, priority) in network.priorities.iter().enumerate() {
+            planner.v1_only(
+                "net_prio",
+                &format!("network.priorities[{index}]"),
+                "net_prio.ifpriomap",
+                format!("{} {}", priority.name, priority.priority),
+            )?;
+        }
+    }
+    if !resources.devices.is_empty() {
+        planner.devices(resources)?;
+    }
+    for (key, value) in &resources.unified {
+        let field = format!("unified[{key:?}]");
+        let controller = key.split('.').next().unwrap_or(key);
+        let (mount, v2) = planner.hierarchy(controller, &field)?;
+        if !v2 {
+            return Err(PlanError::Unsupported {
+                field,
+                version: "v1",
+                why: format!(
+                    "{controller} is on a v1 hierarchy here; raw unified files need it on cgroup2"
+                ),
+            });
+        }
+        let leaf = planner.leaf(&mount, controller, true);
+        planner.push(controller, leaf.join(key), value.clone(), false);
+    }
+    Ok(planner.plan)
+}
+
+struct Planner<'a> {
+    layout: &'a CgroupLayout,
+    relative: PathBuf,
+    plan: CgroupPlan,
+}
+
+impl Planner<'_> {
+    /// The mount point holding `controller`, and whether it is v2.
+    fn hierarchy(&self, controller: &str, field: &str) -> Result<(PathBuf, bool), PlanError> {
+        let missing = |why: String| PlanError::MissingController {
+            field: field.to_string(),
+            controller: controller.to_string(),
+            why,
+        };
+        match self.layout.controller_state(controller) {
+            ControllerState::V1(mount) => Ok((mount, false)),
+            ControllerState::V2(mount) => Ok((mount, true)),
+            ControllerState::V2NotEnabled(mount) => Err(missing(format!(
+                "the cgroup2 root offers but has not enabled for its children; the enforcer never changes the root cgroup: enable it once with `echo +{controller} > {}`",
+                mount.join("cgroup.subtree_control").display()
+            ))),
+            ControllerState::Unmounted => Err(missing(format!(
+                "is enabled in the kernel but mounted nowhere; mount it (mount -t cgroup -o {controller} none /sys/fs/cgroup/{controller}) or let the enforcer mount it (--mount-controllers)"
+            ))),
+            ControllerState::Disabled => Err(missing(
+                "is not available in this kernel (see /proc/cgroups)".to_string(),
+            )),
+        }
+    }
+
+    /// The leaf directory in the hierarchy at `mount`, creating the plan
+    /// for it (directories, v1 cpuset initialisation, v2 subtree_control)
+    /// the first time.
+    fn leaf(&mut self, mount: &Path, controller: &str, v2: bool) -> PathBuf {
+        let leaf = mount.join(&self.relative);
+        let levels: Vec<PathBuf> = self
+            .relative
+            .ancestors()
+            .filter(|ancestor| !ancestor.as_os_str().is_empty())
+            .map(|ancestor| mount.join(ancestor))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        for level in &levels {
+            if !self.plan.directories.contains(level) {
+                self.plan.directories.push(level.clone());
+                let is_cpuset_v1 = !v2 && mount_holds(self.layout, mount, "cpuset");
+                if is_cpuset_v1 && level != &leaf {
+                    for file in ["cpuset.cpus", "cpuset.mems"] {
+                        self.plan.writes.push(PlannedWrite {
+                            controller: "cpuset".into(),
+                            file: level.join(file),
+                            value: Value::CopyFromParent,
+                            optional: false,
+                        });
+                    }
+                }
+            }
+        }
+        if v2 {
+            for level in levels.iter().take(levels.len().saturating_sub(1)) {
+                let write = PlannedWrite {
+                    controller: controller.to_string(),
+                    file: level.join("cgroup.subtree_control"),
+                    value: Value::Literal(format!("+{controller}")),
+                    optional: false,
+                };
+                if !self.plan.writes.contains(&write) {
+                    self.plan.writes.push(write);
+                }
+            }
+        }
+        leaf
+    }
+
+    fn push(&mut self, controller: &str, file: PathBuf, value: String, optional: bool) {
+        self.plan.writes.push(PlannedWrite {
+            controller: controller.to_string(),
+            file,
+            value: Value::Literal(value),
+            optional,
+        });
+    }
+
+    /// One write of a file named differently on v1 and v2.
+    fn write(
+        &mut self,
+        controller: &str,
+        field: &str,
+        file: &str,
+        value: String,
+    ) -> Result<(), PlanError> {
+        let (mount, v2) = self.hierarchy(controller, field)?;
+        let leaf = self.leaf(&mount, controller, v2);
+        self.push(controller, leaf.join(file), value, false);
+        Ok(())
+    }
+
+    fn v1_only(
+        &mut self,
+        controller: &str,
+        field: &str,
+        file: &str,
+        value: String,
+    ) -> Result<(), PlanError> {
+        let (mount, v2) = self.hierarchy(controller, field)?;
+        if v2 {
+            return Err(PlanError::Unsupported {
+                field: field.to_string(),
+                version: "v2",
+                why: format!("{controller} exists only on cgroup v1"),
+            });
+        }
+        let leaf = self.leaf(&mount, controller, false);
+        self.push(controller, leaf.join(file), value, false);
+        Ok(())
+    }
+
+    fn memory(&mut self, memory: &Memory) -> Result<(), PlanError> {
+        let (mount, v2) = self.hierarchy("memory", "memory")?;
+        let leaf = self.leaf(&mount, "memory", v2);
+        let unsupported = |field: &str, version, why: &str| PlanError::Unsupported {
+            field: format!("memory.{field}"),
+            version,
+            why: why.to_string(),
+        };
+        if memory.kernel.is_some() || memory.kernel_tcp.is_some() {
+            return Err(unsupported(
+                "kernel",
+                if v2 { "v2" } else { "v1" },
+                "kernel memory limits are deprecated by Linux and not applied; remove the field",
+            ));
+        }
+        if v2 {
+            let max = |value: i64| {
+                if value == -1 {
+                    "max".to_string()
+                } else {
+                    value.to_string()
+                }
+            };
+            if let Some(limit) = memory.limit {
+                self.push("memory", leaf.join("memory.max"), max(limit), false);
+            }
+            if let Some(reservation) = memory.reservation {
+                self.push("memory", leaf.join("memory.low"), max(reservation), false);
+            }
+            if let Some(swap) = memory.swap {
+                // OCI swap is memory plus swap; v2 limits swap alone.
+                let value = match (swap, memory.limit) {
+                    (-1, _) => "max".to_string(),
+                    (swap, Some(limit)) if limit >= 0 => (swap - limit).to_string(),
+                    _ => {
+                        return Err(unsupported(
+                            "swap",
+                            "v2",
+                            "a swap limit needs a memory limit on cgroup v2",
+                        ));
+                    }
+                };
+                self.push("memory", leaf.join("memory.swap.max"), value, false);
+            }
+            if memory.swappiness.is_some() {
+                return Err(unsupported(
+                    "swappiness",
+                    "v2",
+                    "cgroup v2 has no per-cgroup swappiness",
+                ));
+            }
+            if memory.disable_oom_killer == Some(true) {
+                return Err(unsupported(
+                    "disableOOMKiller",
+                    "v2",
+                    "cgroup v2 cannot disable the OOM killer; use memory.high in `unified` to throttle instead",
+                ));
+            }
+        } else {
+            if let Some(limit) = memory.limit {
+                self.push(
+                    "memory",
+                    leaf.join("memory.limit_in_bytes"),
+                    limit.to_string(),
+                    false,
+                );
+            }
+            if let Some(swap) = memory.swap {
+                self.push(
+                    "memory",
+                    leaf.join("memory.memsw.limit_in_bytes"),
+                    swap.to_string(),
+                    false,
+                );
+            }
+            if let Some(reservation) = memory.reservation {
+                self.push(
+                    "memory",
+                    leaf.join("memory.soft_limit_in_bytes"),
+                    reservation.to_string(),
+                    false,
+                );
+            }
+            if let Some(swappiness) = memory.swappiness {
+                self.push(
+                    "memory",
+                    leaf.join("memory.swappiness"),
+                    swappiness.to_string(),
+                    false,
+                );
+            }
+            if memory.disable_oom_killer == Some(true) {
+                self.push("memory", leaf.join("memory.oom_control"), "1".into(), false);
+            }
+            if let Some(hierarchy) = memory.use_hierarchy {
+                self.push(
+                    "memory",
+                    leaf.join("memory.use_hierarchy"),
+                    u8::from(hierarchy).to_string(),
+                    false,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn cpu(&mut self, cpu: &Cpu) -> Result<(), PlanError> {
+        let wants_cpu = cpu.shares.is_some()
+            || cpu.quota.is_some()
+            || cpu.period.is_some()
+            || cpu.burst.is_some()
+            || cpu.realtime_runtime.is_some()
+            || cpu.realtime_period.is_some()
+            || cpu.idle.is_some();
+        if wants_cpu {
+            let (mount, v2) = self.hierarchy("cpu", "cpu")?;
+            let leaf = self.leaf(&mount, "cpu", v2);
+            if v2 {
+                if let Some(shares) = cpu.shares {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.weight"),
+                        shares_to_weight(shares).to_string(),
+                        false,
+                    );
+                }
+                if cpu.quota.is_some() || cpu.period.is_some() {
+                    let quota = match cpu.quota {
+                        Some(quota) if quota >= 0 => quota.to_string(),
+                        _ => "max".to_string(),
+                    };
+                    let period = cpu.period.unwrap_or(100_000);
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.max"),
+                        format!("{quota} {period}"),
+                        false,
+                    );
+                }
+                if let Some(burst) = cpu.burst {
+                    self.push("cpu", leaf.join("cpu.max.burst"), burst.to_string(), false);
+                }
+                if cpu.realtime_runtime.is_some() || cpu.realtime_period.is_some() {
+                    return Err(PlanError::Unsupported {
+                        field: "cpu.realtimeRuntime".into(),
+                        version: "v2",
+                        why: "cgroup v2 has no real-time bandwidth control".into(),
+                    });
+                }
+            } else {
+                if let Some(shares) = cpu.shares {
+                    self.push("cpu", leaf.join("cpu.shares"), shares.to_string(), false);
+                }
+                if let Some(period) = cpu.period {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.cfs_period_us"),
+                        period.to_string(),
+                        false,
+                    );
+                }
+                if let Some(quota) = cpu.quota {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.cfs_quota_us"),
+                        quota.to_string(),
+                        false,
+                    );
+                }
+                if let Some(burst) = cpu.burst {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.cfs_burst_us"),
+                        burst.to_string(),
+                        false,
+                    );
+                }
+                if let Some(period) = cpu.realtime_period {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.rt_period_us"),
+                        period.to_string(),
+                        false,
+                    );
+                }
+                if let Some(runtime) = cpu.realtime_runtime {
+                    self.push(
+                        "cpu",
+                        leaf.join("cpu.rt_runtime_us"),
+                        runtime.to_string(),
+                        false,
+                    );
+                }
+            }
+            if let Some(idle) = cpu.idle {
+                self.push("cpu", leaf.join("cpu.idle"), idle.to_string(), false);
+            }
+        }
+        if cpu.cpus.is_some() || cpu.mems.is_some() {
+            let (mount, v2) = self.hierarchy("cpuset", "cpu.cpus")?;
+            let leaf = self.leaf(&mount, "cpuset", v2);
+            for (file, value) in [("cpuset.cpus", &cpu.cpus), ("cpuset.mems", &cpu.mems)] {
+                let value = match value {
+                    Some(list) => Value::Literal(list.clone()),
+                    None if v2 => continue,
+                    None => Value::CopyFromParent,
+                };
+                self.plan.writes.push(PlannedWrite {
+                    controller: "cpuset".into(),
+                    file: leaf.join(file),
+                    value,
+                    optional: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn block_io(&mut self, block_io: &BlockIo) -> Result<(), PlanError> {
+        // The same controller is `blkio` on v1 (and in /proc/cgroups) and
+        // `io` on v2.
+        let controller = match self.layout.controller_state("blkio") {
+            ControllerState::V1(_) => "blkio",
+            _ if matches!(self.layout.controller_state("io"), ControllerState::V2(_)) => "io",
+            _ => "blkio",
+        };
+        let (mount, v2) = self.hierarchy(controller, "blockIO")?;
+        let leaf = self.leaf(&mount, controller, v2);
+        let device = |major: i64, minor: i64| format!("{major}:{minor}");
+        if v2 {
+            let bfq = !mount.join("io.weight").exists() && mount.join("io.bfq.weight").exists();
+            let (file, convert): (&str, fn(u16) -> u64) = if bfq {
+                ("io.bfq.weight", u64::from)
+            } else {
+                ("io.weight", blkio_weight_to_io_weight)
+            };
+            if let Some(weight) = block_io.weight {
+                self.push(
+                    "io",
+                    leaf.join(file),
+                    format!("default {}", convert(weight)),
+                    false,
+                );
+            }
+            for entry in &block_io.weight_device {
+                if let Some(weight) = entry.weight {
+                    self.push(
+                        "io",
+                        leaf.join(file),
+                        format!("{} {}", device(entry.major, entry.minor), convert(weight)),
+                        false,
+                    );
+                }
+            }
+            let throttles = [
+                ("rbps", &block_io.throttle_read_bps_device),
+                ("wbps", &block_io.throttle_write_bps_device),
+                ("riops", &block_io.throttle_read_iops_device),
+                ("wiops", &block_io.throttle_write_iops_device),
+            ];
+            for (key, devices) in throttles {
+                for entry in devices {
+                    self.push(
+                        "io",
+                        leaf.join("io.max"),
+                        format!("{} {key}={}", device(entry.major, entry.minor), entry.rate),
+                        false,
+                    );
+                }
+            }
+            if block_io.leaf_weight.is_some() {
+                return Err(PlanError::Unsupported {
+                    field: "blockIO.leafWeight".into(),
+                    version: "v2",
+                    why: "leaf weights existed only in the v1 CFQ scheduler".into(),
+                });
+            }
+        } else {
+            // Some kernels and schedulers (BFQ) offer only blkio.bfq.weight.
+            let prefix = if mount.join("blkio.weight").exists()
+                || !mount.join("blkio.bfq.weight").exists()
+            {
+                "blkio"
+            } else {
+                "blkio.bfq"
+            };
+            if let Some(weight) = block_io.weight {
+                self.push(
+                    "blkio",
+                    leaf.join(format!("{prefix}.weight")),
+                    weight.to_string(),
+                    false,
+                );
+            }
+            if let Some(weight) = block_io.leaf_weight {
+                self.push(
+                    "blkio",
+                    leaf.join("blkio.leaf_weight"),
+                    weight.to_string(),
+                    false,
+                );
+            }
+            for entry in &block_io.weight_device {
+                if let Some(weight) = entry.weight {
+                    self.push(
+                        "blkio",
+                        leaf.join(format!("{prefix}.weight_device")),
+                        format!("{} {weight}", device(entry.major, entry.minor)),
+                        false,
+                    );
+                }
+            }
+            let throttles = [
+                (
+                    "blkio.throttle.read_bps_device",
+                    &block_io.throttle_read_bps_device,
+                ),
+                (
+                    "blkio.throttle.write_bps_device",
+                    &block_io.throttle_write_bps_device,
+                ),
+                (
+                    "blkio.throttle.read_iops_device",
+                    &block_io.throttle_read_iops_device,
+                ),
+                (
+                    "blkio.throttle.write_iops_device",
+                    &block_io.throttle_write_iops_device,
+                ),
+            ];
+            for (file, devices) in throttles {
+                for entry in devices {
+                    self.push(
+                        "blkio",
+                        leaf.join(file),
+                        format!("{} {}", device(entry.major, entry.minor), entry.rate),
+                        false,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn devices(&mut self, resources: &Resources) -> Result<(), PlanError> {
+        match self.layout.controller_state("devices") {
+            ControllerState::V1(mount) => {
+                let leaf = self.leaf(&mount, "devices", false);
+                let writes = devices_v1::translate(&resources.devices).map_err(|why| {
+                    PlanError::Unsupported {
+                        field: "devices".into(),
+                        version: "v1",
+                        why,
+                    }
+                })?;
+                for (file, value) in writes {
+                    self.push("devices", leaf.join(file), value, false);
+                }
+                Ok(())
+            }
+            _ => {
+                // On v2 device control is an eBPF program on the cgroup;
+                // the unified hierarchy accepts one even in hybrid mode.
+                let Some(v2) = &self.layout.v2 else {
+                    return Err(PlanError::MissingController {
+                        field: "devices".into(),
+                        controller: "devices".into(),
+                        why: "is mounted nowhere and there is no cgroup2 hierarchy for an eBPF device program".into(),
+                    });
+                };
+                let mount = v2.mount_point.clone();
+                let leaf = mount.join(&self.relative);
+                for level in self
+                    .relative
+                    .ancestors()
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    let directory = mount.join(level);
+                    if !self.plan.directories.contains(&directory) {
+                        self.plan.directories.push(directory);
+                    }
+                }
+                self.plan.device_program = Some(leaf);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn mount_holds(layout: &CgroupLayout, mount: &Path, controller: &str) -> bool {
+    layout.v1.iter().any(|hierarchy| {
+        hierarchy.mount_point == mount
+            && hierarchy.controllers.iter().any(|name| name == controller)
+    })
+}
+
+/// v1 `cpu.shares` (2–262144) to v2 `cpu.weight` (1–10000), the conversion
+/// runc and crun use.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+/// v1 `blkio.weight` (10–1000) to v2 `io.weight` (1–10000), as runc does.
+pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::discovery::Hierarchy;
+    use policy_sdk::{Decision, DeviceRule, MIB};
+
+    const KERNEL: [&str; 12] = [
+        "cpuset",
+        "cpu",
+        "cpuacct",
+        "blkio",
+        "memory",
+        "devices",
+        "freezer",
+        "net_cls",
+        "perf_event",
+        "net_prio",
+        "hugetlb",
+        "pids",
+    ];
+
+    fn kernel_controllers() -> Vec<(String, bool)> {
+        KERNEL.iter().map(|name| (name.to_string(), true)).collect()
+    }
+
+    /// A fake pure-v1 host: one hierarchy per controller (cpu,cpuacct
+    /// co-mounted), blkio offering only the BFQ weight file.
+    fn fake_v1(root: &Path) -> CgroupLayout {
+        let mut v1 = Vec::new();
+        for controllers in [
+            &["cpu", "cpuacct"][..],
+            &["cpuset"],
+            &["memory"],
+            &["pids"],
+            &["devices"],
+            &["blkio"],
+            &["hugetlb"],
+            &["net_cls"],
+        ] {
+            let mount = root.join(controllers.join(","));
+            std::fs::create_dir_all(&mount).expect("mkdir");
+            std::fs::write(mount.join("cgroup.procs"), "").expect("write");
+            v1.push(Hierarchy {
+                mount_point: mount,
+                unified: false,
+                controllers: controllers.iter().map(|name| name.to_string()).collect(),
+                enabled: Vec::new(),
+                name: None,
+            });
+        }
+        std::fs::write(root.join("blkio/blkio.bfq.weight"), "100").expect("write");
+        CgroupLayout {
+            v1,
+            v2: None,
+            kernel_controllers: kernel_controllers(),
+        }
+    }
+
+    /// A fake pure-v2 host with the usual controllers enabled at the root.
+    fn fake_v2(root: &Path, enabled: &str) -> CgroupLayout {
+        std::fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory hugetlb pids",
+        )
+        .expect("write");
+        std::fs::write(root.join("cgroup.subtree_control"), enabled).expect("write");
+        std::fs::write(root.join("io.weight"), "default 100").expect("write");
+        CgroupLayout {
+            v1: Vec::new(),
+            v2: Some(Hierarchy {
+                mount_point: root.to_path_buf(),
+                unified: true,
+                controllers: ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"]
+                    .map(String::from)
+                    .to_vec(),
+                enabled: enabled.split_whitespace().map(String::from).collect(),
+                name: None,
+            }),
+            kernel_controllers: kernel_controllers(),
+        }
+    }
+
+    fn sample() -> Resources {
+        let mut decision = Decision::allow()
+            .memory_limit(256 * MIB)
+            .memory_swap(256 * MIB)
+            .pids(64)
+            .cpu_shares(512)
+            .cpu_quota(50_000, 100_000)
+            .cpus("0")
+            .default_devices()
+            .allow_device(DeviceRule::allow_char(195, Some(0), "rw"))
+            .hugepage_limit("2MB", 4 * MIB);
+        decision.resources_mut().block_io = Some(BlockIo {
+            weight: Some(500),
+            ..BlockIo::default()
+        });
+        decision.resources.expect("resources")
+    }
+
+    fn literal(plan: &CgroupPlan, file: &Path) -> Option<String> {
+        plan.writes
+            .iter()
+            .find(|write| write.file == file)
+            .map(|write| match &write.value {
+                Value::Literal(text) => text.clone(),
+                Value::CopyFromParent => "(copy from parent)".into(),
+            })
+    }
+
+    #[test]
+    fn pure_v1_file_names_and_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = fake_v1(dir.path());
+        let plan = plan(&sample(), &layout, "enforcer", "acme/job").expect("plans");
+        let leaf = |mount: &str| dir.path().join(mount).join("enforcer/acme/job");
+        assert_eq!(
+            literal(&plan, &leaf("memory").join("memory.limit_in_bytes")).as_deref(),
+            Some("268435456")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("memory").join("memory.memsw.limit_in_bytes")).as_deref(),
+            Some("268435456")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("pids").join("pids.max")).as_deref(),
+            Some("64")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("cpu,cpuacct").join("cpu.shares")).as_deref(),
+            Some("512")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("cpu,cpuacct").join("cpu.cfs_quota_us")).as_deref(),
+            Some("50000")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("cpuset").join("cpuset.cpus")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("cpuset").join("cpuset.mems")).as_deref(),
+            Some("(copy from parent)")
+        );
+        assert_eq!(
+            literal(&plan, &dir.path().join("cpuset/enforcer/cpuset.cpus")).as_deref(),
+            Some("(copy from parent)"),
+            "every new v1 cpuset level is initialised"
+        );
+        assert_eq!(
+            literal(&plan, &leaf("blkio").join("blkio.bfq.weight")).as_deref(),
+            Some("500")
+        );
+        assert_eq!(
+            literal(&plan, &leaf("hugetlb").join("hugetlb.2MB.limit_in_bytes")).as_deref(),
+            Some("4194304")
+        );
+        let devices: Vec<&PlannedWrite> = plan
+            .writes
+            .iter()
+            .filter(|w| w.controller == "devices")
+            .collect();
+        assert_eq!(devices[0].file, leaf("devices").join("devices.deny"));
+        assert_eq!(devices[0].value, Value::Literal("a".into()));
+        assert_eq!(
+            devices.last().map(|w| &w.value),
+            Some(&Value::Literal("c 195:0 rw".into()))
+        );
+        assert!(plan.device_program.is_none());
+        let period = plan
+            .writes
+            .iter()
+            .position(|w| w.file.ends_with("cpu.cfs_period_us"));
+        let quota = plan
+            .writes
+            .iter()
+            .position(|w| w.file.ends_with("cpu.cfs_quota_us"));
+        assert!(period < quota, "the period goes first");
+        let first = plan
+            .directories
+            .iter()
+            .position(|d| d == &dir.path().join("memory/enforcer"));
+        let last = plan.directories.iter().position(|d| d == &leaf("memory"));
+        assert!(first < last, "parents are created first");
+    }
+
+    #[test]
+    fn pure_v2_file_names_and_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = fake_v2(dir.path(), "cpuset cpu io memory hugetlb pids");
+        let plan = plan(&sample(), &layout, "enforcer", "acme/job").expect("plans");
+        let leaf = dir.path().join("enforcer/acme/job");
+        assert_eq!(
+            literal(&plan, &leaf.join("memory.max")).as_deref(),
+            Some("268435456")
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("memory.swap.max")).as_deref(),
+            Some("0"),
+            "OCI swap minus memory"
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("pids.max")).as_deref(),
+            Some("64")
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("cpu.weight")).as_deref(),
+            Some("20"),
+            "512 shares"
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("cpu.max")).as_deref(),
+            Some("50000 100000")
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("cpuset.cpus")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("io.weight")).as_deref(),
+            Some("default 4950")
+        );
+        assert_eq!(
+            literal(&plan, &leaf.join("hugetlb.2MB.max")).as_deref(),
+            Some("4194304")
+        );
+        assert!(
+            plan.writes
+                .iter()
+                .any(|w| w.file == leaf.join("hugetlb.2MB.rsvd.max") && w.optional)
+        );
+        assert_eq!(
+            literal(
+                &plan,
+                &dir.path().join("enforcer/acme/cgroup.subtree_control")
+            )
+            .as_deref(),
+            Some("+memory")
+        );
+        assert_eq!(plan.device_program.as_deref(), Some(leaf.as_path()));
+    }
+
+    #[test]
+    fn v2_controllers_must_be_enabled_at_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = fake_v2(dir.path(), "memory");
+        let error = plan(&sample(), &layout, "enforcer", "job").expect_err("pids not enabled");
+        let message = error.to_string();
+        assert!(
+            message.contains("never changes the root cgroup") && message.contains("echo +"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unsupported_and_missing_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v2 = fake_v2(dir.path(), "cpuset cpu io memory hugetlb pids");
+        let resources = Resources {
+            memory: Some(Memory {
+                swappiness: Some(10),
+                ..Memory::default()
+            }),
+            ..Resources::default()
+        };
+        let error = plan(&resources, &v2, "enforcer", "job").expect_err("no swappiness on v2");
+        assert_eq!(
+            error.to_string(),
+            "resources.memory.swappiness is not supported on cgroup v2: cgroup v2 has no per-cgroup swappiness"
+        );
+        let resources = Decision::allow()
+            .net_class_id(7)
+            .resources
+            .expect("resources");
+        let mut hybrid = fake_v1(dir.path());
+        hybrid.v1.retain(|h| h.controllers != ["net_cls"]);
+        let error = plan(&resources, &hybrid, "enforcer", "job").expect_err("net_cls unmounted");
+        assert!(
+            error
+                .to_string()
+                .contains("enabled in the kernel but mounted nowhere"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn conversions_match_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
+    }
+}
