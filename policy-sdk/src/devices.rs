@@ -67,18 +67,76 @@ impl DeviceRule {
         self.access.as_deref().unwrap_or("rwm")
     }
 
+    /// Whether the rule names every device with every access (`a *:* rwm`).
+    pub fn covers_everything(&self) -> bool {
+        self.kind.unwrap_or(DeviceType::All) == DeviceType::All
+            && any_number(self.major)
+            && any_number(self.minor)
+            && ['r', 'w', 'm']
+                .iter()
+                .all(|bit| self.access_or_default().contains(*bit))
+    }
+
+    /// Whether some device is named by both rules (access ignored).
+    pub fn overlaps(&self, other: &DeviceRule) -> bool {
+        let kinds = {
+            let (a, b) = (
+                self.kind.unwrap_or(DeviceType::All),
+                other.kind.unwrap_or(DeviceType::All),
+            );
+            a == DeviceType::All || b == DeviceType::All || a == b
+        };
+        let numbers = |a: Option<i64>, b: Option<i64>| any_number(a) || any_number(b) || a == b;
+        kinds && numbers(self.major, other.major) && numbers(self.minor, other.minor)
+    }
+
+    /// Whether every device `other` names is named by this rule (access
+    /// ignored).
+    pub fn contains(&self, other: &DeviceRule) -> bool {
+        let kind = match self.kind.unwrap_or(DeviceType::All) {
+            DeviceType::All => true,
+            kind => other.kind == Some(kind),
+        };
+        let number = |outer: Option<i64>, inner: Option<i64>| {
+            any_number(outer) || (!any_number(inner) && outer == inner)
+        };
+        kind && number(self.major, other.major) && number(self.minor, other.minor)
+    }
+
+    /// Whether both rules name exactly the same devices (access ignored).
+    pub fn same_target(&self, other: &DeviceRule) -> bool {
+        self.contains(other) && other.contains(self)
+    }
+
+    /// The devices named, kernel style: `c 1:5`, `c 136:*`, `a *:*`.
+    pub fn target(&self) -> String {
+        let number = |n: Option<i64>| match n {
+            None | Some(-1) => "*".to_string(),
+            Some(n) => n.to_string(),
+        };
+        format!(
+            "{} {}:{}",
+            self.kind.unwrap_or(DeviceType::All).letter(),
+            number(self.major),
+            number(self.minor)
+        )
+    }
+
     /// Whether the rule applies to device `kind major:minor`.
     pub fn matches(&self, kind: DeviceType, major: i64, minor: i64) -> bool {
         let kind_matches = match self.kind.unwrap_or(DeviceType::All) {
             DeviceType::All => true,
             rule_kind => rule_kind == kind,
         };
-        let number_matches = |rule: Option<i64>, actual: i64| match rule {
-            None | Some(-1) => true,
-            Some(number) => number == actual,
-        };
+        let number_matches =
+            |rule: Option<i64>, actual: i64| any_number(rule) || rule == Some(actual);
         kind_matches && number_matches(self.major, major) && number_matches(self.minor, minor)
     }
+}
+
+/// `None` and `-1` mean any major or minor number.
+fn any_number(number: Option<i64>) -> bool {
+    matches!(number, None | Some(-1))
 }
 
 /// The OCI default devices, after a leading deny-all: `/dev/null`,
@@ -158,6 +216,21 @@ mod tests {
     #[test]
     fn empty_list_permits_everything() {
         assert!(permits(&[], DeviceType::Block, 8, 0, "rwm"));
+    }
+
+    #[test]
+    fn rule_geometry() {
+        let all_mem = DeviceRule::allow_char(1, None, "rwm");
+        let zero = DeviceRule::deny_char(1, Some(5), "w");
+        assert!(all_mem.overlaps(&zero) && zero.overlaps(&all_mem));
+        assert!(all_mem.contains(&zero) && !zero.contains(&all_mem));
+        assert!(!all_mem.same_target(&zero));
+        assert!(zero.same_target(&DeviceRule::allow_char(1, Some(5), "r")));
+        assert!(!zero.overlaps(&DeviceRule::allow_block(1, Some(5), "r")));
+        assert!(DeviceRule::deny_all().covers_everything());
+        assert!(!all_mem.covers_everything());
+        assert_eq!(all_mem.target(), "c 1:*");
+        assert_eq!(DeviceRule::allow_all().target(), "a *:*");
     }
 
     #[test]

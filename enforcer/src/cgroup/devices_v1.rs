@@ -14,7 +14,7 @@ use policy_sdk::{DeviceRule, DeviceType};
 
 /// The `(file, value)` writes for `rules`, in order.
 pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, String> {
-    let start = rules.iter().rposition(is_full);
+    let start = rules.iter().rposition(DeviceRule::covers_everything);
     let (default_allow, rest) = match start {
         Some(index) => (rules[index].allow, &rules[index + 1..]),
         None => (true, rules),
@@ -36,14 +36,14 @@ pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, St
             // A rule of the default's kind only undoes exceptions.
             let overlapping: Vec<&&DeviceRule> = exceptions
                 .iter()
-                .filter(|exception| overlaps(exception, rule) && shares_access(exception, rule))
+                .filter(|exception| exception.overlaps(rule) && shares_access(exception, rule))
                 .collect();
             if overlapping.is_empty() {
                 continue;
             }
             if overlapping
                 .iter()
-                .all(|exception| same_target(exception, rule))
+                .all(|exception| exception.same_target(rule))
             {
                 writes.push((file_for(rule.allow), entry));
             } else {
@@ -65,60 +65,26 @@ fn file_for(allow: bool) -> &'static str {
     }
 }
 
-fn is_full(rule: &DeviceRule) -> bool {
-    rule.kind.unwrap_or(DeviceType::All) == DeviceType::All
-        && wildcard(rule.major)
-        && wildcard(rule.minor)
-        && ["r", "w", "m"]
-            .iter()
-            .all(|bit| rule.access_or_default().contains(bit))
-}
-
-fn wildcard(number: Option<i64>) -> bool {
-    matches!(number, None | Some(-1))
-}
-
 /// The kernel entries for a rule: `c 1:5 rw`; type `a` with numbers becomes
 /// one `c` and one `b` entry.
 fn entries(rule: &DeviceRule) -> Vec<String> {
-    let number = |n: Option<i64>| match n {
-        None | Some(-1) => "*".to_string(),
-        Some(n) => n.to_string(),
-    };
-    let numbers = format!("{}:{}", number(rule.major), number(rule.minor));
     let access = rule.access_or_default();
     match rule.kind.unwrap_or(DeviceType::All) {
-        DeviceType::All => vec![
-            format!("c {numbers} {access}"),
-            format!("b {numbers} {access}"),
-        ],
-        kind => vec![format!("{} {numbers} {access}", kind.letter())],
+        DeviceType::All if !rule.covers_everything() => {
+            let numbers = rule.target().split_off(2);
+            vec![
+                format!("c {numbers} {access}"),
+                format!("b {numbers} {access}"),
+            ]
+        }
+        _ => vec![format!("{} {access}", rule.target())],
     }
-}
-
-fn overlaps(a: &DeviceRule, b: &DeviceRule) -> bool {
-    let kinds = {
-        let (x, y) = (
-            a.kind.unwrap_or(DeviceType::All),
-            b.kind.unwrap_or(DeviceType::All),
-        );
-        x == DeviceType::All || y == DeviceType::All || x == y
-    };
-    let numbers = |x: Option<i64>, y: Option<i64>| wildcard(x) || wildcard(y) || x == y;
-    kinds && numbers(a.major, b.major) && numbers(a.minor, b.minor)
 }
 
 fn shares_access(a: &DeviceRule, b: &DeviceRule) -> bool {
     a.access_or_default()
         .chars()
         .any(|bit| b.access_or_default().contains(bit))
-}
-
-fn same_target(a: &DeviceRule, b: &DeviceRule) -> bool {
-    let normal = |n: Option<i64>| if wildcard(n) { -1 } else { n.unwrap_or(-1) };
-    a.kind.unwrap_or(DeviceType::All) == b.kind.unwrap_or(DeviceType::All)
-        && normal(a.major) == normal(b.major)
-        && normal(a.minor) == normal(b.minor)
 }
 
 fn describe(rule: &DeviceRule) -> String {

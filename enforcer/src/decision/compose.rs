@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use policy_sdk::{Decision, DeviceRule, DeviceType, Resources};
+use policy_sdk::{Decision, DeviceRule, Resources};
 
 use super::validate::parse_cpu_list;
 
@@ -265,7 +265,7 @@ fn devices(before: &[DeviceRule], after: &[DeviceRule]) -> Result<(), ComposeErr
                     "resources.devices",
                     format!(
                         "allows {bit} access to devices {} that earlier policies deny",
-                        describe_rule(rule)
+                        rule.target()
                     ),
                 );
             }
@@ -275,61 +275,25 @@ fn devices(before: &[DeviceRule], after: &[DeviceRule]) -> Result<(), ComposeErr
 }
 
 fn is_full_deny(rule: &DeviceRule) -> bool {
-    !rule.allow
-        && rule.kind.unwrap_or(DeviceType::All) == DeviceType::All
-        && matches!(rule.major, None | Some(-1))
-        && matches!(rule.minor, None | Some(-1))
-        && ["rwm", "rmw", "wrm", "wmr", "mrw", "mwr"].contains(&rule.access_or_default())
+    !rule.allow && rule.covers_everything()
 }
 
+/// Whether `rules` surely grant `bit` on every device `wanted` names: the
+/// last rule touching those devices with that bit must be an allow that
+/// covers them all.
 fn covered(rules: &[DeviceRule], wanted: &DeviceRule, bit: char) -> bool {
     for rule in rules.iter().rev() {
-        if !rule.access_or_default().contains(bit) || !overlaps(rule, wanted) {
+        if !rule.access_or_default().contains(bit) || !rule.overlaps(wanted) {
             continue;
         }
         if !rule.allow {
             return false;
         }
-        if contains(rule, wanted) {
+        if rule.contains(wanted) {
             return true;
         }
     }
     false
-}
-
-fn wildcard(number: Option<i64>) -> bool {
-    matches!(number, None | Some(-1))
-}
-
-fn overlaps(a: &DeviceRule, b: &DeviceRule) -> bool {
-    let kinds = |x: Option<DeviceType>, y: Option<DeviceType>| {
-        let (x, y) = (x.unwrap_or(DeviceType::All), y.unwrap_or(DeviceType::All));
-        x == DeviceType::All || y == DeviceType::All || x == y
-    };
-    let numbers = |x: Option<i64>, y: Option<i64>| wildcard(x) || wildcard(y) || x == y;
-    kinds(a.kind, b.kind) && numbers(a.major, b.major) && numbers(a.minor, b.minor)
-}
-
-fn contains(outer: &DeviceRule, inner: &DeviceRule) -> bool {
-    let kind_ok = match outer.kind.unwrap_or(DeviceType::All) {
-        DeviceType::All => true,
-        kind => inner.kind == Some(kind),
-    };
-    let number_ok = |o: Option<i64>, i: Option<i64>| wildcard(o) || (!wildcard(i) && o == i);
-    kind_ok && number_ok(outer.major, inner.major) && number_ok(outer.minor, inner.minor)
-}
-
-fn describe_rule(rule: &DeviceRule) -> String {
-    let number = |n: Option<i64>| match n {
-        None | Some(-1) => "*".to_string(),
-        Some(n) => n.to_string(),
-    };
-    format!(
-        "{} {}:{}",
-        rule.kind.unwrap_or(DeviceType::All).letter(),
-        number(rule.major),
-        number(rule.minor)
-    )
 }
 
 #[cfg(test)]
