@@ -3,11 +3,13 @@
 //!
 //! Applying limits, joining, stats and removal build on this (issue 3).
 
+pub mod apply;
 mod devices_v1;
 pub mod discovery;
 pub mod membership;
 pub mod plan;
 
+pub use apply::{CgroupError, CreatedCgroup, create, join, members, remove};
 pub use discovery::{CgroupLayout, ControllerState, Hierarchy, discover};
 pub use membership::{Membership, parse_proc_cgroup};
 pub use plan::{CgroupPlan, PlanError, PlannedWrite, Value, plan};

@@ -49,6 +49,9 @@ pub struct PlannedWrite {
 pub struct CgroupPlan {
     /// Directories to create, parents first, in every hierarchy involved.
     pub directories: Vec<PathBuf>,
+    /// The sandbox's own cgroup in each hierarchy (the last level), where
+    /// its processes go.
+    pub leaves: Vec<PathBuf>,
     /// Files to write, in order.
     pub writes: Vec<PlannedWrite>,
     /// On cgroup v2, the device rules become an eBPF
@@ -204,6 +207,9 @@ impl Planner<'_> {
     /// the first time.
     fn leaf(&mut self, mount: &Path, controller: &str, v2: bool) -> PathBuf {
         let leaf = mount.join(&self.relative);
+        if !self.plan.leaves.contains(&leaf) {
+            self.plan.leaves.push(leaf.clone());
+        }
         let levels: Vec<PathBuf> = self
             .relative
             .ancestors()
@@ -672,6 +678,9 @@ impl Planner<'_> {
                     if !self.plan.directories.contains(&directory) {
                         self.plan.directories.push(directory);
                     }
+                }
+                if !self.plan.leaves.contains(&leaf) {
+                    self.plan.leaves.push(leaf.clone());
                 }
                 self.plan.device_program = Some(leaf);
                 Ok(())
