@@ -86,7 +86,7 @@ pub struct Privileges {
 /// Gathers the report from this host.
 pub fn gather() -> HostReport {
     let layout = discover();
-    let host = crate::host::detect();
+    let host = crate::host::detect_with(&layout);
     let proc_status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     HostReport {
         kernel_release: host.kernel_release.clone(),

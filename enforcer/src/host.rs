@@ -10,7 +10,11 @@ use policy_sdk::units::format_page_size;
 
 /// Reads the host facts from `/proc` and `/sys`.
 pub fn detect() -> Host {
-    let cgroups = crate::cgroup::discover();
+    detect_with(&crate::cgroup::discover())
+}
+
+/// Like [`detect`], with the cgroup layout already discovered.
+pub fn detect_with(cgroups: &crate::cgroup::CgroupLayout) -> Host {
     let (hugepage_sizes, hugepage_pools) = hugepages(Path::new("/sys/kernel/mm/hugepages"));
     Host {
         cgroup_mode: cgroups.mode(),

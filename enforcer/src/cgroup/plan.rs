@@ -206,37 +206,10 @@ impl Planner<'_> {
     /// for it (directories, v1 cpuset initialisation, v2 subtree_control)
     /// the first time.
     fn leaf(&mut self, mount: &Path, controller: &str, v2: bool) -> PathBuf {
-        let leaf = mount.join(&self.relative);
-        if !self.plan.leaves.contains(&leaf) {
-            self.plan.leaves.push(leaf.clone());
-        }
-        let levels: Vec<PathBuf> = self
-            .relative
-            .ancestors()
-            .filter(|ancestor| !ancestor.as_os_str().is_empty())
-            .map(|ancestor| mount.join(ancestor))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        for level in &levels {
-            if !self.plan.directories.contains(level) {
-                self.plan.directories.push(level.clone());
-                let is_cpuset_v1 = !v2 && mount_holds(self.layout, mount, "cpuset");
-                if is_cpuset_v1 && level != &leaf {
-                    for file in ["cpuset.cpus", "cpuset.mems"] {
-                        self.plan.writes.push(PlannedWrite {
-                            controller: "cpuset".into(),
-                            file: level.join(file),
-                            value: Value::CopyFromParent,
-                            optional: false,
-                        });
-                    }
-                }
-            }
-        }
+        let levels = self.directories(mount, !v2 && mount_holds(self.layout, mount, "cpuset"));
         if v2 {
-            for level in levels.iter().take(levels.len().saturating_sub(1)) {
+            // Enable the controller in every level we own above the leaf.
+            for level in &levels[..levels.len().saturating_sub(1)] {
                 let write = PlannedWrite {
                     controller: controller.to_string(),
                     file: level.join("cgroup.subtree_control"),
@@ -248,7 +221,42 @@ impl Planner<'_> {
                 }
             }
         }
-        leaf
+        mount.join(&self.relative)
+    }
+
+    /// Plans the directories from the root down to the leaf under `mount`
+    /// (once per hierarchy) and returns them, parents first. With
+    /// `init_cpuset`, every new level above the leaf gets the parent's
+    /// `cpuset.cpus` and `cpuset.mems` (a new v1 cpuset starts empty).
+    fn directories(&mut self, mount: &Path, init_cpuset: bool) -> Vec<PathBuf> {
+        let leaf = mount.join(&self.relative);
+        if !self.plan.leaves.contains(&leaf) {
+            self.plan.leaves.push(leaf.clone());
+        }
+        let mut levels: Vec<PathBuf> = self
+            .relative
+            .ancestors()
+            .filter(|ancestor| !ancestor.as_os_str().is_empty())
+            .map(|ancestor| mount.join(ancestor))
+            .collect();
+        levels.reverse();
+        for level in &levels {
+            if self.plan.directories.contains(level) {
+                continue;
+            }
+            self.plan.directories.push(level.clone());
+            if init_cpuset && level != &leaf {
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    self.plan.writes.push(PlannedWrite {
+                        controller: "cpuset".into(),
+                        file: level.join(file),
+                        value: Value::CopyFromParent,
+                        optional: false,
+                    });
+                }
+            }
+        }
+        levels
     }
 
     fn push(&mut self, controller: &str, file: PathBuf, value: String, optional: bool) {
@@ -665,23 +673,8 @@ impl Planner<'_> {
                     });
                 };
                 let mount = v2.mount_point.clone();
+                self.directories(&mount, false);
                 let leaf = mount.join(&self.relative);
-                for level in self
-                    .relative
-                    .ancestors()
-                    .filter(|a| !a.as_os_str().is_empty())
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                {
-                    let directory = mount.join(level);
-                    if !self.plan.directories.contains(&directory) {
-                        self.plan.directories.push(directory);
-                    }
-                }
-                if !self.plan.leaves.contains(&leaf) {
-                    self.plan.leaves.push(leaf.clone());
-                }
                 self.plan.device_program = Some(leaf);
                 Ok(())
             }
@@ -820,52 +813,47 @@ mod tests {
             })
     }
 
+    /// Asserts each `(file, value)` is among the plan's writes.
+    #[track_caller]
+    fn expect_writes(plan: &CgroupPlan, expected: &[(PathBuf, &str)]) {
+        for (file, value) in expected {
+            assert_eq!(
+                literal(plan, file).as_deref(),
+                Some(*value),
+                "{}",
+                file.display()
+            );
+        }
+    }
+
     #[test]
     fn pure_v1_file_names_and_values() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = fake_v1(dir.path());
         let plan = plan(&sample(), &layout, "enforcer", "acme/job").expect("plans");
         let leaf = |mount: &str| dir.path().join(mount).join("enforcer/acme/job");
-        assert_eq!(
-            literal(&plan, &leaf("memory").join("memory.limit_in_bytes")).as_deref(),
-            Some("268435456")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("memory").join("memory.memsw.limit_in_bytes")).as_deref(),
-            Some("268435456")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("pids").join("pids.max")).as_deref(),
-            Some("64")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("cpu,cpuacct").join("cpu.shares")).as_deref(),
-            Some("512")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("cpu,cpuacct").join("cpu.cfs_quota_us")).as_deref(),
-            Some("50000")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("cpuset").join("cpuset.cpus")).as_deref(),
-            Some("0")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("cpuset").join("cpuset.mems")).as_deref(),
-            Some("(copy from parent)")
-        );
-        assert_eq!(
-            literal(&plan, &dir.path().join("cpuset/enforcer/cpuset.cpus")).as_deref(),
-            Some("(copy from parent)"),
-            "every new v1 cpuset level is initialised"
-        );
-        assert_eq!(
-            literal(&plan, &leaf("blkio").join("blkio.bfq.weight")).as_deref(),
-            Some("500")
-        );
-        assert_eq!(
-            literal(&plan, &leaf("hugetlb").join("hugetlb.2MB.limit_in_bytes")).as_deref(),
-            Some("4194304")
+        let copy = "(copy from parent)";
+        expect_writes(
+            &plan,
+            &[
+                (leaf("memory").join("memory.limit_in_bytes"), "268435456"),
+                (
+                    leaf("memory").join("memory.memsw.limit_in_bytes"),
+                    "268435456",
+                ),
+                (leaf("pids").join("pids.max"), "64"),
+                (leaf("cpu,cpuacct").join("cpu.shares"), "512"),
+                (leaf("cpu,cpuacct").join("cpu.cfs_quota_us"), "50000"),
+                (leaf("cpuset").join("cpuset.cpus"), "0"),
+                (leaf("cpuset").join("cpuset.mems"), copy),
+                // Every new v1 cpuset level is initialised.
+                (dir.path().join("cpuset/enforcer/cpuset.cpus"), copy),
+                (leaf("blkio").join("blkio.bfq.weight"), "500"),
+                (
+                    leaf("hugetlb").join("hugetlb.2MB.limit_in_bytes"),
+                    "4194304",
+                ),
+            ],
         );
         let devices: Vec<&PlannedWrite> = plan
             .writes
@@ -902,52 +890,27 @@ mod tests {
         let layout = fake_v2(dir.path(), "cpuset cpu io memory hugetlb pids");
         let plan = plan(&sample(), &layout, "enforcer", "acme/job").expect("plans");
         let leaf = dir.path().join("enforcer/acme/job");
-        assert_eq!(
-            literal(&plan, &leaf.join("memory.max")).as_deref(),
-            Some("268435456")
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("memory.swap.max")).as_deref(),
-            Some("0"),
-            "OCI swap minus memory"
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("pids.max")).as_deref(),
-            Some("64")
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("cpu.weight")).as_deref(),
-            Some("20"),
-            "512 shares"
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("cpu.max")).as_deref(),
-            Some("50000 100000")
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("cpuset.cpus")).as_deref(),
-            Some("0")
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("io.weight")).as_deref(),
-            Some("default 4950")
-        );
-        assert_eq!(
-            literal(&plan, &leaf.join("hugetlb.2MB.max")).as_deref(),
-            Some("4194304")
+        expect_writes(
+            &plan,
+            &[
+                (leaf.join("memory.max"), "268435456"),
+                (leaf.join("memory.swap.max"), "0"), // OCI swap minus memory
+                (leaf.join("pids.max"), "64"),
+                (leaf.join("cpu.weight"), "20"), // 512 shares
+                (leaf.join("cpu.max"), "50000 100000"),
+                (leaf.join("cpuset.cpus"), "0"),
+                (leaf.join("io.weight"), "default 4950"),
+                (leaf.join("hugetlb.2MB.max"), "4194304"),
+                (
+                    dir.path().join("enforcer/acme/cgroup.subtree_control"),
+                    "+memory",
+                ),
+            ],
         );
         assert!(
             plan.writes
                 .iter()
                 .any(|w| w.file == leaf.join("hugetlb.2MB.rsvd.max") && w.optional)
-        );
-        assert_eq!(
-            literal(
-                &plan,
-                &dir.path().join("enforcer/acme/cgroup.subtree_control")
-            )
-            .as_deref(),
-            Some("+memory")
         );
         assert_eq!(plan.device_program.as_deref(), Some(leaf.as_path()));
     }
