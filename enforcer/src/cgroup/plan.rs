@@ -268,7 +268,7 @@ impl Planner<'_> {
         });
     }
 
-    /// One write of a file named differently on v1 and v2.
+    /// One write of a file that has the same name on v1 and v2 (`pids.max`).
     fn write(
         &mut self,
         controller: &str,
@@ -282,6 +282,8 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// One write of a file that exists only on v1 (`net_cls.classid`); an
+    /// error where the controller is on v2.
     fn v1_only(
         &mut self,
         controller: &str,
