@@ -7,6 +7,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::devices_bpf;
+use super::freezer;
 use super::plan::{CgroupPlan, Value};
 
 /// A cgroup failure, naming the file, the value and the kernel's error.
@@ -33,9 +35,32 @@ pub enum CgroupError {
         /// The kernel's error.
         source: std::io::Error,
     },
-    /// A feature the plan needs is not built yet.
-    #[error("{0}")]
-    Unsupported(String),
+    /// The v2 device program could not be loaded or attached.
+    #[error("cannot attach the eBPF device program to {cgroup}: {source}")]
+    DeviceProgram {
+        /// The cgroup v2 directory.
+        cgroup: PathBuf,
+        /// The kernel's error (with the verifier's log if it refused).
+        source: std::io::Error,
+    },
+    /// Freezing did not complete.
+    #[error("cgroup {path} did not reach the {state} state within {waited:?}")]
+    Freeze {
+        /// The freezer file's cgroup.
+        path: PathBuf,
+        /// The state asked for.
+        state: &'static str,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A directory could not be removed.
+    #[error("cannot remove cgroup {path}: {source}")]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// The kernel's error.
+        source: std::io::Error,
+    },
     /// Members did not go away in time.
     #[error("cgroup {path} still has processes {pids:?} after {waited:?}")]
     Busy {
@@ -57,15 +82,9 @@ pub struct CreatedCgroup {
     pub leaves: Vec<PathBuf>,
 }
 
-/// Creates the plan's directories and makes its writes. On failure nothing
-/// that this call created remains.
+/// Creates the plan's directories, makes its writes and attaches its
+/// device program. On failure nothing that this call created remains.
 pub fn create(plan: &CgroupPlan) -> Result<CreatedCgroup, CgroupError> {
-    if plan.device_program.is_some() {
-        return Err(CgroupError::Unsupported(
-            "device rules on cgroup v2 need the eBPF device program, which is not implemented yet"
-                .into(),
-        ));
-    }
     let mut created = Vec::new();
     let result = create_inner(plan, &mut created);
     match result {
@@ -74,7 +93,8 @@ pub fn create(plan: &CgroupPlan) -> Result<CreatedCgroup, CgroupError> {
             leaves: plan.leaves.clone(),
         }),
         Err(error) => {
-            remove_directories(&created);
+            // Nothing has joined yet, so the directories are empty.
+            let _ = remove_directories(&created, Duration::from_secs(1));
             Err(error)
         }
     }
@@ -105,7 +125,20 @@ fn create_inner(plan: &CgroupPlan, created: &mut Vec<PathBuf>) -> Result<(), Cgr
             Value::Literal(text) => text.clone(),
             Value::CopyFromParent => read_parent(&write.file)?,
         };
-        write_file(&write.file, &value)?;
+        match &write.fallback {
+            Some(fallback) if !write.file.exists() && fallback.file.exists() => {
+                write_file(&fallback.file, &fallback.value)?
+            }
+            _ => write_file(&write.file, &value)?,
+        }
+    }
+    if let Some(program) = &plan.device_program {
+        devices_bpf::attach(&program.cgroup, &program.rules).map_err(|source| {
+            CgroupError::DeviceProgram {
+                cgroup: program.cgroup.clone(),
+                source,
+            }
+        })?;
     }
     Ok(())
 }
@@ -152,45 +185,142 @@ pub fn members(leaf: &Path) -> Vec<i32> {
         .collect()
 }
 
-/// Kills every member of every leaf (SIGKILL), waits until they are gone
-/// (at most `timeout`), then removes the directories this cgroup created,
-/// deepest first. Safe to call twice and on a half-created cgroup.
+/// Kills every member and removes the directories this cgroup created,
+/// deepest first, within `timeout`. Members are killed atomically where the
+/// kernel can: v2 `cgroup.kill` (Linux 5.14), else freeze (v2
+/// `cgroup.freeze` or v1 `freezer.state`), SIGKILL every member, thaw, so
+/// nothing forks away between reading the member list and the kill. It then
+/// waits until every leaf is empty (v2 `cgroup.events` through inotify, v1
+/// by reading `cgroup.procs`). Safe to call twice and on a half-created
+/// cgroup; a member that will not die is a [`CgroupError::Busy`].
 pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupError> {
-    let started = Instant::now();
-    for leaf in &cgroup.leaves {
-        loop {
-            let pids = members(leaf);
-            if pids.is_empty() {
-                break;
-            }
-            if started.elapsed() > timeout {
-                return Err(CgroupError::Busy {
-                    path: leaf.clone(),
-                    pids,
-                    waited: started.elapsed(),
-                });
-            }
-            for pid in pids {
-                // Members of our own cgroup only: the processes we put there
-                // and their descendants.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
+    let deadline = Instant::now() + timeout;
+    let existing: Vec<&PathBuf> = cgroup.leaves.iter().filter(|leaf| leaf.exists()).collect();
+    let killed_by_kernel = existing.iter().any(|leaf| {
+        let kill = leaf.join("cgroup.kill");
+        kill.exists() && std::fs::write(&kill, "1").is_ok()
+    });
+    if !killed_by_kernel && existing.iter().any(|leaf| !members(leaf).is_empty()) {
+        let _ = freezer::freeze(cgroup, remaining(deadline).min(FREEZE_TIMEOUT));
+        for leaf in &existing {
+            kill_members(leaf);
         }
     }
-    remove_directories(&cgroup.created);
-    Ok(())
+    // A killed task dies only once thawed (the v1 freezer holds even
+    // SIGKILLed tasks), whoever froze it.
+    freezer::thaw_all(&existing)?;
+    for leaf in &existing {
+        wait_until_empty(leaf, deadline, timeout)?;
+    }
+    remove_directories(&cgroup.created, remaining(deadline))
 }
 
-/// Removes `created` deepest first; a directory that is gone already is
-/// fine, one still in use (shared parent) is left.
-fn remove_directories(created: &[PathBuf]) {
+/// How long removal waits for a freeze before killing without one.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// SIGKILLs the members of `leaf`: only processes of our own cgroup, the
+/// ones we put there and their descendants.
+fn kill_members(leaf: &Path) {
+    for pid in members(leaf) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// Waits until `leaf` has no process, killing stragglers, until `deadline`.
+fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result<(), CgroupError> {
+    let events = leaf.join("cgroup.events");
+    let watcher = if events.exists() {
+        populated_watcher(&events)
+    } else {
+        None
+    };
+    loop {
+        let pids = members(leaf);
+        let populated = events.exists() && read_key(&events, "populated") == Some(1);
+        if pids.is_empty() && !populated {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(CgroupError::Busy {
+                path: leaf.to_path_buf(),
+                pids,
+                waited: timeout,
+            });
+        }
+        kill_members(leaf);
+        match &watcher {
+            Some(inotify) => wait_for_event(inotify, remaining(deadline).min(POLL_INTERVAL)),
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// How long to wait for a `cgroup.events` change before checking again.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+fn populated_watcher(events: &Path) -> Option<nix::sys::inotify::Inotify> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+    inotify.add_watch(events, AddWatchFlags::IN_MODIFY).ok()?;
+    Some(inotify)
+}
+
+fn wait_for_event(inotify: &nix::sys::inotify::Inotify, timeout: Duration) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::from(millis));
+    let _ = inotify.read_events();
+}
+
+/// The number after `key` in a flat-keyed cgroupfs file.
+pub(crate) fn read_key(file: &Path, key: &str) -> Option<u64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(key)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+}
+
+/// Removes `created` deepest first. A directory that is gone already is
+/// fine; one still busy just after its last member left is retried until
+/// `timeout`.
+fn remove_directories(created: &[PathBuf], timeout: Duration) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + timeout;
     let mut ordered: Vec<&PathBuf> = created.iter().collect();
     ordered.sort_by_key(|path| std::cmp::Reverse(path.components().count()));
     for directory in ordered {
-        let _ = std::fs::remove_dir(directory);
+        loop {
+            match std::fs::remove_dir(directory) {
+                Ok(()) => break,
+                Err(error) if error.kind() == ErrorKind::NotFound => break,
+                Err(error)
+                    if error.raw_os_error() == Some(nix::libc::EBUSY)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(source) => {
+                    return Err(CgroupError::Remove {
+                        path: directory.clone(),
+                        source,
+                    });
+                }
+            }
+        }
     }
+    Ok(())
 }

@@ -11,11 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use policy_sdk::{BlockIo, Cpu, Memory, Resources};
+use policy_sdk::{BlockIo, Cpu, DeviceRule, Memory, Resources};
 use serde::Serialize;
 
-use super::devices_v1;
 use super::discovery::{CgroupLayout, ControllerState};
+use super::{devices_bpf, devices_v1};
 
 /// What a value written to a file is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +41,22 @@ pub struct PlannedWrite {
     /// Skip silently when the kernel lacks the file (e.g. `hugetlb.*.rsvd.max`
     /// before Linux 5.7).
     pub optional: bool,
+    /// Where the kernel lacks `file` in the new cgroup, write this instead
+    /// (v1 `blkio.weight` is `blkio.bfq.weight` on kernels without CFQ; the
+    /// weight files do not exist at the root, so this is decided when the
+    /// cgroup exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+}
+
+/// The other file (and value) of a [`PlannedWrite`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fallback {
+    /// Absolute path of the interface file.
+    pub file: PathBuf,
+    /// What to write.
+    pub value: String,
 }
 
 /// The whole plan for one decision.
@@ -55,8 +71,20 @@ pub struct CgroupPlan {
     /// Files to write, in order.
     pub writes: Vec<PlannedWrite>,
     /// On cgroup v2, the device rules become an eBPF
-    /// `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to this cgroup.
-    pub device_program: Option<PathBuf>,
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to the leaf.
+    pub device_program: Option<DeviceProgram>,
+}
+
+/// The v2 device program of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceProgram {
+    /// The cgroup v2 directory it is attached to.
+    pub cgroup: PathBuf,
+    /// The rules it enforces, in decision order.
+    pub rules: Vec<DeviceRule>,
+    /// Its length in eBPF instructions.
+    pub instructions: usize,
 }
 
 /// Why a decision cannot be applied on this host.
@@ -169,6 +197,7 @@ pub fn plan(
         let leaf = planner.leaf(&mount, controller, true);
         planner.push(controller, leaf.join(key), value.clone(), false);
     }
+    planner.every_hierarchy();
     Ok(planner.plan)
 }
 
@@ -215,6 +244,7 @@ impl Planner<'_> {
                     file: level.join("cgroup.subtree_control"),
                     value: Value::Literal(format!("+{controller}")),
                     optional: false,
+                    fallback: None,
                 };
                 if !self.plan.writes.contains(&write) {
                     self.plan.writes.push(write);
@@ -252,11 +282,45 @@ impl Planner<'_> {
                         file: level.join(file),
                         value: Value::CopyFromParent,
                         optional: false,
+                        fallback: None,
                     });
                 }
             }
         }
         levels
+    }
+
+    /// Puts the sandbox in every controller hierarchy, not only those its
+    /// limits use: `/proc/<pid>/cgroup` then names the sandbox everywhere,
+    /// usage is accounted in every controller, and removal can use the
+    /// freezer (v1) or `cgroup.kill` (v2). Named v1 hierarchies
+    /// (`name=systemd`) belong to their manager and are left alone. A v1
+    /// cpuset leaf with no cpuset limit inherits its parent's `cpus` and
+    /// `mems`, without which it would refuse tasks.
+    fn every_hierarchy(&mut self) {
+        let layout = self.layout;
+        for hierarchy in layout.v1.iter().filter(|h| !h.controllers.is_empty()) {
+            let cpuset = hierarchy.controllers.iter().any(|name| name == "cpuset");
+            self.directories(&hierarchy.mount_point, cpuset);
+            if cpuset {
+                let leaf = hierarchy.mount_point.join(&self.relative);
+                for file in ["cpuset.cpus", "cpuset.mems"] {
+                    let file = leaf.join(file);
+                    if !self.plan.writes.iter().any(|write| write.file == file) {
+                        self.plan.writes.push(PlannedWrite {
+                            controller: "cpuset".into(),
+                            file,
+                            value: Value::CopyFromParent,
+                            optional: false,
+                            fallback: None,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(v2) = &layout.v2 {
+            self.directories(&v2.mount_point, false);
+        }
     }
 
     fn push(&mut self, controller: &str, file: PathBuf, value: String, optional: bool) {
@@ -265,6 +329,23 @@ impl Planner<'_> {
             file,
             value: Value::Literal(value),
             optional,
+            fallback: None,
+        });
+    }
+
+    fn push_with_fallback(
+        &mut self,
+        controller: &str,
+        file: PathBuf,
+        value: String,
+        fallback: Fallback,
+    ) {
+        self.plan.writes.push(PlannedWrite {
+            controller: controller.to_string(),
+            file,
+            value: Value::Literal(value),
+            optional: false,
+            fallback: Some(fallback),
         });
     }
 
@@ -516,6 +597,7 @@ impl Planner<'_> {
                     file: leaf.join(file),
                     value,
                     optional: false,
+                    fallback: None,
                 });
             }
         }
@@ -534,28 +616,25 @@ impl Planner<'_> {
         let leaf = self.leaf(&mount, controller, v2);
         let device = |major: i64, minor: i64| format!("{major}:{minor}");
         if v2 {
-            let bfq = !mount.join("io.weight").exists() && mount.join("io.bfq.weight").exists();
-            let (file, convert): (&str, fn(u16) -> u64) = if bfq {
-                ("io.bfq.weight", u64::from)
-            } else {
-                ("io.weight", blkio_weight_to_io_weight)
-            };
-            if let Some(weight) = block_io.weight {
-                self.push(
+            // io.weight (iocost) or io.bfq.weight (BFQ), whichever the new
+            // cgroup has; their scales differ.
+            let weight = |this: &mut Self, target: String, weight: u16| {
+                this.push_with_fallback(
                     "io",
-                    leaf.join(file),
-                    format!("default {}", convert(weight)),
-                    false,
+                    leaf.join("io.weight"),
+                    format!("{target} {}", blkio_weight_to_io_weight(weight)),
+                    Fallback {
+                        file: leaf.join("io.bfq.weight"),
+                        value: format!("{target} {weight}"),
+                    },
                 );
+            };
+            if let Some(value) = block_io.weight {
+                weight(self, "default".into(), value);
             }
             for entry in &block_io.weight_device {
-                if let Some(weight) = entry.weight {
-                    self.push(
-                        "io",
-                        leaf.join(file),
-                        format!("{} {}", device(entry.major, entry.minor), convert(weight)),
-                        false,
-                    );
+                if let Some(value) = entry.weight {
+                    weight(self, device(entry.major, entry.minor), value);
                 }
             }
             let throttles = [
@@ -582,21 +661,29 @@ impl Planner<'_> {
                 });
             }
         } else {
-            // Some kernels and schedulers (BFQ) offer only blkio.bfq.weight.
-            let prefix = if mount.join("blkio.weight").exists()
-                || !mount.join("blkio.bfq.weight").exists()
-            {
-                "blkio"
-            } else {
-                "blkio.bfq"
-            };
-            if let Some(weight) = block_io.weight {
-                self.push(
+            // Kernels without CFQ (5.0 and later) offer only BFQ's file.
+            let weight = |this: &mut Self, file: &str, value: String| {
+                this.push_with_fallback(
                     "blkio",
-                    leaf.join(format!("{prefix}.weight")),
-                    weight.to_string(),
-                    false,
+                    leaf.join(format!("blkio.{file}")),
+                    value.clone(),
+                    Fallback {
+                        file: leaf.join(format!("blkio.bfq.{file}")),
+                        value,
+                    },
                 );
+            };
+            if let Some(value) = block_io.weight {
+                weight(self, "weight", value.to_string());
+            }
+            for entry in &block_io.weight_device {
+                if let Some(value) = entry.weight {
+                    weight(
+                        self,
+                        "weight_device",
+                        format!("{} {value}", device(entry.major, entry.minor)),
+                    );
+                }
             }
             if let Some(weight) = block_io.leaf_weight {
                 self.push(
@@ -605,16 +692,6 @@ impl Planner<'_> {
                     weight.to_string(),
                     false,
                 );
-            }
-            for entry in &block_io.weight_device {
-                if let Some(weight) = entry.weight {
-                    self.push(
-                        "blkio",
-                        leaf.join(format!("{prefix}.weight_device")),
-                        format!("{} {weight}", device(entry.major, entry.minor)),
-                        false,
-                    );
-                }
             }
             let throttles = [
                 (
@@ -676,8 +753,18 @@ impl Planner<'_> {
                 };
                 let mount = v2.mount_point.clone();
                 self.directories(&mount, false);
-                let leaf = mount.join(&self.relative);
-                self.plan.device_program = Some(leaf);
+                let instructions = devices_bpf::compile(&resources.devices)
+                    .map_err(|why| PlanError::Unsupported {
+                        field: "devices".into(),
+                        version: "v2",
+                        why,
+                    })?
+                    .len();
+                self.plan.device_program = Some(DeviceProgram {
+                    cgroup: mount.join(&self.relative),
+                    rules: resources.devices.clone(),
+                    instructions,
+                });
                 Ok(())
             }
         }
@@ -850,12 +937,25 @@ mod tests {
                 (leaf("cpuset").join("cpuset.mems"), copy),
                 // Every new v1 cpuset level is initialised.
                 (dir.path().join("cpuset/enforcer/cpuset.cpus"), copy),
-                (leaf("blkio").join("blkio.bfq.weight"), "500"),
+                (leaf("blkio").join("blkio.weight"), "500"),
                 (
                     leaf("hugetlb").join("hugetlb.2MB.limit_in_bytes"),
                     "4194304",
                 ),
             ],
+        );
+        let weight = plan
+            .writes
+            .iter()
+            .find(|w| w.file == leaf("blkio").join("blkio.weight"))
+            .expect("a weight write");
+        assert_eq!(
+            weight.fallback,
+            Some(Fallback {
+                file: leaf("blkio").join("blkio.bfq.weight"),
+                value: "500".into()
+            }),
+            "kernels without CFQ take BFQ's file"
         );
         let devices: Vec<&PlannedWrite> = plan
             .writes
@@ -887,6 +987,24 @@ mod tests {
     }
 
     #[test]
+    fn the_sandbox_joins_every_controller_hierarchy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = fake_v1(dir.path());
+        let resources = Decision::allow().pids(8).resources.expect("resources");
+        let plan = plan(&resources, &layout, "enforcer", "job").expect("plans");
+        assert_eq!(plan.leaves.len(), layout.v1.len(), "{:?}", plan.leaves);
+        let cpuset = dir.path().join("cpuset/enforcer/job");
+        assert!(plan.leaves.contains(&cpuset));
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            assert_eq!(
+                literal(&plan, &cpuset.join(file)).as_deref(),
+                Some("(copy from parent)"),
+                "an unused v1 cpuset leaf still needs cpus and mems"
+            );
+        }
+    }
+
+    #[test]
     fn pure_v2_file_names_and_values() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = fake_v2(dir.path(), "cpuset cpu io memory hugetlb pids");
@@ -914,7 +1032,13 @@ mod tests {
                 .iter()
                 .any(|w| w.file == leaf.join("hugetlb.2MB.rsvd.max") && w.optional)
         );
-        assert_eq!(plan.device_program.as_deref(), Some(leaf.as_path()));
+        let program = plan
+            .device_program
+            .as_ref()
+            .expect("a device program on v2");
+        assert_eq!(program.cgroup, leaf);
+        assert_eq!(program.rules, sample().devices);
+        assert!(program.instructions > 10);
     }
 
     #[test]

@@ -134,16 +134,27 @@ fn print_plan(plan: &CgroupPlan) {
             ""
         };
         match &write.value {
-            Value::Literal(text) => println!("write  {}  {text}{optional}", write.file.display()),
+            Value::Literal(text) => {
+                println!("write  {}  {text}{optional}", write.file.display());
+                if let Some(fallback) = &write.fallback {
+                    println!(
+                        "  or   {}  {}  (where the kernel lacks the first)",
+                        fallback.file.display(),
+                        fallback.value
+                    );
+                }
+            }
             Value::CopyFromParent => {
                 println!("copy   {}  (the parent's value)", write.file.display())
             }
         }
     }
-    if let Some(cgroup) = &plan.device_program {
+    if let Some(program) = &plan.device_program {
         println!(
-            "attach {}  BPF_PROG_TYPE_CGROUP_DEVICE program from the device rules",
-            cgroup.display()
+            "attach {}  BPF_PROG_TYPE_CGROUP_DEVICE program, {} instructions, from {} device rules",
+            program.cgroup.display(),
+            program.instructions,
+            program.rules.len()
         );
     }
 }
