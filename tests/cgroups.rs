@@ -3,162 +3,21 @@
 //! is removed. Every cgroup lives under a root named `enforcer-test-...`,
 //! unique per test, and is removed even when an assertion fails.
 
-use std::io::Write;
+#[path = "common/cgroup.rs"]
+mod test_cgroup;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use test_cgroup::{TestCgroup, cannot_run, require, usable, wait_for};
+
 use enforcer::cgroup::{
-    CgroupLayout, CgroupPlan, ControllerState, CreatedCgroup, Freezer, PlannedWrite, Value, create,
-    discover, join, plan, remove,
+    ControllerState, CreatedCgroup, Freezer, PlannedWrite, Value, create, discover, remove,
 };
 use policy_sdk::devices::oci_default_devices;
 use policy_sdk::{
     BlockIo, Decision, DeviceRule, MIB, Pids, Resources, ThrottleDevice, WeightDevice,
 };
-
-/// Why a test cannot run here, or `None`.
-fn cannot_run() -> Option<&'static str> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("needs root to create cgroups");
-    }
-    None
-}
-
-macro_rules! require {
-    ($condition:expr) => {
-        if let Some(why) = $condition {
-            eprintln!("SKIPPED {}: {why}", module_path!());
-            return;
-        }
-    };
-}
-
-/// A unique cgroup root for one test, removed on drop.
-struct TestCgroup {
-    root: String,
-    plan: CgroupPlan,
-    created: Option<CreatedCgroup>,
-}
-
-impl TestCgroup {
-    fn plan(resources: &Resources) -> TestCgroup {
-        TestCgroup::plan_on(resources, &discover())
-    }
-
-    /// Plans on `layout`, which a test may alter to pick a back-end.
-    fn plan_on(resources: &Resources, layout: &CgroupLayout) -> TestCgroup {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let root = format!(
-            "enforcer-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let plan = plan(resources, layout, &root, "sandbox").expect("plannable here");
-        TestCgroup {
-            root,
-            plan,
-            created: None,
-        }
-    }
-
-    fn create(mut self) -> TestCgroup {
-        self.created = Some(create(&self.plan).expect("creates"));
-        self
-    }
-
-    fn created(&self) -> &CreatedCgroup {
-        self.created.as_ref().expect("created")
-    }
-
-    /// Starts `sh -c SCRIPT` inside the cgroup: the shell waits on stdin
-    /// until it has joined (checked in `/proc/<pid>/cgroup` for every
-    /// hierarchy), so everything it starts is limited.
-    fn spawn(&self, script: &str) -> Child {
-        let mut child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("read go; {script}"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sh starts");
-        let pid = child.id() as i32;
-        join(self.created(), pid).expect("joins");
-        let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("readable");
-        let suffix = format!("/{}/sandbox", self.root);
-        let joined = membership
-            .lines()
-            .filter(|line| line.ends_with(&suffix))
-            .count();
-        assert_eq!(
-            joined,
-            self.created().leaves.len(),
-            "{pid} must be in {suffix} in every hierarchy of the plan:\n{membership}"
-        );
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"go\n")
-            .expect("releases");
-        child
-    }
-
-    /// Runs `sh -c SCRIPT` inside the cgroup to the end.
-    fn run(&self, script: &str) -> (Option<i32>, String, String) {
-        let output = self.spawn(script).wait_with_output().expect("waits");
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-
-    fn stats(&self) -> enforcer::cgroup::Stats {
-        enforcer::cgroup::stats::read(self.created())
-    }
-
-    fn leaf(&self, controller: &str) -> std::path::PathBuf {
-        match discover().controller_state(controller) {
-            ControllerState::V1(mount) | ControllerState::V2(mount) => {
-                mount.join(&self.root).join("sandbox")
-            }
-            other => panic!("{controller}: {other:?}"),
-        }
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        if let Some(created) = &self.created {
-            let removed = remove(created, Duration::from_secs(10));
-            if std::thread::panicking() {
-                // Clean up as far as possible without a second panic.
-                if let Err(error) = removed {
-                    eprintln!("cleanup after a failed test: {error}");
-                }
-                return;
-            }
-            removed.expect("removes");
-            for directory in &self.plan.directories {
-                assert!(
-                    !directory.exists(),
-                    "{} was left behind",
-                    directory.display()
-                );
-            }
-        }
-    }
-}
-
-fn usable(controller: &str) -> Option<&'static str> {
-    match discover().controller_state(controller) {
-        ControllerState::V1(_) | ControllerState::V2(_) => None,
-        _ => Some("the controller is not usable on this host (see enforcer check)"),
-    }
-}
 
 #[test]
 fn pids_limit_makes_fork_fail() {
@@ -419,17 +278,6 @@ fn cpu_quota_throttles_a_busy_loop() {
 /// Bytes in `file`, or 0.
 fn size(file: &Path) -> u64 {
     std::fs::metadata(file).map_or(0, |meta| meta.len())
-}
-
-fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    let started = std::time::Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

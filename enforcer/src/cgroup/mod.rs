@@ -18,6 +18,6 @@ pub use apply::{CgroupError, CreatedCgroup, create, join, members, remove};
 pub use discovery::{CgroupLayout, ControllerState, Hierarchy, discover};
 pub use freezer::{Freezer, freeze, thaw};
 pub use membership::{Membership, parse_proc_cgroup};
-pub use mount::{mount_controller, plan_mounting, unmount_controller};
+pub use mount::{MountedController, mount_controller, plan_mounting, unmount_controller};
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};
 pub use stats::Stats;

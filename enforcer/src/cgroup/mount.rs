@@ -9,6 +9,7 @@
 //! moved.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::mount::{MntFlags, MsFlags};
 use policy_sdk::Resources;
@@ -49,7 +50,7 @@ pub fn mount_controller(
     layout: &CgroupLayout,
     controller: &str,
     base: &Path,
-) -> Result<PathBuf, MountError> {
+) -> Result<MountedController, MountError> {
     let refuse = |why: &str| MountError::NotMountable {
         controller: controller.to_string(),
         why: why.to_string(),
@@ -89,32 +90,115 @@ pub fn mount_controller(
         let _ = std::fs::remove_dir(&target);
         system(format!("mount cgroup -o {controller} on"), error)
     })?;
-    Ok(target)
+    Ok(MountedController {
+        controller: controller.to_string(),
+        mount_point: target,
+    })
 }
 
-/// Unmounts a hierarchy [`mount_controller`] mounted and removes its mount
-/// point. Its cgroups must be removed first: the kernel keeps a hierarchy
-/// with cgroups alive, out of sight, after the unmount.
-pub fn unmount_controller(mount_point: &Path) -> Result<(), MountError> {
-    nix::mount::umount2(mount_point, MntFlags::empty()).map_err(|source| MountError::System {
-        action: "unmount".into(),
-        path: mount_point.to_path_buf(),
+/// A v1 hierarchy the enforcer mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedController {
+    /// The controller.
+    pub controller: String,
+    /// Where it is mounted.
+    pub mount_point: PathBuf,
+}
+
+/// How long unmounting waits for removed cgroups to be freed.
+const UNMOUNT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Unmounts a hierarchy [`mount_controller`] mounted, removes its mount
+/// point, and waits until the kernel has handed the controller back to the
+/// cgroup2 root (hierarchy 0 in `/proc/cgroups`). Its cgroups must be
+/// removed first.
+///
+/// The kernel destroys an unmounted v1 hierarchy only if it has no child
+/// cgroup at that moment; a removed cgroup lingers until its last reference
+/// goes, and a hierarchy unmounted before then stays alive out of sight,
+/// holding the controller. So this waits until the hierarchy counts only
+/// its root, and if the controller is still held after the unmount, mounts
+/// the hidden hierarchy again and retries.
+pub fn unmount_controller(mounted: &MountedController) -> Result<(), MountError> {
+    let MountedController {
+        controller,
+        mount_point,
+    } = mounted;
+    let deadline = Instant::now() + UNMOUNT_TIMEOUT;
+    let system = |action: &str, source: nix::Error| MountError::System {
+        action: action.to_string(),
+        path: mount_point.clone(),
         source: source.into(),
-    })?;
-    let _ = std::fs::remove_dir(mount_point);
-    Ok(())
+    };
+    loop {
+        while kernel_row(controller).is_some_and(|(_, cgroups)| cgroups > 1)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        nix::mount::umount2(mount_point.as_path(), MntFlags::empty())
+            .map_err(|error| system("unmount", error))?;
+        let released = Instant::now() + Duration::from_millis(500);
+        while kernel_row(controller).is_some_and(|(hierarchy, _)| hierarchy != 0)
+            && Instant::now() < released
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if kernel_row(controller).is_none_or(|(hierarchy, _)| hierarchy == 0) {
+            let _ = std::fs::remove_dir(mount_point);
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let _ = std::fs::remove_dir(mount_point);
+            return Err(MountError::NotMountable {
+                controller: controller.clone(),
+                why: format!(
+                    "after unmounting {} the kernel still holds it in a hidden hierarchy (a removed cgroup is still referenced); mount and unmount it again later to release it",
+                    mount_point.display()
+                ),
+            });
+        }
+        nix::mount::mount(
+            Some("cgroup"),
+            mount_point.as_path(),
+            Some("cgroup"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some(controller.as_str()),
+        )
+        .map_err(|error| system("mount again to release", error))?;
+    }
+}
+
+/// `(hierarchy id, number of cgroups)` of `controller` in `/proc/cgroups`.
+fn kernel_row(controller: &str) -> Option<(u32, u64)> {
+    let text = std::fs::read_to_string("/proc/cgroups").ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [name, hierarchy, cgroups, _] if *name == controller => {
+                Some((hierarchy.parse().ok()?, cgroups.parse().ok()?))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Plans `resources`, mounting each missing controller the plan names
 /// under `base` first. Returns the plan, the layout it was made on, and
-/// the mount points created (for the caller to record or undo).
+/// the hierarchies mounted (for the caller to record or undo). On an error
+/// the hierarchies this call mounted are unmounted again.
 pub fn plan_mounting(
     resources: &Resources,
     root: &str,
     cgroups_path: &str,
     base: &Path,
-) -> Result<(CgroupPlan, CgroupLayout, Vec<PathBuf>), anyhow::Error> {
-    let mut mounted = Vec::new();
+) -> Result<(CgroupPlan, CgroupLayout, Vec<MountedController>), anyhow::Error> {
+    let mut mounted: Vec<MountedController> = Vec::new();
+    let undo = |mounted: &[MountedController]| {
+        for hierarchy in mounted.iter().rev() {
+            let _ = unmount_controller(hierarchy);
+        }
+    };
     loop {
         let layout = discover();
         match plan(resources, &layout, root, cgroups_path) {
@@ -123,11 +207,20 @@ pub fn plan_mounting(
                 if matches!(
                     layout.controller_state(controller),
                     ControllerState::Unmounted | ControllerState::V2NotEnabled(_)
-                ) && !mounted.iter().any(|m: &PathBuf| m.ends_with(controller)) =>
+                ) && !mounted.iter().any(|m| &m.controller == controller) =>
             {
-                mounted.push(mount_controller(&layout, controller, base)?);
+                match mount_controller(&layout, controller, base) {
+                    Ok(hierarchy) => mounted.push(hierarchy),
+                    Err(error) => {
+                        undo(&mounted);
+                        return Err(error.into());
+                    }
+                }
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                undo(&mounted);
+                return Err(error.into());
+            }
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct HugetlbStats {
     pub peak: Option<u64>,
     /// Allocations refused by the limit (v1 `failcnt`, v2 `events` `max`).
     pub limit_hits: u64,
+    /// Reservations refused by the reservation limit, at `mmap` time
+    /// (v1 `rsvd.failcnt`, Linux 5.7).
+    pub reservation_limit_hits: u64,
 }
 
 /// Bytes and operations on one block device.
@@ -232,6 +235,8 @@ impl Reader {
                         usage: number(format!("hugetlb.{size}.usage_in_bytes")).unwrap_or(0),
                         peak: number(format!("hugetlb.{size}.max_usage_in_bytes")),
                         limit_hits: number(format!("hugetlb.{size}.failcnt")).unwrap_or(0),
+                        reservation_limit_hits: number(format!("hugetlb.{size}.rsvd.failcnt"))
+                            .unwrap_or(0),
                     }
                 } else {
                     HugetlbStats {
@@ -243,6 +248,7 @@ impl Reader {
                         .ok()
                         .and_then(|text| flat_keys(&text).get("max").copied())
                         .unwrap_or(0),
+                        reservation_limit_hits: 0,
                     }
                 };
                 sizes.entry(size.to_string()).or_insert(stats);

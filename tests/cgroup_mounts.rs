@@ -1,0 +1,351 @@
+//! Controllers the host has not mounted, mounted by the enforcer as v1
+//! hierarchies under a directory of its own: `net_cls`, `net_prio` and
+//! `perf_event` (enabled in the kernel, mounted nowhere on the test hosts)
+//! and `hugetlb` (offered by the cgroup2 root but not enabled for its
+//! children, so the kernel lets a v1 hierarchy take it). Each test mounts
+//! under `enforcer-test-mounts-*`, removes its cgroups, unmounts, and checks
+//! the host is as it was. The tests run one at a time: a mount changes the
+//! layout every other cgroup test would see.
+
+#[path = "common/cgroup.rs"]
+mod test_cgroup;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use enforcer::cgroup::{
+    ControllerState, MountedController, discover, mount_controller, plan_mounting,
+    unmount_controller,
+};
+use nix::libc;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork, pipe};
+use policy_sdk::{Decision, InterfacePriority, MIB, Network, Resources};
+use test_cgroup::{TestCgroup, cannot_run, require, unique_root};
+
+/// One test at a time in this binary.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Hierarchies a test mounted, unmounted on drop (after the test's
+/// cgroups, which are declared later and so dropped first).
+struct Mounts {
+    base: tempfile::TempDir,
+    points: Vec<MountedController>,
+}
+
+impl Mounts {
+    fn new() -> Mounts {
+        let base = tempfile::Builder::new()
+            .prefix("enforcer-test-mounts-")
+            .tempdir()
+            .expect("tempdir");
+        Mounts {
+            base,
+            points: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        let mut failures = Vec::new();
+        for point in self.points.drain(..).rev() {
+            if let Err(error) = unmount_controller(&point) {
+                failures.push(error.to_string());
+            }
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        assert!(failures.is_empty(), "{failures:?}");
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let base = self.base.path().display().to_string();
+        assert!(
+            !mountinfo.contains(&base),
+            "a mount under {base} was left behind"
+        );
+    }
+}
+
+/// The controller's hierarchy id in `/proc/cgroups` (`0`: cgroup2 or none).
+fn hierarchy_id(controller: &str) -> String {
+    std::fs::read_to_string("/proc/cgroups")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next() == Some(controller)).then(|| fields.next().unwrap_or("").to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn mountable(controller: &str) -> Option<&'static str> {
+    match discover().controller_state(controller) {
+        ControllerState::Disabled => Some("the controller is not in this kernel"),
+        ControllerState::V2(_) => Some("the controller is in use on cgroup2 here"),
+        _ => None,
+    }
+}
+
+#[test]
+fn net_cls_net_prio_and_perf_event_are_mounted_applied_and_unmounted() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    require!(
+        cannot_run()
+            .or(mountable("net_cls"))
+            .or(mountable("net_prio"))
+            .or(mountable("perf_event"))
+    );
+    let before = discover();
+    let hierarchy_before: std::collections::HashMap<&str, String> =
+        ["net_cls", "net_prio", "perf_event"]
+            .into_iter()
+            .map(|controller| (controller, hierarchy_id(controller)))
+            .collect();
+    let mut mounts = Mounts::new();
+    // perf_event has no limits: mount it so the sandbox is a member.
+    if before.controller_state("perf_event") == ControllerState::Unmounted {
+        let point = mount_controller(&before, "perf_event", mounts.base.path()).expect("mounts");
+        mounts.points.push(point);
+    }
+    let resources = Resources {
+        network: Some(Network {
+            class_id: Some(0x0010_0001),
+            priorities: vec![InterfacePriority {
+                name: "lo".into(),
+                priority: 5,
+            }],
+        }),
+        ..Resources::default()
+    };
+    let root = unique_root();
+    let (plan, layout, mounted) =
+        plan_mounting(&resources, &root, "sandbox", mounts.base.path()).expect("plans");
+    mounts.points.extend(mounted);
+    for controller in ["net_cls", "net_prio", "perf_event"] {
+        assert!(
+            matches!(layout.controller_state(controller), ControllerState::V1(_)),
+            "{controller} is mounted now"
+        );
+    }
+    let cgroup = TestCgroup::with_plan(root, plan).create();
+    let (_, stdout, stderr) = cgroup.run("cat /proc/self/cgroup");
+    let suffix = format!("/{}/sandbox", cgroup.root);
+    for controller in ["net_cls", "net_prio", "perf_event"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.split(':').nth(1) == Some(controller) && line.ends_with(&suffix)),
+            "{controller} membership in /proc/self/cgroup:\n{stdout}{stderr}"
+        );
+    }
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup.leaf(controller).join(file)).expect("reads")
+    };
+    assert_eq!(read("net_cls", "net_cls.classid").trim(), "1048577");
+    assert!(
+        read("net_prio", "net_prio.ifpriomap")
+            .lines()
+            .any(|line| line == "lo 5"),
+        "ifpriomap names lo with priority 5"
+    );
+    drop(cgroup);
+    drop(mounts);
+    let after = discover();
+    for controller in ["net_cls", "net_prio", "perf_event"] {
+        assert_eq!(
+            after.controller_state(controller),
+            before.controller_state(controller),
+            "{controller} is back as it was"
+        );
+        assert_eq!(
+            hierarchy_id(controller),
+            hierarchy_before[controller],
+            "{controller} is not held by a hidden hierarchy (/proc/cgroups)"
+        );
+    }
+}
+
+/// Sets `/proc/sys/vm/nr_hugepages` and restores the old value on drop.
+struct HugepageReserve {
+    old: String,
+}
+
+const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
+
+impl HugepageReserve {
+    /// Reserves `extra` more default-size pages; `None` if the kernel could
+    /// not find them.
+    fn add(extra: u64) -> Option<HugepageReserve> {
+        let old = std::fs::read_to_string(NR_HUGEPAGES).expect("readable");
+        let current: u64 = old.trim().parse().expect("a number");
+        let reserve = HugepageReserve { old };
+        std::fs::write(NR_HUGEPAGES, (current + extra).to_string()).expect("writable");
+        let free = meminfo("HugePages_Free");
+        (free >= extra).then_some(reserve)
+    }
+}
+
+impl Drop for HugepageReserve {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::write(NR_HUGEPAGES, self.old.trim()) {
+            eprintln!("cannot restore {NR_HUGEPAGES}: {error}");
+        }
+    }
+}
+
+fn meminfo(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Forks a child that waits until `cgroup` holds it, then maps and touches
+/// `pages` 2 MB huge pages. Returns how it ended.
+fn map_hugepages(cgroup: &TestCgroup, pages: usize) -> WaitStatus {
+    const PAGE: usize = 2 * 1024 * 1024;
+    let (read_end, write_end) = pipe().expect("pipe");
+    // SAFETY: the child only makes async-signal-safe calls (read, mmap,
+    // memory writes, _exit) and never returns into the test harness.
+    match unsafe { fork() }.expect("forks") {
+        ForkResult::Child => unsafe {
+            let mut byte = 0u8;
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(&read_end),
+                (&mut byte as *mut u8).cast(),
+                1,
+            );
+            let length = pages * PAGE;
+            let address = libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+                -1,
+                0,
+            );
+            if address == libc::MAP_FAILED {
+                libc::_exit(3);
+            }
+            for page in 0..pages {
+                std::ptr::write_volatile(address.cast::<u8>().add(page * PAGE), 1);
+            }
+            libc::_exit(0);
+        },
+        ForkResult::Parent { child } => {
+            drop(read_end);
+            enforcer::cgroup::join(cgroup.created(), child.as_raw()).expect("joins");
+            nix::unistd::write(&write_end, b"g").expect("releases");
+            waitpid(child, None).expect("waits")
+        }
+    }
+}
+
+#[test]
+fn hugetlb_limit_makes_the_mapping_fail() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    require!(cannot_run().or(mountable("hugetlb")));
+    let sizes = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    let default_2mb = meminfo("Hugepagesize") == 2048;
+    if sizes == 0 || !default_2mb {
+        eprintln!("SKIPPED: the test needs 2 MB default huge pages");
+        return;
+    }
+    let Some(_reserve) = HugepageReserve::add(3) else {
+        eprintln!("SKIPPED: the kernel could not reserve 3 huge pages");
+        return;
+    };
+    let was_on_v2 = matches!(
+        discover().controller_state("hugetlb"),
+        ControllerState::V2NotEnabled(_)
+    );
+    let mut mounts = Mounts::new();
+    let resources = Decision::allow()
+        .hugepage_limit("2MB", 2 * MIB)
+        .resources
+        .expect("resources");
+    let root = unique_root();
+    let (plan, layout, mounted) =
+        plan_mounting(&resources, &root, "sandbox", mounts.base.path()).expect("plans");
+    mounts.points.extend(mounted);
+    let hugetlb_leaf = match layout.controller_state("hugetlb") {
+        ControllerState::V1(mount) | ControllerState::V2(mount) => {
+            mount.join(&root).join("sandbox")
+        }
+        other => panic!("hugetlb is usable after mounting: {other:?}"),
+    };
+    let cgroup = TestCgroup::with_plan(root, plan).create();
+    let limit_file = ["hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max"]
+        .into_iter()
+        .map(|file| hugetlb_leaf.join(file))
+        .find(|file| file.exists())
+        .expect("a limit file");
+    assert_eq!(
+        std::fs::read_to_string(&limit_file).expect("reads").trim(),
+        "2097152"
+    );
+
+    let within = map_hugepages(&cgroup, 1);
+    assert!(
+        matches!(within, WaitStatus::Exited(_, 0)),
+        "one page is within the limit: {within:?}"
+    );
+    let over = map_hugepages(&cgroup, 2);
+    let failed = matches!(over, WaitStatus::Exited(_, 3))
+        || matches!(
+            over,
+            WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGBUS, _)
+        );
+    assert!(
+        failed,
+        "two pages cross the limit: mmap fails or the fault is SIGBUS, got {over:?}"
+    );
+    let stats = enforcer::cgroup::stats::read(cgroup.created());
+    let hugetlb = stats.hugetlb.get("2MB").expect("2MB stats");
+    assert!(
+        hugetlb.limit_hits + hugetlb.reservation_limit_hits > 0,
+        "the refusal is counted: {hugetlb:?}"
+    );
+    drop(cgroup);
+    drop(mounts);
+    assert!(
+        !Path::new(&limit_file).exists(),
+        "the hugetlb cgroup is gone"
+    );
+    if was_on_v2 {
+        assert_eq!(hierarchy_id("hugetlb"), "0", "hugetlb is back on cgroup2");
+        wait_until_back_on_v2("hugetlb");
+    }
+}
+
+/// After unmounting, a controller taken from cgroup2 returns to the v2
+/// root once the kernel has freed the hierarchy.
+fn wait_until_back_on_v2(controller: &str) {
+    let Some(v2) = discover().v2 else { return };
+    let controllers = v2.mount_point.join("cgroup.controllers");
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&controllers).unwrap_or_default();
+        if text.split_whitespace().any(|name| name == controller) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{controller} did not return to {}",
+            controllers.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
