@@ -22,7 +22,7 @@ use nix::libc;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, pipe};
 use policy_sdk::{Decision, InterfacePriority, MIB, Network, Resources};
-use test_cgroup::{TestCgroup, cannot_run, require, unique_root};
+use test_cgroup::{TestCgroup, cannot_run, require, skipped, unique_root};
 
 /// One test at a time in this binary.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -260,11 +260,11 @@ fn hugetlb_limit_makes_the_mapping_fail() {
         .unwrap_or(0);
     let default_2mb = meminfo("Hugepagesize") == 2048;
     if sizes == 0 || !default_2mb {
-        eprintln!("SKIPPED: the test needs 2 MB default huge pages");
+        skipped("the test needs 2 MB default huge pages");
         return;
     }
     let Some(_reserve) = HugepageReserve::add(3) else {
-        eprintln!("SKIPPED: the kernel could not reserve 3 huge pages");
+        skipped("the kernel could not reserve 3 huge pages");
         return;
     };
     let was_on_v2 = matches!(

@@ -9,7 +9,7 @@ mod test_cgroup;
 use std::path::Path;
 use std::time::Duration;
 
-use test_cgroup::{TestCgroup, cannot_run, require, usable, wait_for};
+use test_cgroup::{TestCgroup, cannot_run, require, skipped, usable, wait_for};
 
 use enforcer::cgroup::{
     ControllerState, CreatedCgroup, Freezer, PlannedWrite, Value, create, discover, remove,
@@ -94,11 +94,11 @@ fn v1_device_rules_deny_and_allow_as_listed() {
         discover().controller_state("devices"),
         ControllerState::V1(_)
     ) {
-        eprintln!("SKIPPED: the devices controller is not on a v1 hierarchy here");
+        skipped("the devices controller is not on a v1 hierarchy here");
         return;
     }
     let Some(block) = block_device() else {
-        eprintln!("SKIPPED: no block device node to test with");
+        skipped("no block device node to test with");
         return;
     };
     for (rules, expected) in device_cases() {
@@ -121,11 +121,11 @@ fn v2_device_program_denies_and_allows_as_listed() {
     require!(cannot_run());
     let mut layout = discover();
     let Some(v2) = layout.v2.clone() else {
-        eprintln!("SKIPPED: no cgroup2 hierarchy to attach a device program to");
+        skipped("no cgroup2 hierarchy to attach a device program to");
         return;
     };
     let Some(block) = block_device() else {
-        eprintln!("SKIPPED: no block device node to test with");
+        skipped("no block device node to test with");
         return;
     };
     // As on a pure v2 host: the plan does not see a v1 devices hierarchy,
@@ -377,7 +377,7 @@ fn remove_cleans_up_a_half_created_cgroup() {
 fn blkio_files_read_back_as_written() {
     require!(cannot_run().or(usable("blkio")));
     let Some(device) = block_device() else {
-        eprintln!("SKIPPED: no block device node to test with");
+        skipped("no block device node to test with");
         return;
     };
     let name = Path::new(&device)

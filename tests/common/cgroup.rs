@@ -26,12 +26,34 @@ pub fn cannot_run() -> Option<&'static str> {
 macro_rules! require {
     ($condition:expr) => {
         if let Some(why) = $condition {
-            eprintln!("SKIPPED {}: {why}", module_path!());
+            $crate::test_cgroup::skipped(why);
             return;
         }
     };
 }
 pub(crate) use require;
+
+/// Reports that the current test cannot run here and why. The message
+/// goes to the test's output and, when `scripts/test` sets
+/// `ENFORCER_TEST_SKIP_LOG`, to that file, which it counts and prints, so a
+/// skip is never silent.
+pub fn skipped(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    let line = format!("SKIPPED {test}: {why}");
+    eprintln!("{line}");
+    if let Ok(path) = std::env::var("ENFORCER_TEST_SKIP_LOG") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
 
 /// A cgroup root name no other test uses.
 pub fn unique_root() -> String {
