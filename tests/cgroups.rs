@@ -12,7 +12,7 @@ use std::time::Duration;
 use test_cgroup::{TestCgroup, cannot_run, require, skipped, usable, wait_for};
 
 use enforcer::cgroup::{
-    ControllerState, CreatedCgroup, Freezer, PlannedWrite, Value, create, discover, remove,
+    ControllerState, CreatedCgroup, Freezer, PlannedWrite, Value, create, discover, plan, remove,
 };
 use policy_sdk::devices::oci_default_devices;
 use policy_sdk::{
@@ -467,5 +467,43 @@ fn blkio_files_read_back_as_written() {
                 assert!(!directory.exists(), "{}", directory.display());
             }
         }
+    }
+}
+
+#[test]
+fn sandboxes_sharing_a_parent_are_removed_independently() {
+    require!(cannot_run().or(usable("pids")));
+    let resources = Decision::allow().pids(16).resources.expect("resources");
+    let layout = discover();
+    let root = test_cgroup::unique_root();
+    let first = plan(&resources, &layout, &root, "first").expect("plans");
+    let second = plan(&resources, &layout, &root, "second").expect("plans");
+    let first = create(&first).expect("creates");
+    let second = match create(&second) {
+        Ok(second) => second,
+        Err(error) => {
+            remove(&first, Duration::from_secs(5)).expect("removes");
+            panic!("the second sandbox: {error}");
+        }
+    };
+    // The first created the shared parents; removing it must leave the
+    // second whole.
+    let removed_first = remove(&first, Duration::from_secs(5));
+    let second_intact = second.leaves.iter().all(|leaf| leaf.exists());
+    let removed_second = remove(&second, Duration::from_secs(5));
+    // The parents are the first sandbox's; nothing removes them now.
+    for parent in &first.created {
+        if !first.leaves.contains(parent) {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    removed_first.expect("the first is removed while the second lives");
+    removed_second.expect("the second is removed");
+    assert!(
+        second_intact,
+        "removing the first took the second's cgroups"
+    );
+    for directory in first.created.iter().chain(&second.created) {
+        assert!(!directory.exists(), "{}", directory.display());
     }
 }

@@ -94,7 +94,7 @@ pub fn create(plan: &CgroupPlan) -> Result<CreatedCgroup, CgroupError> {
         }),
         Err(error) => {
             // Nothing has joined yet, so the directories are empty.
-            let _ = remove_directories(&created, Duration::from_secs(1));
+            let _ = remove_directories(&created, &plan.leaves, Duration::from_secs(1));
             Err(error)
         }
     }
@@ -190,8 +190,8 @@ pub fn members(leaf: &Path) -> Vec<i32> {
 /// kernel can: v2 `cgroup.kill` (Linux 5.14), else freeze (v2
 /// `cgroup.freeze` or v1 `freezer.state`), SIGKILL every member, thaw, so
 /// nothing forks away between reading the member list and the kill. It then
-/// waits until every leaf is empty (v2 `cgroup.events` through inotify, v1
-/// by reading `cgroup.procs`). Safe to call twice and on a half-created
+/// waits until every leaf is empty (v2 `cgroup.events`, polled, v1 by
+/// reading `cgroup.procs`). Safe to call twice and on a half-created
 /// cgroup; a member that will not die is a [`CgroupError::Busy`].
 pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupError> {
     let deadline = Instant::now() + timeout;
@@ -212,7 +212,7 @@ pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupErr
     for leaf in &existing {
         wait_until_empty(leaf, deadline, timeout)?;
     }
-    remove_directories(&cgroup.created, remaining(deadline))
+    remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline))
 }
 
 /// How long removal waits for a freeze before killing without one.
@@ -236,14 +236,11 @@ fn kill_members(leaf: &Path) {
 /// Waits until `leaf` has no process, killing stragglers, until `deadline`.
 fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result<(), CgroupError> {
     let events = leaf.join("cgroup.events");
-    let watcher = if events.exists() {
-        populated_watcher(&events)
-    } else {
-        None
-    };
     loop {
+        // Opened before reading, so a change after the read wakes the poll.
+        let watched = std::fs::File::open(&events).ok();
         let pids = members(leaf);
-        let populated = events.exists() && read_key(&events, "populated") == Some(1);
+        let populated = watched.is_some() && read_key(&events, "populated") == Some(1);
         if pids.is_empty() && !populated {
             return Ok(());
         }
@@ -255,8 +252,8 @@ fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result
             });
         }
         kill_members(leaf);
-        match &watcher {
-            Some(inotify) => wait_for_event(inotify, remaining(deadline).min(POLL_INTERVAL)),
+        match &watched {
+            Some(file) => wait_for_change(file, remaining(deadline).min(POLL_INTERVAL)),
             None => std::thread::sleep(Duration::from_millis(1)),
         }
     }
@@ -265,20 +262,16 @@ fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result
 /// How long to wait for a `cgroup.events` change before checking again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-fn populated_watcher(events: &Path) -> Option<nix::sys::inotify::Inotify> {
-    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
-    inotify.add_watch(events, AddWatchFlags::IN_MODIFY).ok()?;
-    Some(inotify)
-}
-
-fn wait_for_event(inotify: &nix::sys::inotify::Inotify, timeout: Duration) {
+/// Waits until the kernel notifies a change of the cgroupfs file (v2
+/// `cgroup.events` wakes pollers with `POLLPRI` when `populated` flips), or
+/// `timeout`. Polling the file itself, not inotify: closing an inotify
+/// instance waits for an SRCU grace period, milliseconds per removal.
+fn wait_for_change(file: &std::fs::File, timeout: Duration) {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+    let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLPRI)];
     let _ = poll(&mut fds, PollTimeout::from(millis));
-    let _ = inotify.read_events();
 }
 
 /// The number after `key` in a flat-keyed cgroupfs file.
@@ -296,9 +289,13 @@ pub(crate) fn read_key(file: &Path, key: &str) -> Option<u64> {
 }
 
 /// Removes `created` deepest first. A directory that is gone already is
-/// fine; one still busy just after its last member left is retried until
-/// `timeout`.
-fn remove_directories(created: &[PathBuf], timeout: Duration) -> Result<(), CgroupError> {
+/// fine. A leaf still busy just after its last member left is retried until
+/// `timeout`; a busy parent is shared with another sandbox and stays.
+fn remove_directories(
+    created: &[PathBuf],
+    leaves: &[PathBuf],
+    timeout: Duration,
+) -> Result<(), CgroupError> {
     let deadline = Instant::now() + timeout;
     let mut ordered: Vec<&PathBuf> = created.iter().collect();
     ordered.sort_by_key(|path| std::cmp::Reverse(path.components().count()));
@@ -307,6 +304,12 @@ fn remove_directories(created: &[PathBuf], timeout: Duration) -> Result<(), Cgro
             match std::fs::remove_dir(directory) {
                 Ok(()) => break,
                 Err(error) if error.kind() == ErrorKind::NotFound => break,
+                Err(error)
+                    if error.raw_os_error() == Some(nix::libc::EBUSY)
+                        && !leaves.contains(directory) =>
+                {
+                    break;
+                }
                 Err(error)
                     if error.raw_os_error() == Some(nix::libc::EBUSY)
                         && Instant::now() < deadline =>

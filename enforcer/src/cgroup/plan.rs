@@ -219,7 +219,7 @@ impl Planner<'_> {
             ControllerState::V1(mount) => Ok((mount, false)),
             ControllerState::V2(mount) => Ok((mount, true)),
             ControllerState::V2NotEnabled(mount) => Err(missing(format!(
-                "the cgroup2 root offers but has not enabled for its children; the enforcer never changes the root cgroup: enable it once with `echo +{controller} > {}`",
+                "the cgroup2 root offers but has not enabled for its children; the enforcer never changes the root cgroup: enable it once with `echo +{controller} > {}`, or let the enforcer mount it as a v1 hierarchy of its own (--mount-controllers)",
                 mount.join("cgroup.subtree_control").display()
             ))),
             ControllerState::Unmounted => Err(missing(format!(
