@@ -7,7 +7,16 @@ use common::{enforcer, enforcer_with_stdin, example, fixture};
 
 #[test]
 fn default_policy_needs_no_files() {
-    let run = enforcer(&["eval", "--no-cache", "--", "/bin/sh", "-c", "echo hello"]);
+    let run = enforcer(&[
+        "eval",
+        "--no-cache",
+        "--user",
+        "1000",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo hello",
+    ]);
     run.expect_code(0);
     let decision = run.json();
     assert_eq!(decision["allow"], true);

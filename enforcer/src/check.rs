@@ -146,6 +146,12 @@ pub fn effective_caps(status: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether this process has capability `number` in its effective set.
+pub fn has_capability(number: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    effective_caps(&status) & (1 << number) != 0
+}
+
 /// Which needed capabilities `cap_eff` lacks, and whether that matters.
 pub fn privileges(euid: u32, cap_eff: u64) -> Privileges {
     let missing: Vec<&'static str> = NEEDED_CAPABILITIES

@@ -15,3 +15,4 @@ pub mod golden;
 pub mod host;
 pub mod policy;
 pub mod request;
+pub mod sandbox;

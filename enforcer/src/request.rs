@@ -34,7 +34,30 @@ pub fn from_file(path: &Path) -> anyhow::Result<Request> {
             .with_context(|| format!("cannot read request file {}", path.display()))?;
     }
     let request = parse(&text).with_context(|| format!("request file {}", path.display()))?;
+    check_id(&request.id).with_context(|| format!("request file {}", path.display()))?;
     Ok(complete(request))
+}
+
+/// Whether `id` can name a sandbox: 1 to 64 of `A-Z a-z 0-9 _ . -`, not
+/// starting with `.` or `-` (it becomes a directory name and a cgroup).
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with(['.', '-'])
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// An error naming the id if it cannot name a sandbox; empty is fine (one
+/// is generated).
+pub fn check_id(id: &str) -> anyhow::Result<()> {
+    if id.is_empty() || is_valid_id(id) {
+        Ok(())
+    } else {
+        bail!(
+            "sandbox id {id:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', not starting with '.' or '-'"
+        )
+    }
 }
 
 /// Parses request JSON strictly: unknown top-level fields are errors and
@@ -73,16 +96,19 @@ pub struct RequestOptions {
 }
 
 /// A request from command-line options: the current user unless `--user`.
-pub fn from_options(options: RequestOptions) -> Request {
+pub fn from_options(options: RequestOptions) -> anyhow::Result<Request> {
+    if let Some(id) = &options.id {
+        check_id(id)?;
+    }
     let user = options.user.unwrap_or_else(current_user);
-    complete(Request {
+    Ok(complete(Request {
         id: options.id.unwrap_or_default(),
         tenant: options.tenant,
         user,
         command: options.command,
         labels: options.labels.into_iter().collect::<BTreeMap<_, _>>(),
         ..Request::default()
-    })
+    }))
 }
 
 /// Fills in what the enforcer owns: a generated id if none, and the host.
@@ -172,13 +198,30 @@ mod tests {
     }
 
     #[test]
+    fn ids_must_be_directory_names() {
+        for good in ["sbx-0123456789ab", "job.1", "A_b-c"] {
+            assert!(is_valid_id(good), "{good}");
+        }
+        for bad in ["", ".hidden", "-x", "a/b", "a b", "..", &"x".repeat(65)] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+        let error = from_options(RequestOptions {
+            id: Some("../etc".into()),
+            ..RequestOptions::default()
+        })
+        .expect_err("refused");
+        assert!(error.to_string().contains("\"../etc\""), "{error}");
+    }
+
+    #[test]
     fn options_fill_in_id_user_and_host() {
         let request = from_options(RequestOptions {
             tenant: Some("acme".into()),
             labels: vec![("tier".into(), "pro".into())],
             command: vec!["/bin/true".into()],
             ..RequestOptions::default()
-        });
+        })
+        .expect("valid options");
         assert!(
             request.id.starts_with("sbx-") && request.id.len() == 16,
             "{}",

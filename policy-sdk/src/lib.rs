@@ -38,9 +38,9 @@ mod arena;
 pub mod guest;
 
 pub use decision::{
-    BlockIo, Capabilities, Cpu, Decision, DeviceRule, DeviceType, HugepageLimit, IdMapping,
-    InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids, Process, ProcessUser,
-    Resources, Rlimit, ThrottleDevice, WeightDevice,
+    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
+    HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
+    Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
 };
 pub use logging::{LogLevel, log_message};
 pub use request::{CgroupMode, Host, Request, User};

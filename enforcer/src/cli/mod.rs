@@ -5,6 +5,9 @@
 mod check;
 mod eval;
 mod inspect;
+mod request_args;
+mod run;
+mod sandbox;
 mod test;
 
 use std::path::PathBuf;
@@ -30,6 +33,8 @@ pub const EXIT_ERROR: i32 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "enforcer", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \
+    enforcer run -- /bin/sh -c 'echo hello'\n  \
+    enforcer run --detach --id web -- sleep 600; enforcer ps; enforcer delete web\n  \
     enforcer eval -- /bin/sh -c 'echo hello'\n  \
     enforcer eval --policy tiers.wasm --tenant acme --label tier=pro -- python3 job.py\n  \
     enforcer inspect tiers.wasm\n  \
@@ -50,6 +55,20 @@ enum Command {
     /// Show a policy module's ABI version, imports, exports, metadata,
     /// size, digest and cache state.
     Inspect(inspect::InspectArgs),
+    /// Evaluate a request and run the command in the sandbox it describes.
+    Run(run::RunArgs),
+    /// List sandboxes.
+    Ps(sandbox::PsArgs),
+    /// Run a command inside a running sandbox.
+    Exec(sandbox::ExecArgs),
+    /// Show a sandbox's cgroup usage.
+    Stats(sandbox::StatsArgs),
+    /// Send a signal to a sandbox.
+    Kill(sandbox::KillArgs),
+    /// Kill a sandbox and remove its cgroups and state.
+    Delete(sandbox::DeleteArgs),
+    /// Remove sandboxes whose processes or whose `enforcer run` are gone.
+    Gc(sandbox::GcArgs),
     /// Run golden cases (TOML or JSON) against policy modules.
     Test(test::TestArgs),
     /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).
@@ -167,6 +186,24 @@ pub fn parse_label(text: &str) -> Result<(String, String), String> {
     enforcer::request::parse_label(text)
 }
 
+/// The error and its causes, `: `-separated, leaving out a cause whose
+/// text the message before it already ends with (errors that print their
+/// source themselves).
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 /// Parses arguments, runs the command, returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -174,13 +211,20 @@ pub fn run() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Run(args) => return run::run(args),
+        Command::Ps(args) => sandbox::ps(args),
+        Command::Exec(args) => return sandbox::exec(args),
+        Command::Stats(args) => sandbox::stats(args),
+        Command::Kill(args) => sandbox::kill(args),
+        Command::Delete(args) => sandbox::delete(args),
+        Command::Gc(args) => sandbox::gc(args),
         Command::Test(args) => test::run(args),
         Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("enforcer: error: {error:#}");
+            eprintln!("enforcer: error: {}", describe_error(&error));
             EXIT_ERROR
         }
     }

@@ -6,4 +6,4 @@ mod compose;
 mod validate;
 
 pub use compose::{ComposeError, check_tightens};
-pub use validate::{InvalidDecision, Violation, validate};
+pub use validate::{CAPABILITIES, InvalidDecision, RLIMITS, SANDBOX_PREFIX, Violation, validate};

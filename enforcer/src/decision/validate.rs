@@ -37,6 +37,9 @@ pub struct InvalidDecision {
 const MAX_CGROUP_DEPTH: usize = 16;
 /// Largest number of id-map lines the kernel accepts.
 const MAX_ID_MAP_LINES: usize = 340;
+/// How a namespace `path` names another sandbox: `sandbox:<id>`.
+pub const SANDBOX_PREFIX: &str = "sandbox:";
+
 /// Largest hostname the kernel accepts.
 const MAX_HOSTNAME: usize = 64;
 /// Largest interface name (`IFNAMSIZ - 1`).
@@ -66,8 +69,9 @@ const RESERVED_PREFIXES: [&str; 19] = [
     "release_agent",
     "tasks",
 ];
-/// Capability names the kernel knows.
-const CAPABILITIES: [&str; 41] = [
+/// Capability names the kernel knows, in the kernel's numbering (the index
+/// of a name is its capability number).
+pub const CAPABILITIES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
@@ -111,7 +115,7 @@ const CAPABILITIES: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 /// Resource limit names.
-const RLIMITS: [&str; 16] = [
+pub const RLIMITS: [&str; 16] = [
     "RLIMIT_AS",
     "RLIMIT_CORE",
     "RLIMIT_CPU",
@@ -201,8 +205,14 @@ impl Checker {
                 );
             }
             if let Some(target) = &namespace.path {
-                self.that(is_clean_absolute(target), &format!("{path}.path"), || {
-                    format!("{target:?} must be an absolute path without '.', '..' or '//'")
+                let valid = match target.strip_prefix(SANDBOX_PREFIX) {
+                    Some(id) => crate::request::is_valid_id(id),
+                    None => is_clean_absolute(target),
+                };
+                self.that(valid, &format!("{path}.path"), || {
+                    format!(
+                        "{target:?} must be an absolute path without '.', '..' or '//', or sandbox:<id> of a running sandbox"
+                    )
                 });
             }
         }
@@ -220,9 +230,25 @@ impl Checker {
                 format!("{hostname:?} must be 1 to {MAX_HOSTNAME} characters of a-z, A-Z, 0-9, '-', '_' and '.'")
             });
         }
+        if let Some(domainname) = &decision.domainname {
+            self.that(creates(NamespaceType::Uts), "domainname", || {
+                "setting a domain name needs a new uts namespace".into()
+            });
+            self.that(is_valid_hostname(domainname), "domainname", || {
+                format!("{domainname:?} must be 1 to {MAX_HOSTNAME} characters of a-z, A-Z, 0-9, '-', '_' and '.'")
+            });
+        }
         let maps = !decision.uid_mappings.is_empty() || !decision.gid_mappings.is_empty();
         if maps && !creates(NamespaceType::User) {
             self.fail("uidMappings", "id mappings need a new user namespace");
+        }
+        if creates(NamespaceType::User)
+            && (decision.uid_mappings.is_empty() || decision.gid_mappings.is_empty())
+        {
+            self.fail(
+                "uidMappings",
+                "a new user namespace needs uidMappings and gidMappings (without them its processes are nobody)",
+            );
         }
         self.id_mappings("uidMappings", &decision.uid_mappings);
         self.id_mappings("gidMappings", &decision.gid_mappings);

@@ -5,7 +5,10 @@
 //!   lower; 256 tasks;
 //! * the OCI default devices only; no hugepages;
 //! * the workload runs as the requesting user, with no capabilities and
-//!   `noNewPrivileges`.
+//!   `noNewPrivileges`; a request from root instead runs as root inside a
+//!   new user namespace mapped to the unprivileged host ids
+//!   `ROOT_HOST_BASE..+65536`, with the usual container capabilities,
+//!   which give it no power over the host.
 
 use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy};
 
@@ -13,6 +16,11 @@ use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy};
 pub const MEMORY_CAP: u64 = 512 * MIB;
 /// The pids limit.
 pub const PIDS_LIMIT: u64 = 256;
+/// Where a root request's user namespace starts on the host: ids far above
+/// any real account, so that root inside owns nothing outside.
+pub const ROOT_HOST_BASE: u32 = 1_000_000_000;
+/// How many ids the namespace maps.
+pub const ROOT_ID_COUNT: u32 = 65_536;
 
 /// The memory limit for a host with `host_memory` bytes (0: unknown).
 pub fn memory_limit(host_memory: u64) -> u64 {
@@ -28,7 +36,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         Some(tenant) => format!("{tenant}/{}", request.id),
         None => request.id.clone(),
     };
-    Ok(Decision::allow()
+    let decision = Decision::allow()
         .reason("default policy")
         .standard_namespaces()
         .hostname(hostname_for(&request.id))
@@ -36,8 +44,12 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         .memory_limit(memory_limit(request.host.memory_bytes))
         .pids(PIDS_LIMIT)
         .default_devices()
-        .no_hugepages(hugetlb_sizes(request))
-        .unprivileged(request.user.uid, request.user.gid))
+        .no_hugepages(hugetlb_sizes(request));
+    Ok(if request.user.uid == 0 {
+        decision.root_in_user_namespace(ROOT_HOST_BASE, ROOT_ID_COUNT)
+    } else {
+        decision.unprivileged(request.user.uid, request.user.gid)
+    })
 }
 
 /// The page sizes to limit to zero: all the host's, when it has a usable
@@ -73,7 +85,7 @@ mod tests {
 
     #[test]
     fn creates_the_six_namespaces_but_not_user() {
-        let decision = assert_allowed(evaluate(&request().build()));
+        let decision = assert_allowed(evaluate(&request().user(1000, 1000).build()));
         for kind in NamespaceType::STANDARD {
             assert!(decision.has_namespace(kind), "{kind} missing");
         }
@@ -121,6 +133,23 @@ mod tests {
         assert_eq!((user.uid, user.gid), (1234, 99));
         assert_eq!(process.no_new_privileges, Some(true));
         assert!(process.capabilities.expect("caps").bounding.is_empty());
+    }
+
+    #[test]
+    fn root_runs_as_root_only_inside_a_user_namespace() {
+        let decision = assert_allowed(evaluate(&request().user(0, 0).build()));
+        assert!(decision.has_namespace(NamespaceType::User));
+        let mapping = decision.uid_mappings[0];
+        assert_eq!(
+            (mapping.container_id, mapping.host_id, mapping.size),
+            (0, ROOT_HOST_BASE, ROOT_ID_COUNT)
+        );
+        assert_eq!(decision.gid_mappings, decision.uid_mappings);
+        let process = decision.process.expect("process is set");
+        assert_eq!(process.no_new_privileges, Some(true));
+        let capabilities = process.capabilities.expect("caps");
+        assert!(!capabilities.bounding.contains(&"CAP_SYS_ADMIN".to_string()));
+        assert!(capabilities.ambient.is_empty());
     }
 
     #[test]

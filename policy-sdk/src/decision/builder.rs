@@ -6,6 +6,26 @@ use super::{
 };
 use crate::devices::oci_default_devices;
 
+/// The capabilities container runtimes give root in a container by
+/// default (Docker's and Podman's set): no `CAP_SYS_ADMIN`, no
+/// `CAP_NET_ADMIN`, no `CAP_SYS_PTRACE`.
+pub const CONTAINER_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 impl Decision {
     /// An allowing decision with nothing set yet.
     pub fn allow() -> Decision {
@@ -215,6 +235,30 @@ impl Decision {
         self.run_as(uid, gid)
             .drop_all_capabilities()
             .no_new_privileges(true)
+    }
+
+    /// Runs the workload as root inside a new user namespace whose ids
+    /// `0..size` map to the unprivileged host ids `host_base..`: root's
+    /// powers (the usual container capability set,
+    /// [`CONTAINER_CAPABILITIES`]) apply only to what the namespace owns,
+    /// never to the host; `noNewPrivileges` is on.
+    pub fn root_in_user_namespace(self, host_base: u32, size: u32) -> Decision {
+        let capabilities: Vec<String> = CONTAINER_CAPABILITIES
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        let mut decision = self
+            .namespace(NamespaceType::User)
+            .map_ids(0, host_base, size)
+            .run_as(0, 0)
+            .no_new_privileges(true);
+        decision.process_mut().capabilities = Some(Capabilities {
+            bounding: capabilities.clone(),
+            effective: capabilities.clone(),
+            permitted: capabilities,
+            ..Capabilities::default()
+        });
+        decision
     }
 
     /// Sets `noNewPrivileges`.

@@ -7,6 +7,7 @@
 //! is an error, never silently ignored.
 
 mod builder;
+pub use builder::CONTAINER_CAPABILITIES;
 mod process;
 mod resources;
 
@@ -33,6 +34,9 @@ pub struct Decision {
     /// Hostname inside a new UTS namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// The domain name inside a new `uts` namespace (OCI `domainname`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
     /// User id mappings for a new user namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uid_mappings: Vec<IdMapping>,

@@ -1,0 +1,119 @@
+//! `enforcer run`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use enforcer::sandbox::namespaces::JoinAllowList;
+use enforcer::sandbox::run::{RunOptions, RunOutcome, Timings, run as run_sandbox};
+use enforcer::sandbox::signals;
+
+use super::request_args::RequestArgs;
+use super::sandbox::StateDirArg;
+use super::{EXIT_DENIED, EngineArgs, load_policies};
+
+/// Exit status of `run` when the enforcer itself fails (as docker and
+/// podman do: the workload's own codes stay unambiguous).
+pub const EXIT_RUN_ERROR: i32 = 125;
+
+/// Evaluate a request and run the command in the sandbox the decision
+/// describes: new or joined namespaces, cgroup limits, the workload's user,
+/// capabilities and rlimits.
+///
+/// The whole pipeline: build the request, evaluate the policies, validate,
+/// plan, create the cgroups, clone, release, wait, clean up. The exit status
+/// is the workload's (128 + N when signal N killed it). SIGINT, SIGTERM,
+/// SIGHUP and SIGQUIT are forwarded to it. With a new pid namespace, a
+/// minimal init runs as pid 1 and reaps orphans (--as-pid-1 turns it off).
+/// With --detach the sandbox keeps running; see `enforcer ps`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    enforcer run -- /bin/sh -c 'echo hello'\n  \
+    enforcer run --policy platform.wasm --policy tenant.wasm --tenant acme -- python3 job.py\n  \
+    enforcer run --detach --id web -- sleep infinity && enforcer exec web -- ps\n  \
+    enforcer run --allow-join '/run/netns/*' --policy join-netns.wasm -- ip addr\n\n\
+    Exit status: the workload's; 1 denied (reason on stderr), 125 the enforcer failed\n\
+    (including a command that cannot be executed: the message says why).")]
+pub struct RunArgs {
+    #[command(flatten)]
+    request: RequestArgs,
+    /// Start the sandbox and return: print its id, keep it running.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Run the command itself as pid 1 of a new pid namespace, without the
+    /// minimal init that forwards signals and reaps orphans.
+    #[arg(long)]
+    as_pid_1: bool,
+    /// Let decisions join existing namespaces whose path matches GLOB
+    /// (`*`, `?`; e.g. '/run/netns/*', 'sandbox:acme-*'); repeatable.
+    /// Without it no decision may join a namespace.
+    #[arg(long, value_name = "GLOB")]
+    allow_join: Vec<String>,
+    /// Mount cgroup controllers the decision needs but the host has not
+    /// mounted (or has left unused on cgroup2) as v1 hierarchies under DIR.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = enforcer::cgroup::mount::DEFAULT_MOUNT_BASE
+    )]
+    mount_controllers: Option<PathBuf>,
+    /// Cgroup root: the directory, under each hierarchy, that holds every
+    /// sandbox's cgroup.
+    #[arg(long, value_name = "NAME", default_value = "enforcer", value_parser = super::eval::parse_cgroup_root)]
+    cgroup_root: String,
+    /// Print the time each phase took (evaluate, cgroups, spawn, ...) on stderr.
+    #[arg(long)]
+    timings: bool,
+    #[command(flatten)]
+    state: StateDirArg,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Runs `enforcer run`; its own failures exit 125.
+pub fn run(args: RunArgs) -> i32 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("enforcer: error: {}", super::describe_error(&error));
+            EXIT_RUN_ERROR
+        }
+    }
+}
+
+fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
+    // Before any thread exists, so that no thread takes these signals.
+    let signal_mask = signals::block()?;
+    let mut timings = Timings::start();
+    let request = args.request.request()?;
+    let engine = args.engine.engine()?;
+    let policies = load_policies(&engine, &args.request.policies)?;
+    timings.lap("load");
+    let options = RunOptions {
+        cgroup_root: args.cgroup_root,
+        state_dir: args.state.state_dir(),
+        allow_join: JoinAllowList {
+            patterns: args.allow_join,
+        },
+        mount_controllers: args.mount_controllers,
+        detach: args.detach,
+        init: !args.as_pid_1,
+        signal_mask,
+    };
+    let outcome = run_sandbox(&request, &policies, &options, &mut timings);
+    if args.timings {
+        eprintln!("enforcer: timings: {}", timings.summary());
+    }
+    match outcome? {
+        RunOutcome::Denied { policy, reason } => {
+            eprintln!("enforcer: denied by policy {policy}: {reason}");
+            Ok(EXIT_DENIED)
+        }
+        RunOutcome::Exited(code) => Ok(code),
+        RunOutcome::Detached(state) => {
+            println!("{}", state.id);
+            Ok(0)
+        }
+    }
+}

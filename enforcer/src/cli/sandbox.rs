@@ -1,0 +1,262 @@
+//! `enforcer ps`, `exec`, `stats`, `kill`, `delete` and `gc`: the
+//! lifecycle of sandboxes started with `enforcer run`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use enforcer::cgroup::Stats;
+use enforcer::sandbox::lifecycle;
+use enforcer::sandbox::signals;
+use enforcer::sandbox::state::{DEFAULT_STATE_DIR, StateDir};
+use nix::sys::signal::Signal;
+
+use super::run::EXIT_RUN_ERROR;
+
+/// Where sandbox state lives.
+#[derive(Debug, Clone, Args)]
+pub struct StateDirArg {
+    /// Directory of sandbox state files.
+    #[arg(long, value_name = "DIR", env = "ENFORCER_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+}
+
+impl StateDirArg {
+    /// The state directory.
+    pub fn state_dir(&self) -> StateDir {
+        StateDir::new(&self.state_dir)
+    }
+}
+
+/// List sandboxes: id, first pid, status, start time, command.
+///
+/// Status is `running`, `stopped` (its processes are gone; `enforcer gc`
+/// or `delete` removes it) or `orphaned` (the `enforcer run` waiting for it
+/// died; `enforcer gc` removes it).
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// Run a command inside a running sandbox: all its namespaces and cgroups,
+/// its workload's user and capabilities (like nsenter plus cgexec).
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  enforcer exec web -- ps aux\n\n\
+    Exit status: the command's; 125 if the enforcer failed.")]
+pub struct ExecArgs {
+    /// The sandbox id.
+    id: String,
+    /// The command line.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// Show a sandbox's cgroup usage: memory, pids, cpu, hugetlb, io.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The sandbox id.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// Send a signal to a sandbox's first process (its init forwards it to the
+/// workload).
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The sandbox id.
+    id: String,
+    /// Signal name or number.
+    #[arg(default_value = "TERM", value_parser = signals::parse_signal)]
+    signal: Signal,
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// Kill everything in a sandbox, remove its cgroups and its state.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The sandbox ids.
+    #[arg(required = true)]
+    ids: Vec<String>,
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// Remove sandboxes whose processes are gone or whose `enforcer run` died
+/// (for example after it was SIGKILLed): their leftover processes, cgroups
+/// and state.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    state: StateDirArg,
+}
+
+/// `enforcer ps`.
+pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
+    let listings = lifecycle::ps(&args.state.state_dir())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&listings)?);
+        return Ok(0);
+    }
+    println!(
+        "{:<20} {:>8} {:<9} {:<8} {:<20} COMMAND",
+        "ID", "PID", "STATUS", "MODE", "STARTED"
+    );
+    for listing in listings {
+        println!(
+            "{:<20} {:>8} {:<9} {:<8} {:<20} {}",
+            listing.id,
+            listing.pid.map_or("-".to_string(), |pid| pid.to_string()),
+            listing.status,
+            if listing.detached {
+                "detached"
+            } else {
+                "attached"
+            },
+            format_time(listing.started_at),
+            listing.command.join(" ")
+        );
+    }
+    Ok(0)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` UTC of a Unix time.
+fn format_time(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let (hour, minute, second) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+}
+
+/// `enforcer exec`.
+pub fn exec(args: ExecArgs) -> i32 {
+    let result = signals::block()
+        .map_err(anyhow::Error::from)
+        .and_then(|mask| lifecycle::exec(&args.state.state_dir(), &args.id, &args.command, mask));
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("enforcer: error: {}", super::describe_error(&error));
+            EXIT_RUN_ERROR
+        }
+    }
+}
+
+/// `enforcer stats`.
+pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
+    let stats = lifecycle::stats(&args.state.state_dir(), &args.id)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+    } else {
+        print_stats(&stats);
+    }
+    Ok(0)
+}
+
+fn print_stats(stats: &Stats) {
+    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64);
+    if let Some(memory) = &stats.memory {
+        println!(
+            "memory:   {} used, peak {}, limit {}, limit hit {} times, {} OOM kills",
+            mib(memory.usage),
+            memory.peak.map_or("-".into(), mib),
+            memory.limit.map_or("none".into(), mib),
+            memory.limit_hits,
+            memory.oom_kills
+        );
+    }
+    if let Some(pids) = &stats.pids {
+        println!(
+            "pids:     {} tasks, limit {}, {} forks refused",
+            pids.current,
+            pids.limit.map_or("none".into(), |limit| limit.to_string()),
+            pids.limit_hits
+        );
+    }
+    if let Some(cpu) = &stats.cpu {
+        println!(
+            "cpu:      {:.3} s used, throttled in {} of {} periods ({:.3} s)",
+            cpu.usage_ns as f64 / 1e9,
+            cpu.throttled_periods,
+            cpu.periods,
+            cpu.throttled_ns as f64 / 1e9
+        );
+    }
+    for (size, hugetlb) in &stats.hugetlb {
+        println!(
+            "hugetlb:  {size} {} used, {} faults and {} reservations refused",
+            mib(hugetlb.usage),
+            hugetlb.limit_hits,
+            hugetlb.reservation_limit_hits
+        );
+    }
+    for (device, io) in &stats.io {
+        println!(
+            "io:       {device} read {} in {} ops, wrote {} in {} ops",
+            mib(io.read_bytes),
+            io.read_ops,
+            mib(io.write_bytes),
+            io.write_ops
+        );
+    }
+    if let Some(frozen) = stats.frozen {
+        println!("frozen:   {}", if frozen { "yes" } else { "no" });
+    }
+}
+
+/// `enforcer kill`.
+pub fn kill(args: KillArgs) -> anyhow::Result<i32> {
+    lifecycle::kill(&args.state.state_dir(), &args.id, args.signal)?;
+    Ok(0)
+}
+
+/// `enforcer delete`.
+pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
+    let states = args.state.state_dir();
+    for id in &args.ids {
+        lifecycle::delete(&states, id)?;
+    }
+    Ok(0)
+}
+
+/// `enforcer gc`.
+pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
+    for id in lifecycle::gc(&args.state.state_dir())? {
+        println!("removed {id}");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(1_796_000_000), "2026-11-30 00:53:20");
+    }
+}

@@ -1,0 +1,491 @@
+//! The child's side of starting a sandbox, from `clone(2)` to `execve(2)`.
+//!
+//! The child is a copy of a possibly multi-threaded parent, so until it
+//! execs it only makes system calls: no allocation, no locks, no Rust
+//! standard library I/O. Everything it needs is prepared by the parent in
+//! a [`ChildPlan`] (C strings, pointer arrays, bit masks) before the clone.
+//! A failure is reported to the parent as a fixed-size [`ChildError`]
+//! record on a close-on-exec pipe; a successful `execve` closes the pipe,
+//! which the parent sees as end-of-file.
+//!
+//! Steps, in the order the kernel needs them:
+//! 1. wait on the release pipe until the parent has written the id maps
+//!    and moved the child into its cgroups (die with the parent, if asked);
+//! 2. `setns` into the namespaces to join (user first, mount last), then
+//!    `unshare` the rest (the cgroup namespace, now rooted at the sandbox's
+//!    cgroup; everything when a user namespace was joined);
+//! 3. if a pid namespace was joined or unshared, fork once: the parent
+//!    stays behind to supervise, the child is in the new pid namespace;
+//! 4. set the hostname and domain name, make every mount private and mount
+//!    a fresh `/proc` (new mount and pid namespaces);
+//! 5. as pid 1 with the minimal init on, fork the workload and supervise
+//!    it: forward signals, reap every orphan, exit with its status;
+//! 6. rlimits, capability bounding set, groups and ids, capabilities,
+//!    ambient set, umask, `noNewPrivileges`, the signal mask back as it was;
+//! 7. `execve` each candidate path in turn.
+
+use std::ffi::CString;
+
+use nix::libc;
+
+/// What failed in the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Stage {
+    /// Setting the parent-death signal.
+    ParentDeath = 1,
+    /// Waiting for the parent's release.
+    Release,
+    /// `setns` of `joins[index]`.
+    SetNs,
+    /// `unshare` of the namespaces to create.
+    Unshare,
+    /// `fork` into the pid namespace or of the workload under init.
+    Fork,
+    /// `sethostname`.
+    Hostname,
+    /// `setdomainname`.
+    Domainname,
+    /// Making mounts private.
+    PrivateMounts,
+    /// Mounting `/proc`.
+    MountProc,
+    /// Redirecting standard input and output.
+    Stdio,
+    /// `setrlimit` of `rlimits[index]`.
+    Rlimit,
+    /// Dropping capability `index` from the bounding set.
+    Bounding,
+    /// `setgroups`.
+    Groups,
+    /// `setresgid`.
+    Gid,
+    /// `setresuid`.
+    Uid,
+    /// `capset`.
+    Capabilities,
+    /// Raising ambient capability `index`.
+    Ambient,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivileges,
+    /// `execve` of `candidates[index]`.
+    Exec,
+}
+
+impl Stage {
+    fn from_u32(value: u32) -> Option<Stage> {
+        use Stage::*;
+        [
+            ParentDeath,
+            Release,
+            SetNs,
+            Unshare,
+            Fork,
+            Hostname,
+            Domainname,
+            PrivateMounts,
+            MountProc,
+            Stdio,
+            Rlimit,
+            Bounding,
+            Groups,
+            Gid,
+            Uid,
+            Capabilities,
+            Ambient,
+            NoNewPrivileges,
+            Exec,
+        ]
+        .into_iter()
+        .find(|stage| *stage as u32 == value)
+    }
+}
+
+/// A failure record from the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildError {
+    /// The step.
+    pub stage: Stage,
+    /// Which item of the step (join, rlimit, capability, exec candidate).
+    pub index: u32,
+    /// The kernel's errno.
+    pub errno: i32,
+}
+
+/// Size of a record on the error pipe.
+pub const RECORD_SIZE: usize = 12;
+
+impl ChildError {
+    /// Decodes a record.
+    pub fn decode(bytes: &[u8; RECORD_SIZE]) -> Option<ChildError> {
+        let word = |at: usize| [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        Some(ChildError {
+            stage: Stage::from_u32(u32::from_ne_bytes(word(0)))?,
+            index: u32::from_ne_bytes(word(4)),
+            errno: i32::from_ne_bytes(word(8)),
+        })
+    }
+}
+
+/// Everything the child does, prepared by the parent. The pointer arrays
+/// point into the `CString`s held alongside them.
+pub struct ChildPlan {
+    /// Read end of the release pipe.
+    pub release_fd: libc::c_int,
+    /// Write end of the error pipe (close-on-exec).
+    pub error_fd: libc::c_int,
+    /// The parent's pid, to notice a parent that died before
+    /// `PR_SET_PDEATHSIG` took effect.
+    pub parent_pid: libc::pid_t,
+    /// SIGKILL the sandbox when the enforcer dies (attached runs).
+    pub die_with_parent: bool,
+    /// `(fd, CLONE_NEW* type)` to `setns`, in order.
+    pub setns: Vec<(libc::c_int, libc::c_int)>,
+    /// Namespaces to `unshare` after joining.
+    pub unshare_flags: libc::c_int,
+    /// Fork once more to enter the joined or unshared pid namespace.
+    pub pid_fork: bool,
+    /// Run the minimal init when the child is pid 1 of a new namespace.
+    pub init: bool,
+    /// `sethostname`.
+    pub hostname: Option<CString>,
+    /// `setdomainname`.
+    pub domainname: Option<CString>,
+    /// Make every mount private (new mount namespace).
+    pub private_mounts: bool,
+    /// Mount a fresh `/proc` (new mount and pid namespaces).
+    pub mount_proc: bool,
+    /// Open `/dev/null` to put on fds 0, 1 and 2 (detached runs).
+    pub null_stdio: Option<libc::c_int>,
+    /// `(resource, soft, hard)`.
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// Capability bounding set to keep.
+    pub bounding: u64,
+    /// `(uid, gid)` to switch to.
+    pub ids: Option<(libc::uid_t, libc::gid_t)>,
+    /// Supplementary groups (set with the ids).
+    pub groups: Vec<libc::gid_t>,
+    /// Effective, permitted, inheritable capability sets.
+    pub capabilities: (u64, u64, u64),
+    /// Ambient capabilities.
+    pub ambient: u64,
+    /// `umask`.
+    pub umask: Option<libc::mode_t>,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    pub no_new_privileges: bool,
+    /// The signal mask to restore before `execve`.
+    pub signal_mask: libc::sigset_t,
+    /// Paths to try with `execve`, in order.
+    pub candidates: Vec<CString>,
+    /// `argv`, NULL-terminated.
+    pub argv: Vec<*const libc::c_char>,
+    /// `envp`, NULL-terminated.
+    pub envp: Vec<*const libc::c_char>,
+}
+
+/// Reports `stage` failing with the current errno and exits.
+unsafe fn fail(plan: &ChildPlan, stage: Stage, index: u32) -> ! {
+    unsafe { fail_with(plan, stage, index, *libc::__errno_location()) }
+}
+
+unsafe fn fail_with(plan: &ChildPlan, stage: Stage, index: u32, errno: i32) -> ! {
+    let mut record = [0u8; RECORD_SIZE];
+    record[0..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+    record[4..8].copy_from_slice(&index.to_ne_bytes());
+    record[8..12].copy_from_slice(&errno.to_ne_bytes());
+    unsafe {
+        libc::write(plan.error_fd, record.as_ptr().cast(), RECORD_SIZE);
+        libc::_exit(127)
+    }
+}
+
+/// Runs the child's steps; never returns.
+///
+/// # Safety
+/// Call only in the child of a `clone` or `fork`, with `plan` prepared by
+/// the parent before it.
+pub unsafe fn run(plan: &ChildPlan) -> ! {
+    unsafe {
+        if plan.die_with_parent {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                fail(plan, Stage::ParentDeath, 0);
+            }
+            // The parent may have died before the signal was armed. (In a
+            // new pid namespace the parent is outside it: getppid() is 0.)
+            let parent = libc::getppid();
+            if parent != 0 && parent != plan.parent_pid {
+                libc::_exit(1);
+            }
+        }
+        let mut byte = 0u8;
+        if libc::read(plan.release_fd, (&mut byte as *mut u8).cast(), 1) != 1 {
+            // The parent gave up before releasing us: nothing to report.
+            libc::_exit(1);
+        }
+        libc::close(plan.release_fd);
+
+        for (index, (fd, kind)) in plan.setns.iter().enumerate() {
+            if libc::setns(*fd, *kind) != 0 {
+                fail(plan, Stage::SetNs, index as u32);
+            }
+        }
+        if plan.unshare_flags != 0 && libc::unshare(plan.unshare_flags) != 0 {
+            fail(plan, Stage::Unshare, 0);
+        }
+        if plan.pid_fork {
+            fork_and_supervise(plan);
+        }
+
+        if let Some(name) = &plan.hostname
+            && libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0
+        {
+            fail(plan, Stage::Hostname, 0);
+        }
+        if let Some(name) = &plan.domainname
+            && libc::setdomainname(name.as_ptr(), name.as_bytes().len()) != 0
+        {
+            fail(plan, Stage::Domainname, 0);
+        }
+        if plan.private_mounts
+            && libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+        {
+            fail(plan, Stage::PrivateMounts, 0);
+        }
+        if plan.mount_proc
+            && libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) != 0
+        {
+            fail(plan, Stage::MountProc, 0);
+        }
+        if plan.init && libc::getpid() == 1 {
+            fork_and_supervise(plan);
+        }
+
+        if let Some(null) = plan.null_stdio {
+            for target in 0..3 {
+                if libc::dup2(null, target) < 0 {
+                    fail(plan, Stage::Stdio, target as u32);
+                }
+            }
+        }
+        apply_privileges(plan);
+        libc::sigprocmask(libc::SIG_SETMASK, &plan.signal_mask, std::ptr::null_mut());
+        exec(plan)
+    }
+}
+
+/// Forks; the parent supervises the child until it exits and exits with
+/// its status, the child returns and carries on.
+unsafe fn fork_and_supervise(plan: &ChildPlan) {
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            fail(plan, Stage::Fork, 0);
+        }
+        if pid > 0 {
+            // Only the workload may hold the error pipe now: its exec
+            // closes it and tells the enforcer the start succeeded.
+            libc::close(plan.error_fd);
+            supervise(pid);
+        }
+        if plan.die_with_parent {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        }
+    }
+}
+
+/// The minimal init (and the supervisor left behind by a pid fork): block
+/// every signal, forward each to `workload`, reap every child (as pid 1
+/// that includes orphans), and exit with the workload's status (128 +
+/// signal when a signal killed it).
+unsafe fn supervise(workload: libc::pid_t) -> ! {
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let signal = libc::sigwaitinfo(&all, &mut info);
+            if signal < 0 {
+                continue;
+            }
+            if signal != libc::SIGCHLD {
+                libc::kill(workload, signal);
+                continue;
+            }
+            loop {
+                let mut status = 0;
+                let reaped = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if reaped <= 0 {
+                    break;
+                }
+                if reaped == workload {
+                    if libc::WIFSIGNALED(status) {
+                        libc::_exit(128 + libc::WTERMSIG(status));
+                    }
+                    libc::_exit(libc::WEXITSTATUS(status));
+                }
+            }
+        }
+    }
+}
+
+/// The capability header and data of `capset(2)`, version 3.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+unsafe fn apply_privileges(plan: &ChildPlan) {
+    unsafe {
+        for (index, (resource, soft, hard)) in plan.rlimits.iter().enumerate() {
+            let limit = libc::rlimit {
+                rlim_cur: *soft,
+                rlim_max: *hard,
+            };
+            if libc::setrlimit(*resource as _, &limit) != 0 {
+                fail(plan, Stage::Rlimit, index as u32);
+            }
+        }
+        for capability in 0..64u32 {
+            let present = libc::prctl(libc::PR_CAPBSET_READ, capability, 0, 0, 0);
+            if present < 0 {
+                break; // past the kernel's last capability
+            }
+            if present == 1
+                && plan.bounding & (1 << capability) == 0
+                && libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) != 0
+            {
+                fail(plan, Stage::Bounding, capability);
+            }
+        }
+        if let Some((uid, gid)) = plan.ids {
+            libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
+            if libc::setgroups(plan.groups.len(), plan.groups.as_ptr()) != 0 {
+                fail(plan, Stage::Groups, 0);
+            }
+            if libc::setresgid(gid, gid, gid) != 0 {
+                fail(plan, Stage::Gid, gid);
+            }
+            if libc::setresuid(uid, uid, uid) != 0 {
+                fail(plan, Stage::Uid, uid);
+            }
+            libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        }
+        let (effective, permitted, inheritable) = plan.capabilities;
+        let header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let data = [
+            CapData {
+                effective: effective as u32,
+                permitted: permitted as u32,
+                inheritable: inheritable as u32,
+            },
+            CapData {
+                effective: (effective >> 32) as u32,
+                permitted: (permitted >> 32) as u32,
+                inheritable: (inheritable >> 32) as u32,
+            },
+        ];
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            fail(plan, Stage::Capabilities, 0);
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        for capability in 0..64u32 {
+            if plan.ambient & (1 << capability) != 0
+                && libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_RAISE,
+                    capability,
+                    0,
+                    0,
+                ) != 0
+            {
+                fail(plan, Stage::Ambient, capability);
+            }
+        }
+        if let Some(mask) = plan.umask {
+            libc::umask(mask);
+        }
+        if plan.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(plan, Stage::NoNewPrivileges, 0);
+        }
+    }
+}
+
+/// Tries every candidate; reports the most telling failure: the first
+/// that is not "no such file" (permission, format), else the first.
+unsafe fn exec(plan: &ChildPlan) -> ! {
+    unsafe {
+        let mut reported: Option<(u32, i32)> = None;
+        for (index, candidate) in plan.candidates.iter().enumerate() {
+            libc::execve(candidate.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+            let errno = *libc::__errno_location();
+            let telling = errno != libc::ENOENT && errno != libc::ENOTDIR;
+            match reported {
+                None => reported = Some((index as u32, errno)),
+                Some((_, previous))
+                    if telling && (previous == libc::ENOENT || previous == libc::ENOTDIR) =>
+                {
+                    reported = Some((index as u32, errno));
+                }
+                _ => {}
+            }
+        }
+        let (index, errno) = reported.unwrap_or((0, libc::ENOENT));
+        fail_with(plan, Stage::Exec, index, errno)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let mut bytes = [0u8; RECORD_SIZE];
+        bytes[0..4].copy_from_slice(&(Stage::Exec as u32).to_ne_bytes());
+        bytes[4..8].copy_from_slice(&3u32.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&libc::EACCES.to_ne_bytes());
+        assert_eq!(
+            ChildError::decode(&bytes),
+            Some(ChildError {
+                stage: Stage::Exec,
+                index: 3,
+                errno: libc::EACCES
+            })
+        );
+        bytes[0..4].copy_from_slice(&999u32.to_ne_bytes());
+        assert_eq!(ChildError::decode(&bytes), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! Sandboxes: starting a workload in the namespaces, cgroups and privileges
+//! a decision names, waiting for it, and the lifecycle of detached ones.
+//!
+//! - [`namespaces`]: which namespaces to create and join (allow-list,
+//!   `sandbox:<id>`), opened before anything starts;
+//! - [`privileges`]: OCI `process` to the numbers the child applies;
+//! - [`child`]: the child's steps from `clone` to `execve`, allocation-free;
+//! - [`spawn`]: the parent's side of the start;
+//! - [`state`]: the state directory of running sandboxes;
+//! - [`run`]: the whole pipeline behind `enforcer run`;
+//! - [`lifecycle`]: `ps`, `exec`, `stats`, `kill`, `delete`, `gc`.
+
+pub mod child;
+pub mod lifecycle;
+pub mod namespaces;
+pub mod privileges;
+pub mod run;
+pub mod signals;
+pub mod spawn;
+pub mod state;

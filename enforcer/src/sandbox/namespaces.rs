@@ -1,0 +1,317 @@
+//! Which namespaces a sandbox creates and joins, checked against the
+//! operator's allow-list and opened before anything starts.
+//!
+//! Creating happens with the `clone(2)` flags, except the cgroup namespace,
+//! which the child unshares after the parent has moved it into its cgroups
+//! (so its cgroup root is the sandbox's cgroup, as runc does). Joining
+//! happens in the child with `setns(2)` on files the parent opened: the user
+//! namespace first (the kernel requires it to come before the namespaces it
+//! owns), the mount namespace last. When a user namespace is joined, the
+//! namespaces to create are unshared after it, so the new ones belong to it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::libc;
+use policy_sdk::{Decision, NamespaceType};
+
+use crate::decision::SANDBOX_PREFIX;
+
+/// The `CLONE_NEW*` flag of a namespace type.
+pub fn clone_flag(kind: NamespaceType) -> libc::c_int {
+    match kind {
+        NamespaceType::Pid => libc::CLONE_NEWPID,
+        NamespaceType::Network => libc::CLONE_NEWNET,
+        NamespaceType::Mount => libc::CLONE_NEWNS,
+        NamespaceType::Ipc => libc::CLONE_NEWIPC,
+        NamespaceType::Uts => libc::CLONE_NEWUTS,
+        NamespaceType::User => libc::CLONE_NEWUSER,
+        NamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+    }
+}
+
+/// Namespace paths the operator lets decisions join: shell-style globs
+/// (`*`, `?`) matched against the path as written in the decision
+/// (`/run/netns/*`, `sandbox:acme-*`). Empty: no joining at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JoinAllowList {
+    /// The patterns.
+    pub patterns: Vec<String>,
+}
+
+impl JoinAllowList {
+    /// Whether `path` matches a pattern.
+    pub fn allows(&self, path: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|pattern| glob_matches(pattern.as_bytes(), path.as_bytes()))
+    }
+}
+
+/// `*` matches any run of characters (also `/`), `?` one character.
+fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_matches(rest, &text[skip..])),
+        Some((b'?', rest)) => !text.is_empty() && glob_matches(rest, &text[1..]),
+        Some((first, rest)) => text.first() == Some(first) && glob_matches(rest, &text[1..]),
+    }
+}
+
+/// A namespace to join, opened.
+#[derive(Debug)]
+pub struct Join {
+    /// Its type.
+    pub kind: NamespaceType,
+    /// The path as the decision wrote it.
+    pub requested: String,
+    /// The file opened (`sandbox:<id>` resolved to `/proc/<pid>/ns/<type>`).
+    pub path: PathBuf,
+    /// The open namespace file (close-on-exec).
+    pub file: OwnedFd,
+}
+
+/// The namespace work of one sandbox.
+#[derive(Debug, Default)]
+pub struct NamespaceSetup {
+    /// Namespaces created by `clone`.
+    pub clone_flags: libc::c_int,
+    /// Namespaces the child unshares after joining (cgroup, and everything
+    /// it creates when it joins a user namespace).
+    pub unshare_flags: libc::c_int,
+    /// Namespaces joined, user first and mount last.
+    pub joins: Vec<Join>,
+    /// The types created (in any way).
+    pub created: Vec<NamespaceType>,
+}
+
+impl NamespaceSetup {
+    /// Whether the sandbox gets a new namespace of `kind`.
+    pub fn creates(&self, kind: NamespaceType) -> bool {
+        self.created.contains(&kind)
+    }
+
+    /// Whether the sandbox joins a namespace of `kind`.
+    pub fn joins(&self, kind: NamespaceType) -> bool {
+        self.joins.iter().any(|join| join.kind == kind)
+    }
+
+    /// Whether the child must fork once more to enter its pid namespace: a
+    /// joined one, or one created by `unshare` (both apply to children
+    /// only).
+    pub fn needs_pid_fork(&self) -> bool {
+        self.joins(NamespaceType::Pid) || self.unshare_flags & libc::CLONE_NEWPID != 0
+    }
+
+    /// `(fd, CLONE_NEW* type)` pairs for `setns`, in order.
+    pub fn setns_list(&self) -> Vec<(libc::c_int, libc::c_int)> {
+        self.joins
+            .iter()
+            .map(|join| (join.file.as_raw_fd(), clone_flag(join.kind)))
+            .collect()
+    }
+}
+
+/// Why the namespaces of a decision cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    /// The path is not on the operator's allow-list.
+    #[error(
+        "namespaces[{index}].path {path:?}: joining existing namespaces is refused unless the operator allows the path (--allow-join GLOB)"
+    )]
+    NotAllowed {
+        /// Index in the decision.
+        index: usize,
+        /// The path.
+        path: String,
+    },
+    /// The path cannot be opened.
+    #[error("namespaces[{index}].path {path}: {source}")]
+    Open {
+        /// Index in the decision.
+        index: usize,
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is a namespace of another type, or no namespace.
+    #[error("namespaces[{index}].path {path} is not a {expected} namespace{actual}")]
+    WrongType {
+        /// Index in the decision.
+        index: usize,
+        /// The path.
+        path: String,
+        /// The type asked for.
+        expected: NamespaceType,
+        /// What it is, if it is a namespace.
+        actual: String,
+    },
+    /// `sandbox:<id>` names no running sandbox.
+    #[error("namespaces[{index}].path {path:?}: {why}")]
+    Sandbox {
+        /// Index in the decision.
+        index: usize,
+        /// The path.
+        path: String,
+        /// Why it cannot be resolved.
+        why: String,
+    },
+}
+
+/// `NS_GET_NSTYPE` (linux/nsfs.h): the `CLONE_NEW*` type of a namespace fd.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Plans the namespaces of `decision`: checks joins against `allow`,
+/// resolves `sandbox:<id>` with `resolve` (id → the sandbox's main pid),
+/// opens every file to join and checks its type.
+pub fn prepare(
+    decision: &Decision,
+    allow: &JoinAllowList,
+    resolve: &dyn Fn(&str) -> Result<i32, String>,
+) -> Result<NamespaceSetup, NamespaceError> {
+    let mut setup = NamespaceSetup::default();
+    let mut creates = 0;
+    for (index, namespace) in decision.namespaces.iter().enumerate() {
+        let Some(requested) = &namespace.path else {
+            creates |= clone_flag(namespace.kind);
+            setup.created.push(namespace.kind);
+            continue;
+        };
+        if !allow.allows(requested) {
+            return Err(NamespaceError::NotAllowed {
+                index,
+                path: requested.clone(),
+            });
+        }
+        let path = match requested.strip_prefix(SANDBOX_PREFIX) {
+            Some(id) => {
+                let pid = resolve(id).map_err(|why| NamespaceError::Sandbox {
+                    index,
+                    path: requested.clone(),
+                    why,
+                })?;
+                // A sandbox's processes live in the pid namespace its main
+                // process made for its children.
+                let name = match namespace.kind {
+                    NamespaceType::Pid => "pid_for_children",
+                    kind => kind.proc_name(),
+                };
+                PathBuf::from(format!("/proc/{pid}/ns/{name}"))
+            }
+            None => PathBuf::from(requested),
+        };
+        let file = std::fs::File::open(&path).map_err(|source| NamespaceError::Open {
+            index,
+            path: path.display().to_string(),
+            source,
+        })?;
+        // SAFETY: an ioctl on a descriptor we own, without arguments.
+        let actual = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+        if actual != clone_flag(namespace.kind) {
+            let actual = NamespaceType::ALL
+                .into_iter()
+                .find(|kind| clone_flag(*kind) == actual)
+                .map(|kind| format!(" (it is a {kind} namespace)"))
+                .unwrap_or_default();
+            return Err(NamespaceError::WrongType {
+                index,
+                path: path.display().to_string(),
+                expected: namespace.kind,
+                actual,
+            });
+        }
+        setup.joins.push(Join {
+            kind: namespace.kind,
+            requested: requested.clone(),
+            path,
+            file: file.into(),
+        });
+    }
+    setup.joins.sort_by_key(|join| match join.kind {
+        NamespaceType::User => 0,
+        NamespaceType::Mount => 2,
+        _ => 1,
+    });
+    // The cgroup namespace is unshared once the child is in its cgroups.
+    let cgroup = creates & libc::CLONE_NEWCGROUP;
+    let others = creates & !libc::CLONE_NEWCGROUP;
+    if setup.joins(NamespaceType::User) {
+        setup.unshare_flags = others | cgroup;
+    } else {
+        setup.clone_flags = others;
+        setup.unshare_flags = cgroup;
+    }
+    Ok(setup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_sandboxes(id: &str) -> Result<i32, String> {
+        Err(format!("no sandbox {id}"))
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches(b"/run/netns/*", b"/run/netns/blue"));
+        assert!(glob_matches(b"sandbox:acme-*", b"sandbox:acme-1"));
+        assert!(glob_matches(b"/proc/?/ns/net", b"/proc/1/ns/net"));
+        assert!(!glob_matches(b"/run/netns/*", b"/proc/1/ns/net"));
+        assert!(!glob_matches(b"/proc/?/ns/net", b"/proc/12/ns/net"));
+    }
+
+    #[test]
+    fn creating_uses_clone_except_cgroup() {
+        let decision = Decision::allow().standard_namespaces();
+        let setup = prepare(&decision, &JoinAllowList::default(), &no_sandboxes).expect("ok");
+        assert_eq!(setup.unshare_flags, libc::CLONE_NEWCGROUP);
+        assert_eq!(setup.clone_flags & libc::CLONE_NEWCGROUP, 0);
+        assert_ne!(setup.clone_flags & libc::CLONE_NEWPID, 0);
+        assert!(!setup.needs_pid_fork());
+    }
+
+    #[test]
+    fn joining_needs_the_allow_list_and_the_right_type() {
+        let decision =
+            Decision::allow().join_namespace(NamespaceType::Network, "/proc/self/ns/net");
+        let error =
+            prepare(&decision, &JoinAllowList::default(), &no_sandboxes).expect_err("not allowed");
+        assert!(error.to_string().contains("--allow-join"), "{error}");
+        let allow = JoinAllowList {
+            patterns: vec!["/proc/self/ns/*".into()],
+        };
+        let setup = prepare(&decision, &allow, &no_sandboxes).expect("allowed");
+        assert_eq!(setup.joins.len(), 1);
+        let wrong = Decision::allow().join_namespace(NamespaceType::Ipc, "/proc/self/ns/net");
+        let error = prepare(&wrong, &allow, &no_sandboxes).expect_err("a net namespace");
+        assert!(
+            error
+                .to_string()
+                .contains("is not a ipc namespace (it is a network namespace)"),
+            "{error}"
+        );
+        let missing = Decision::allow().join_namespace(NamespaceType::Network, "sandbox:ghost");
+        let allow = JoinAllowList {
+            patterns: vec!["sandbox:*".into()],
+        };
+        let error = prepare(&missing, &allow, &no_sandboxes).expect_err("no such sandbox");
+        assert!(error.to_string().contains("no sandbox ghost"), "{error}");
+    }
+
+    #[test]
+    fn joining_a_user_namespace_unshares_the_rest_after_it() {
+        let decision = Decision::allow()
+            .join_namespace(NamespaceType::User, "/proc/self/ns/user")
+            .namespace(NamespaceType::Pid)
+            .namespace(NamespaceType::Uts);
+        let allow = JoinAllowList {
+            patterns: vec!["/proc/self/ns/*".into()],
+        };
+        let setup = prepare(&decision, &allow, &no_sandboxes).expect("ok");
+        assert_eq!(setup.clone_flags, 0);
+        assert_eq!(setup.unshare_flags, libc::CLONE_NEWPID | libc::CLONE_NEWUTS);
+        assert!(setup.needs_pid_fork());
+    }
+}

@@ -1,0 +1,415 @@
+//! The parent's side of starting a sandbox: prepare the child's plan,
+//! `clone(2)` with the namespace flags, write the id maps, move the child
+//! into its cgroups, release it, and learn whether its `execve` succeeded.
+
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use nix::libc;
+use nix::unistd::Pid;
+use policy_sdk::{IdMapping, NamespaceType};
+
+use super::child::{self, ChildError, ChildPlan, RECORD_SIZE, Stage};
+use super::namespaces::NamespaceSetup;
+use super::privileges::Privileges;
+use crate::cgroup::{CreatedCgroup, join};
+
+/// What to start, and how.
+pub struct SpawnOptions<'a> {
+    /// The workload's command line (`argv[0]` is looked up in `PATH` when
+    /// it has no `/`).
+    pub command: &'a [String],
+    /// Namespaces to create and join.
+    pub namespaces: &'a NamespaceSetup,
+    /// uid map of a new user namespace.
+    pub uid_mappings: &'a [IdMapping],
+    /// gid map of a new user namespace.
+    pub gid_mappings: &'a [IdMapping],
+    /// Hostname in a new uts namespace.
+    pub hostname: Option<&'a str>,
+    /// Domain name in a new uts namespace.
+    pub domainname: Option<&'a str>,
+    /// The workload's privileges.
+    pub privileges: &'a Privileges,
+    /// The cgroups to move the child into before it runs.
+    pub cgroup: Option<&'a CreatedCgroup>,
+    /// Run the minimal init as pid 1 of a new pid namespace.
+    pub init: bool,
+    /// SIGKILL the sandbox if the enforcer dies.
+    pub die_with_parent: bool,
+    /// Standard input, output and error to `/dev/null` (detached runs).
+    pub null_stdio: bool,
+    /// The signal mask the workload gets.
+    pub signal_mask: libc::sigset_t,
+}
+
+/// Why the sandbox did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The command line is empty.
+    #[error("no command to run")]
+    NoCommand,
+    /// A string holds a NUL byte.
+    #[error("{what} contains a NUL byte")]
+    Nul {
+        /// Which string.
+        what: String,
+    },
+    /// A system call in the parent failed.
+    #[error("{what}: {source}")]
+    Parent {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Moving the child into its cgroups failed.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
+    /// The child reported a failure.
+    #[error("{message}: {source}")]
+    Child {
+        /// What failed, with the path or value.
+        message: String,
+        /// The kernel's error.
+        source: std::io::Error,
+        /// The raw record.
+        record: ChildError,
+    },
+}
+
+/// A started sandbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Spawned {
+    /// The cloned child: the workload, or its init or supervisor.
+    pub pid: Pid,
+}
+
+fn cstring(what: impl Into<String>, bytes: Vec<u8>) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| SpawnError::Nul { what: what.into() })
+}
+
+/// The paths `execve` tries for `program`: itself if it has a `/`, else
+/// each `PATH` entry joined with it.
+pub fn exec_candidates(program: &str, path: Option<&OsStr>) -> Vec<PathBuf> {
+    if program.contains('/') {
+        return vec![PathBuf::from(program)];
+    }
+    let default = OsStr::new("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    std::env::split_paths(path.unwrap_or(default))
+        .filter(|directory| !directory.as_os_str().is_empty())
+        .map(|directory| directory.join(program))
+        .collect()
+}
+
+/// Strings and arrays the child reads; kept alive until it has exec'd.
+struct Prepared {
+    plan: ChildPlan,
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    candidates: Vec<PathBuf>,
+    _null: Option<std::fs::File>,
+}
+
+fn prepare(
+    options: &SpawnOptions<'_>,
+    release_fd: libc::c_int,
+    error_fd: libc::c_int,
+) -> Result<Prepared, SpawnError> {
+    let program = options.command.first().ok_or(SpawnError::NoCommand)?;
+    let argv: Vec<CString> = options
+        .command
+        .iter()
+        .enumerate()
+        .map(|(index, arg)| cstring(format!("argument {index}"), arg.clone().into_bytes()))
+        .collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = std::env::vars_os()
+        .map(|(key, value)| {
+            let mut entry = key.into_vec();
+            entry.push(b'=');
+            entry.extend(value.into_vec());
+            cstring("an environment variable", entry)
+        })
+        .collect::<Result<_, _>>()?;
+    let path = std::env::var_os("PATH");
+    let candidates = exec_candidates(program, path.as_deref());
+    let candidate_strings = candidates
+        .iter()
+        .map(|candidate| {
+            cstring(
+                "the program path",
+                candidate.as_os_str().as_bytes().to_vec(),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let null = if options.null_stdio {
+        Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|source| SpawnError::Parent {
+                    what: "cannot open /dev/null".into(),
+                    source,
+                })?,
+        )
+    } else {
+        None
+    };
+    let privileges = options.privileges;
+    let namespaces = options.namespaces;
+    let new_mount = namespaces.creates(NamespaceType::Mount);
+    let new_pid = namespaces.creates(NamespaceType::Pid) || namespaces.joins(NamespaceType::Pid);
+    let pointers = |strings: &[CString]| {
+        strings
+            .iter()
+            .map(|string| string.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect::<Vec<_>>()
+    };
+    let plan = ChildPlan {
+        release_fd,
+        error_fd,
+        parent_pid: std::process::id() as libc::pid_t,
+        die_with_parent: options.die_with_parent,
+        setns: namespaces.setns_list(),
+        unshare_flags: namespaces.unshare_flags,
+        pid_fork: namespaces.needs_pid_fork(),
+        init: options.init,
+        hostname: options
+            .hostname
+            .map(|name| cstring("the hostname", name.as_bytes().to_vec()))
+            .transpose()?,
+        domainname: options
+            .domainname
+            .map(|name| cstring("the domain name", name.as_bytes().to_vec()))
+            .transpose()?,
+        private_mounts: new_mount,
+        mount_proc: new_mount && namespaces.creates(NamespaceType::Pid) && new_pid,
+        null_stdio: null.as_ref().map(AsRawFd::as_raw_fd),
+        rlimits: privileges.rlimits.clone(),
+        bounding: privileges.capabilities.bounding,
+        ids: privileges.user.as_ref().map(|(uid, gid, _)| (*uid, *gid)),
+        groups: privileges
+            .user
+            .as_ref()
+            .map(|(_, _, groups)| groups.clone())
+            .unwrap_or_default(),
+        capabilities: (
+            privileges.capabilities.effective,
+            privileges.capabilities.permitted,
+            privileges.capabilities.inheritable,
+        ),
+        ambient: privileges.capabilities.ambient,
+        umask: privileges.umask,
+        no_new_privileges: privileges.no_new_privileges,
+        signal_mask: options.signal_mask,
+        candidates: candidate_strings,
+        argv: pointers(&argv),
+        envp: pointers(&envp),
+    };
+    Ok(Prepared {
+        plan,
+        _argv: argv,
+        _envp: envp,
+        candidates,
+        _null: null,
+    })
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(SpawnError::Parent {
+            what: "cannot create a pipe".into(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: both are fresh descriptors owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Starts the sandbox. On an error nothing of it is left running (the
+/// cgroups are the caller's to remove).
+pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
+    let (release_read, release_write) = pipe()?;
+    let (error_read, error_write) = pipe()?;
+    let prepared = prepare(options, release_read.as_raw_fd(), error_write.as_raw_fd())?;
+    let flags = options.namespaces.clone_flags | libc::SIGCHLD;
+    // SAFETY: a fork-like clone (no new stack: the child runs on a copy of
+    // ours); the child only runs `child::run`, which makes nothing but
+    // system calls on data prepared above, and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(SpawnError::Parent {
+            what: "cannot clone the sandbox's first process".into(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    if pid == 0 {
+        // SAFETY: we are the child of the clone above.
+        unsafe { child::run(&prepared.plan) }
+    }
+    let pid = Pid::from_raw(pid as libc::pid_t);
+    drop(release_read);
+    drop(error_write);
+    let abort = |error: SpawnError| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        error
+    };
+    if options.namespaces.clone_flags & libc::CLONE_NEWUSER != 0 {
+        write_id_maps(pid, options.uid_mappings, options.gid_mappings).map_err(abort)?;
+    }
+    if let Some(cgroup) = options.cgroup {
+        join(cgroup, pid.as_raw()).map_err(|error| abort(error.into()))?;
+    }
+    nix::unistd::write(&release_write, &[1]).map_err(|error| {
+        abort(SpawnError::Parent {
+            what: "cannot release the sandbox's first process".into(),
+            source: error.into(),
+        })
+    })?;
+    drop(release_write);
+    let mut record = [0u8; RECORD_SIZE];
+    let mut filled = 0;
+    while filled < RECORD_SIZE {
+        match nix::unistd::read(&error_read, &mut record[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(error) => {
+                return Err(abort(SpawnError::Parent {
+                    what: "cannot read the sandbox's start status".into(),
+                    source: error.into(),
+                }));
+            }
+        }
+    }
+    if filled == 0 {
+        return Ok(Spawned { pid });
+    }
+    let _ = nix::sys::wait::waitpid(pid, None);
+    let Some(record) = ChildError::decode(&record).filter(|_| filled == RECORD_SIZE) else {
+        return Err(SpawnError::Parent {
+            what: "the sandbox's first process sent a garbled start status".into(),
+            source: std::io::Error::other("protocol error"),
+        });
+    };
+    Err(SpawnError::Child {
+        message: describe(&record, options, &prepared.candidates),
+        source: std::io::Error::from_raw_os_error(record.errno),
+        record,
+    })
+}
+
+/// What a child failure means, with the path or value involved.
+fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathBuf]) -> String {
+    let index = record.index as usize;
+    match record.stage {
+        Stage::Exec => {
+            let program = options.command.first().map(String::as_str).unwrap_or("");
+            match candidates.get(index) {
+                Some(_) if record.errno == libc::ENOENT && !program.contains('/') => format!(
+                    "cannot run {program:?}: not found in PATH ({})",
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+                Some(path) => format!("cannot execute {}", path.display()),
+                None => format!("cannot execute {program:?}"),
+            }
+        }
+        Stage::SetNs => match options.namespaces.joins.get(index) {
+            Some(join) => format!(
+                "cannot join the {} namespace {} (setns)",
+                join.kind,
+                join.path.display()
+            ),
+            None => "cannot join a namespace (setns)".into(),
+        },
+        Stage::Unshare => "cannot create the namespaces (unshare)".into(),
+        Stage::Fork => "cannot fork inside the sandbox".into(),
+        Stage::Hostname => format!(
+            "cannot set the hostname {:?}",
+            options.hostname.unwrap_or_default()
+        ),
+        Stage::Domainname => format!(
+            "cannot set the domain name {:?}",
+            options.domainname.unwrap_or_default()
+        ),
+        Stage::PrivateMounts => "cannot make the mounts private (mount / MS_REC|MS_PRIVATE)".into(),
+        Stage::MountProc => "cannot mount a fresh /proc".into(),
+        Stage::Stdio => "cannot redirect standard input and output to /dev/null".into(),
+        Stage::Rlimit => match options.privileges.rlimits.get(index) {
+            Some((resource, soft, hard)) => {
+                format!("cannot set rlimit {resource} to soft {soft}, hard {hard}")
+            }
+            None => "cannot set an rlimit".into(),
+        },
+        Stage::Bounding => format!("cannot drop capability {index} from the bounding set"),
+        Stage::Groups => "cannot set the supplementary groups".into(),
+        Stage::Gid => format!("cannot switch to gid {index}"),
+        Stage::Uid => format!("cannot switch to uid {index}"),
+        Stage::Capabilities => "cannot set the capability sets (capset)".into(),
+        Stage::Ambient => format!("cannot raise ambient capability {index}"),
+        Stage::NoNewPrivileges => "cannot set noNewPrivileges".into(),
+        Stage::ParentDeath => "cannot set the parent-death signal".into(),
+        Stage::Release => "the enforcer did not release the sandbox".into(),
+    }
+}
+
+/// `CAP_SETGID` (linux/capability.h).
+const CAP_SETGID: u32 = 6;
+
+/// Writes `/proc/<pid>/uid_map` and `gid_map` (and `setgroups` `deny` when
+/// this process may not set groups, as the kernel then requires).
+fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), SpawnError> {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let write = |file: &Path, text: &str| {
+        std::fs::write(file, text).map_err(|source| SpawnError::Parent {
+            what: format!("cannot write {text:?} to {}", file.display()),
+            source,
+        })
+    };
+    let lines = |mappings: &[IdMapping]| {
+        mappings
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+            .collect::<String>()
+    };
+    if !crate::check::has_capability(CAP_SETGID) {
+        write(&proc.join("setgroups"), "deny")?;
+    }
+    write(&proc.join("uid_map"), &lines(uids))?;
+    write(&proc.join("gid_map"), &lines(gids))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_follow_path() {
+        assert_eq!(
+            exec_candidates("/bin/sh", Some(OsStr::new("/x"))),
+            vec![PathBuf::from("/bin/sh")]
+        );
+        assert_eq!(
+            exec_candidates("sh", Some(OsStr::new("/a::/b"))),
+            vec![PathBuf::from("/a/sh"), PathBuf::from("/b/sh")]
+        );
+        assert!(exec_candidates("sh", None).contains(&PathBuf::from("/bin/sh")));
+    }
+}
