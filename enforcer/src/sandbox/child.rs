@@ -11,6 +11,7 @@
 //! Steps, in the order the kernel needs them:
 //! 1. wait on the release pipe until the parent has written the id maps
 //!    and moved the child into its cgroups (die with the parent, if asked);
+//!    a detached sandbox's standard streams go to `/dev/null`;
 //! 2. `setns` into the namespaces to join (user first, mount last), then
 //!    `unshare` the rest (the cgroup namespace, now rooted at the sandbox's
 //!    cgroup; everything when a user namespace was joined);
@@ -139,6 +140,9 @@ pub struct ChildPlan {
     pub parent_pid: libc::pid_t,
     /// SIGKILL the sandbox when the enforcer dies (attached runs).
     pub die_with_parent: bool,
+    /// Switch to uid and gid 0 of the new user namespace right after the
+    /// release (they must be mapped).
+    pub become_namespace_root: bool,
     /// `(fd, CLONE_NEW* type)` to `setns`, in order.
     pub setns: Vec<(libc::c_int, libc::c_int)>,
     /// Namespaces to `unshare` after joining.
@@ -206,24 +210,39 @@ unsafe fn fail_with(plan: &ChildPlan, stage: Stage, index: u32, errno: i32) -> !
 /// the parent before it.
 pub unsafe fn run(plan: &ChildPlan) -> ! {
     unsafe {
-        if plan.die_with_parent {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                fail(plan, Stage::ParentDeath, 0);
-            }
-            // The parent may have died before the signal was armed. (In a
-            // new pid namespace the parent is outside it: getppid() is 0.)
-            let parent = libc::getppid();
-            if parent != 0 && parent != plan.parent_pid {
-                libc::_exit(1);
-            }
-        }
+        arm_parent_death(plan, true);
         let mut byte = 0u8;
         if libc::read(plan.release_fd, (&mut byte as *mut u8).cast(), 1) != 1 {
             // The parent gave up before releasing us: nothing to report.
             libc::_exit(1);
         }
         libc::close(plan.release_fd);
+        // Before any fork: a detached sandbox's init must not hold the
+        // enforcer's standard output either.
+        if let Some(null) = plan.null_stdio {
+            for target in 0..3 {
+                if libc::dup2(null, target) < 0 {
+                    fail(plan, Stage::Stdio, target as u32);
+                }
+            }
+        }
 
+        if plan.become_namespace_root {
+            // Born in a new user namespace with the host ids it had: take
+            // the namespace's root (mapped to an unprivileged host id) and
+            // drop the host's supplementary groups at once.
+            if libc::setresgid(0, 0, 0) != 0 {
+                fail(plan, Stage::Gid, 0);
+            }
+            if libc::setresuid(0, 0, 0) != 0 {
+                fail(plan, Stage::Uid, 0);
+            }
+            if libc::setgroups(0, std::ptr::null()) != 0 {
+                fail(plan, Stage::Groups, 0);
+            }
+            // A change of credentials clears the parent-death signal.
+            arm_parent_death(plan, true);
+        }
         for (index, (fd, kind)) in plan.setns.iter().enumerate() {
             if libc::setns(*fd, *kind) != 0 {
                 fail(plan, Stage::SetNs, index as u32);
@@ -232,8 +251,10 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         if plan.unshare_flags != 0 && libc::unshare(plan.unshare_flags) != 0 {
             fail(plan, Stage::Unshare, 0);
         }
+        let mut supervised = false;
         if plan.pid_fork {
             fork_and_supervise(plan);
+            supervised = true;
         }
 
         if let Some(name) = &plan.hostname
@@ -270,18 +291,34 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         }
         if plan.init && libc::getpid() == 1 {
             fork_and_supervise(plan);
+            supervised = true;
         }
 
-        if let Some(null) = plan.null_stdio {
-            for target in 0..3 {
-                if libc::dup2(null, target) < 0 {
-                    fail(plan, Stage::Stdio, target as u32);
-                }
-            }
-        }
         apply_privileges(plan);
+        arm_parent_death(plan, !supervised);
         libc::sigprocmask(libc::SIG_SETMASK, &plan.signal_mask, std::ptr::null_mut());
         exec(plan)
+    }
+}
+
+/// With `die_with_parent`, asks for SIGKILL when the parent dies (again
+/// after every change of credentials, which clears the request).
+/// `parent_is_enforcer`: the parent is the enforcer (no supervisor forked
+/// in between), so a different parent means it died already.
+unsafe fn arm_parent_death(plan: &ChildPlan, parent_is_enforcer: bool) {
+    unsafe {
+        if !plan.die_with_parent {
+            return;
+        }
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            fail(plan, Stage::ParentDeath, 0);
+        }
+        // The parent may have died before the signal was armed. (In a new
+        // pid namespace the parent is outside it: getppid() is 0.)
+        let parent = libc::getppid();
+        if parent_is_enforcer && parent != 0 && parent != plan.parent_pid {
+            libc::_exit(1);
+        }
     }
 }
 
@@ -294,13 +331,28 @@ unsafe fn fork_and_supervise(plan: &ChildPlan) {
             fail(plan, Stage::Fork, 0);
         }
         if pid > 0 {
-            // Only the workload may hold the error pipe now: its exec
-            // closes it and tells the enforcer the start succeeded.
-            libc::close(plan.error_fd);
+            // The supervisor never execs, so close-on-exec never applies
+            // to it: close every descriptor the enforcer had (its standard
+            // streams, the sandbox's state lock, the error pipe, whose end
+            // must come from the workload's exec alone).
+            close_all_descriptors();
             supervise(pid);
         }
+        // The child of a supervisor dies with it (its parent_pid check
+        // does not apply: its parent is the supervisor).
         if plan.die_with_parent {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        }
+    }
+}
+
+/// Closes every file descriptor of this process.
+unsafe fn close_all_descriptors() {
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..65_536 {
+                libc::close(fd);
+            }
         }
     }
 }

@@ -8,6 +8,14 @@
 //! namespace first (the kernel requires it to come before the namespaces it
 //! owns), the mount namespace last. When a user namespace is joined, the
 //! namespaces to create are unshared after it, so the new ones belong to it.
+//!
+//! When a new user namespace is created, the child cannot join namespaces
+//! the host's user namespace owns any more (it has no privilege there). So
+//! the parent joins those first, in its own thread, clones the child into
+//! them, and goes back: the child is born in the joined namespaces and in
+//! the new ones. A mount namespace cannot be joined that way (the kernel
+//! refuses `setns` of a mount namespace in a multi-threaded process), so
+//! joining one while creating a user namespace is refused.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -79,8 +87,11 @@ pub struct NamespaceSetup {
     /// Namespaces the child unshares after joining (cgroup, and everything
     /// it creates when it joins a user namespace).
     pub unshare_flags: libc::c_int,
-    /// Namespaces joined, user first and mount last.
+    /// Namespaces the child joins, user first and mount last.
     pub joins: Vec<Join>,
+    /// Namespaces the parent joins around the clone (when the clone makes
+    /// a new user namespace).
+    pub parent_joins: Vec<Join>,
     /// The types created (in any way).
     pub created: Vec<NamespaceType>,
 }
@@ -93,14 +104,19 @@ impl NamespaceSetup {
 
     /// Whether the sandbox joins a namespace of `kind`.
     pub fn joins(&self, kind: NamespaceType) -> bool {
-        self.joins.iter().any(|join| join.kind == kind)
+        self.joins
+            .iter()
+            .chain(&self.parent_joins)
+            .any(|join| join.kind == kind)
     }
 
-    /// Whether the child must fork once more to enter its pid namespace: a
-    /// joined one, or one created by `unshare` (both apply to children
-    /// only).
+    /// Whether the child must fork once more to enter its pid namespace: one
+    /// it joins or unshares itself (both apply to its children only).
     pub fn needs_pid_fork(&self) -> bool {
-        self.joins(NamespaceType::Pid) || self.unshare_flags & libc::CLONE_NEWPID != 0
+        self.joins
+            .iter()
+            .any(|join| join.kind == NamespaceType::Pid)
+            || self.unshare_flags & libc::CLONE_NEWPID != 0
     }
 
     /// `(fd, CLONE_NEW* type)` pairs for `setns`, in order.
@@ -124,6 +140,14 @@ pub enum NamespaceError {
         index: usize,
         /// The path.
         path: String,
+    },
+    /// A combination the kernel does not allow.
+    #[error("namespaces[{index}]: {why}")]
+    Unsupported {
+        /// Index in the decision.
+        index: usize,
+        /// Why.
+        why: String,
     },
     /// The path cannot be opened.
     #[error("namespaces[{index}].path {path}: {source}")]
@@ -241,6 +265,17 @@ pub fn prepare(
     } else {
         setup.clone_flags = others;
         setup.unshare_flags = cgroup;
+        if others & libc::CLONE_NEWUSER != 0 {
+            if let Some(index) = decision.namespaces.iter().position(|namespace| {
+                namespace.kind == NamespaceType::Mount && namespace.path.is_some()
+            }) {
+                return Err(NamespaceError::Unsupported {
+                    index,
+                    why: "joining a mount namespace together with creating a user namespace is not supported".into(),
+                });
+            }
+            setup.parent_joins = std::mem::take(&mut setup.joins);
+        }
     }
     Ok(setup)
 }
@@ -298,6 +333,29 @@ mod tests {
         };
         let error = prepare(&missing, &allow, &no_sandboxes).expect_err("no such sandbox");
         assert!(error.to_string().contains("no sandbox ghost"), "{error}");
+    }
+
+    #[test]
+    fn with_a_new_user_namespace_the_parent_joins() {
+        let decision = Decision::allow()
+            .namespace(NamespaceType::User)
+            .namespace(NamespaceType::Pid)
+            .join_namespace(NamespaceType::Network, "/proc/self/ns/net");
+        let allow = JoinAllowList {
+            patterns: vec!["/proc/self/ns/*".into()],
+        };
+        let setup = prepare(&decision, &allow, &no_sandboxes).expect("ok");
+        assert!(setup.joins.is_empty());
+        assert_eq!(setup.parent_joins.len(), 1);
+        assert!(
+            !setup.needs_pid_fork(),
+            "the pid namespace comes with the clone"
+        );
+        let mount = Decision::allow()
+            .namespace(NamespaceType::User)
+            .join_namespace(NamespaceType::Mount, "/proc/self/ns/mnt");
+        let error = prepare(&mount, &allow, &no_sandboxes).expect_err("refused");
+        assert!(error.to_string().contains("not supported"), "{error}");
     }
 
     #[test]

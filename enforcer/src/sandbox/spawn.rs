@@ -174,6 +174,9 @@ fn prepare(
         error_fd,
         parent_pid: std::process::id() as libc::pid_t,
         die_with_parent: options.die_with_parent,
+        become_namespace_root: namespaces.clone_flags & libc::CLONE_NEWUSER != 0
+            && maps_root(options.uid_mappings)
+            && maps_root(options.gid_mappings),
         setns: namespaces.setns_list(),
         unshare_flags: namespaces.unshare_flags,
         pid_fork: namespaces.needs_pid_fork(),
@@ -219,6 +222,11 @@ fn prepare(
     })
 }
 
+/// Whether id 0 inside is mapped.
+fn maps_root(mappings: &[IdMapping]) -> bool {
+    mappings.iter().any(|mapping| mapping.container_id == 0)
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills the two descriptors we then own.
@@ -239,6 +247,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     let (error_read, error_write) = pipe()?;
     let prepared = prepare(options, release_read.as_raw_fd(), error_write.as_raw_fd())?;
     let flags = options.namespaces.clone_flags | libc::SIGCHLD;
+    let returns = join_in_this_thread(&options.namespaces.parent_joins)?;
     // SAFETY: a fork-like clone (no new stack: the child runs on a copy of
     // ours); the child only runs `child::run`, which makes nothing but
     // system calls on data prepared above, and never returns.
@@ -252,10 +261,14 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
             0usize,
         )
     };
+    let clone_error = std::io::Error::last_os_error();
+    if pid != 0 {
+        return_to(&returns)?;
+    }
     if pid < 0 {
         return Err(SpawnError::Parent {
             what: "cannot clone the sandbox's first process".into(),
-            source: std::io::Error::last_os_error(),
+            source: clone_error,
         });
     }
     if pid == 0 {
@@ -315,14 +328,66 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     })
 }
 
+/// Joins `joins` in the calling thread (a namespace change of one thread,
+/// which its clone inherits); returns this thread's namespaces to go back to.
+fn join_in_this_thread(
+    joins: &[super::namespaces::Join],
+) -> Result<Vec<(OwnedFd, libc::c_int)>, SpawnError> {
+    let mut returns = Vec::new();
+    for join in joins {
+        let kind = super::namespaces::clone_flag(join.kind);
+        let own = match join.kind {
+            NamespaceType::Pid => "pid_for_children",
+            other => other.proc_name(),
+        };
+        let own = PathBuf::from(format!("/proc/thread-self/ns/{own}"));
+        let file = std::fs::File::open(&own).map_err(|source| SpawnError::Parent {
+            what: format!("cannot open {}", own.display()),
+            source,
+        })?;
+        returns.push((OwnedFd::from(file), kind));
+        // SAFETY: setns on descriptors we own.
+        if unsafe { libc::setns(join.file.as_raw_fd(), kind) } != 0 {
+            let source = std::io::Error::last_os_error();
+            return_to(&returns)?;
+            return Err(SpawnError::Parent {
+                what: format!(
+                    "cannot join the {} namespace {} (setns)",
+                    join.kind,
+                    join.path.display()
+                ),
+                source,
+            });
+        }
+    }
+    Ok(returns)
+}
+
+/// Puts the calling thread back into the namespaces `returns` names.
+fn return_to(returns: &[(OwnedFd, libc::c_int)]) -> Result<(), SpawnError> {
+    for (file, kind) in returns.iter().rev() {
+        // SAFETY: setns on a descriptor we own.
+        if unsafe { libc::setns(file.as_raw_fd(), *kind) } != 0 {
+            return Err(SpawnError::Parent {
+                what: "cannot return to the enforcer's own namespaces".into(),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What a child failure means, with the path or value involved.
 fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathBuf]) -> String {
     let index = record.index as usize;
     match record.stage {
         Stage::Exec => {
             let program = options.command.first().map(String::as_str).unwrap_or("");
+            // What the sandbox could not see (a PATH directory it may not
+            // search) is judged from here: no candidate at all is "not found".
+            let none_exists = !candidates.iter().any(|candidate| candidate.exists());
             match candidates.get(index) {
-                Some(_) if record.errno == libc::ENOENT && !program.contains('/') => format!(
+                Some(_) if none_exists && !program.contains('/') => format!(
                     "cannot run {program:?}: not found in PATH ({})",
                     std::env::var("PATH").unwrap_or_default()
                 ),
