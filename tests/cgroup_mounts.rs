@@ -349,3 +349,121 @@ fn wait_until_back_on_v2(controller: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Not a test of its own: the workload of
+/// `run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit`, run inside
+/// a sandbox as `<this binary> --exact hugetlb_workload --ignored`. Maps and
+/// touches `ENFORCER_TEST_HUGETLB_PAGES` 2 MB pages.
+#[test]
+#[ignore = "a workload for another test, run inside a sandbox"]
+fn hugetlb_workload() {
+    let Ok(pages) = std::env::var("ENFORCER_TEST_HUGETLB_PAGES") else {
+        return;
+    };
+    let pages: usize = pages.parse().expect("a number");
+    const PAGE: usize = 2 * 1024 * 1024;
+    // SAFETY: an anonymous mapping we only write into and never free.
+    unsafe {
+        let address = libc::mmap(
+            std::ptr::null_mut(),
+            pages * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+            -1,
+            0,
+        );
+        assert_ne!(
+            address,
+            libc::MAP_FAILED,
+            "mmap of {pages} huge pages: {}",
+            std::io::Error::last_os_error()
+        );
+        for page in 0..pages {
+            std::ptr::write_volatile(address.cast::<u8>().add(page * PAGE), 1);
+        }
+    }
+}
+
+#[test]
+fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    require!(cannot_run().or(mountable("hugetlb")));
+    if meminfo("Hugepagesize") != 2048 {
+        skipped("the test needs 2 MB default huge pages");
+        return;
+    }
+    let Some(_reserve) = HugepageReserve::add(3) else {
+        skipped("the kernel could not reserve 3 huge pages");
+        return;
+    };
+    let was_on_v2 = matches!(
+        discover().controller_state("hugetlb"),
+        ControllerState::V2NotEnabled(_)
+    );
+    let mut mounts = Mounts::new();
+    let already_mounted = matches!(
+        discover().controller_state("hugetlb"),
+        ControllerState::V1(_)
+    );
+    if !already_mounted {
+        mounts.points.push(MountedController {
+            controller: "hugetlb".into(),
+            mount_point: mounts.base.path().join("hugetlb"),
+        });
+    }
+    let root = unique_root();
+    let state = tempfile::Builder::new()
+        .prefix("enforcer-test-state-")
+        .tempdir()
+        .expect("tempdir");
+    let policy = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
+    let this_binary = std::env::current_exe().expect("test binary");
+    let run = |pages: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_enforcer"))
+            .args(["run", "--cgroup-root", &root, "--state-dir"])
+            .arg(state.path())
+            .arg(format!(
+                "--mount-controllers={}",
+                mounts.base.path().display()
+            ))
+            .args(["-p"])
+            .arg(&policy)
+            .args(["-l", "hugetlb-2mb=2097152", "--"])
+            .arg(&this_binary)
+            .args(["--exact", "hugetlb_workload", "--ignored", "--nocapture"])
+            .env("ENFORCER_TEST_HUGETLB_PAGES", pages)
+            .output()
+            .expect("enforcer runs")
+    };
+    let within = run("1");
+    let over = run("2");
+    let stderr =
+        |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        within.status.code(),
+        Some(0),
+        "one page fits: {}",
+        stderr(&within)
+    );
+    let code = over.status.code();
+    // The mmap is refused (reservation limit: the test panics, exit 101)
+    // or the fault kills it (SIGBUS: 128 + 7).
+    assert!(
+        code == Some(101) || code == Some(135),
+        "two pages cross the 2 MB limit: {code:?} {}",
+        stderr(&over)
+    );
+    assert!(
+        std::fs::read_dir(state.path())
+            .expect("state dir")
+            .next()
+            .is_none(),
+        "no state left"
+    );
+    drop(mounts);
+    if was_on_v2 {
+        assert_eq!(hierarchy_id("hugetlb"), "0", "hugetlb is back on cgroup2");
+    }
+}

@@ -1,6 +1,8 @@
 //! Run last, after every other test (`scripts/test` does, with
 //! `--ignored`): proves the suite left nothing behind on this host. No
-//! cgroup named like a test's in any hierarchy, no test mount, no
+//! cgroup named like a test's in any hierarchy, no test state directory or
+//! scratch file (`enforcer-test*` in the temporary directories), no test
+//! mount, no
 //! controller held by a hidden (unmounted) v1 hierarchy, and
 //! `nr_hugepages` as it was before the suite (`scripts/test` records it in
 //! `ENFORCER_TEST_NR_HUGEPAGES`).
@@ -24,6 +26,21 @@ fn the_suite_left_nothing_behind() {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with("enforcer-test") {
+                leftovers.push(entry.path().display().to_string());
+            }
+        }
+    }
+    // Test state directories, mount bases and scratch files.
+    for directory in [std::env::temp_dir(), std::path::PathBuf::from("/var/tmp")] {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("enforcer-test")
+            {
                 leftovers.push(entry.path().display().to_string());
             }
         }

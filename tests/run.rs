@@ -639,3 +639,19 @@ fn a_denied_request_starts_nothing() {
     run.expect_code(1).expect_stderr(&["unknown tier"]);
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn a_hundred_starts_in_a_row_never_hang() {
+    // The child of a multi-threaded enforcer must not take a lock before
+    // exec (glibc's id-change wrappers once did, now and then): a hang
+    // fails this test through the hang guard.
+    require_root!();
+    let harness = Harness::new();
+    for round in 0..100 {
+        let user = if round % 2 == 0 { "0" } else { "1000" };
+        let mut args = harness.run_args(&["--user", user]);
+        args.extend(["--", "/bin/true"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        enforcer(&args).expect_code(0);
+    }
+}

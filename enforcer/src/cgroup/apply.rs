@@ -196,6 +196,16 @@ pub fn members(leaf: &Path) -> Vec<i32> {
 pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupError> {
     let deadline = Instant::now() + timeout;
     let existing: Vec<&PathBuf> = cgroup.leaves.iter().filter(|leaf| leaf.exists()).collect();
+    // The common case after a workload exited: nothing left to kill.
+    let frozen = existing
+        .iter()
+        .any(|leaf| freezer::is_frozen_or_freezing(leaf));
+    if !frozen
+        && existing.iter().all(|leaf| members(leaf).is_empty())
+        && remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline)).is_ok()
+    {
+        return Ok(());
+    }
     let killed_by_kernel = existing.iter().any(|leaf| {
         let kill = leaf.join("cgroup.kill");
         kill.exists() && std::fs::write(&kill, "1").is_ok()

@@ -119,6 +119,16 @@ pub fn thaw_all(leaves: &[&PathBuf]) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// Whether `leaf` is frozen, or being frozen, by either freezer.
+pub fn is_frozen_or_freezing(leaf: &Path) -> bool {
+    [
+        Freezer::V1(leaf.to_path_buf()),
+        Freezer::V2(leaf.to_path_buf()),
+    ]
+    .iter()
+    .any(|freezer| freezer.is_frozen() || freezer.is_freezing())
+}
+
 /// Whether any of `leaves` is frozen, or `None` where none has a freezer.
 pub fn any_frozen(leaves: &[PathBuf]) -> Option<bool> {
     let mut found = None;

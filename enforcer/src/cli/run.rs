@@ -87,7 +87,9 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     let signal_mask = signals::block()?;
     let mut timings = Timings::start();
     let request = args.request.request()?;
+    timings.lap("request");
     let engine = args.engine.engine()?;
+    timings.lap("engine");
     let policies = load_policies(&engine, &args.request.policies)?;
     timings.lap("load");
     let options = RunOptions {
@@ -102,6 +104,9 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
         signal_mask,
     };
     let outcome = run_sandbox(&request, &policies, &options, &mut timings);
+    drop(policies);
+    drop(engine);
+    timings.lap("drop");
     if args.timings {
         eprintln!("enforcer: timings: {}", timings.summary());
     }

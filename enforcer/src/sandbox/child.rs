@@ -2,7 +2,8 @@
 //!
 //! The child is a copy of a possibly multi-threaded parent, so until it
 //! execs it only makes system calls: no allocation, no locks, no Rust
-//! standard library I/O. Everything it needs is prepared by the parent in
+//! standard library I/O, and raw system calls where glibc's wrappers
+//! coordinate with threads (the id changes). Everything it needs is prepared by the parent in
 //! a [`ChildPlan`] (C strings, pointer arrays, bit masks) before the clone.
 //! A failure is reported to the parent as a fixed-size [`ChildError`]
 //! record on a close-on-exec pipe; a successful `execve` closes the pipe,
@@ -133,6 +134,9 @@ impl ChildError {
 pub struct ChildPlan {
     /// Read end of the release pipe.
     pub release_fd: libc::c_int,
+    /// Write end of the release pipe (the parent's; closed at once, so the
+    /// child sees end-of-file if the parent dies before releasing it).
+    pub release_write_fd: libc::c_int,
     /// Write end of the error pipe (close-on-exec).
     pub error_fd: libc::c_int,
     /// The parent's pid, to notice a parent that died before
@@ -210,6 +214,7 @@ unsafe fn fail_with(plan: &ChildPlan, stage: Stage, index: u32, errno: i32) -> !
 /// the parent before it.
 pub unsafe fn run(plan: &ChildPlan) -> ! {
     unsafe {
+        libc::close(plan.release_write_fd);
         arm_parent_death(plan, true);
         let mut byte = 0u8;
         if libc::read(plan.release_fd, (&mut byte as *mut u8).cast(), 1) != 1 {
@@ -231,13 +236,13 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             // Born in a new user namespace with the host ids it had: take
             // the namespace's root (mapped to an unprivileged host id) and
             // drop the host's supplementary groups at once.
-            if libc::setresgid(0, 0, 0) != 0 {
+            if set_ids(libc::SYS_setresgid, 0) != 0 {
                 fail(plan, Stage::Gid, 0);
             }
-            if libc::setresuid(0, 0, 0) != 0 {
+            if set_ids(libc::SYS_setresuid, 0) != 0 {
                 fail(plan, Stage::Uid, 0);
             }
-            if libc::setgroups(0, std::ptr::null()) != 0 {
+            if set_groups(&[]) != 0 {
                 fail(plan, Stage::Groups, 0);
             }
             // A change of credentials clears the parent-death signal.
@@ -393,6 +398,19 @@ unsafe fn supervise(workload: libc::pid_t) -> ! {
     }
 }
 
+/// `setresuid`/`setresgid(id, id, id)` as the raw system call. glibc's
+/// wrappers apply the change to every thread it knows of and wait for
+/// them; a cloned child has only one thread but inherited glibc's list of
+/// the parent's, and would wait forever.
+unsafe fn set_ids(call: libc::c_long, id: u32) -> libc::c_long {
+    unsafe { libc::syscall(call, id, id, id) }
+}
+
+/// `setgroups` as the raw system call (see [`set_ids`]).
+unsafe fn set_groups(groups: &[libc::gid_t]) -> libc::c_long {
+    unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }
+}
+
 /// The capability header and data of `capset(2)`, version 3.
 #[repr(C)]
 struct CapHeader {
@@ -435,13 +453,13 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
         }
         if let Some((uid, gid)) = plan.ids {
             libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
-            if libc::setgroups(plan.groups.len(), plan.groups.as_ptr()) != 0 {
+            if set_groups(&plan.groups) != 0 {
                 fail(plan, Stage::Groups, 0);
             }
-            if libc::setresgid(gid, gid, gid) != 0 {
+            if set_ids(libc::SYS_setresgid, gid) != 0 {
                 fail(plan, Stage::Gid, gid);
             }
-            if libc::setresuid(uid, uid, uid) != 0 {
+            if set_ids(libc::SYS_setresuid, uid) != 0 {
                 fail(plan, Stage::Uid, uid);
             }
             libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);

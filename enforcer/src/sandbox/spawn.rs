@@ -115,7 +115,7 @@ struct Prepared {
 
 fn prepare(
     options: &SpawnOptions<'_>,
-    release_fd: libc::c_int,
+    (release_fd, release_write_fd): (libc::c_int, libc::c_int),
     error_fd: libc::c_int,
 ) -> Result<Prepared, SpawnError> {
     let program = options.command.first().ok_or(SpawnError::NoCommand)?;
@@ -171,6 +171,7 @@ fn prepare(
     };
     let plan = ChildPlan {
         release_fd,
+        release_write_fd,
         error_fd,
         parent_pid: std::process::id() as libc::pid_t,
         die_with_parent: options.die_with_parent,
@@ -245,7 +246,11 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
 pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     let (release_read, release_write) = pipe()?;
     let (error_read, error_write) = pipe()?;
-    let prepared = prepare(options, release_read.as_raw_fd(), error_write.as_raw_fd())?;
+    let prepared = prepare(
+        options,
+        (release_read.as_raw_fd(), release_write.as_raw_fd()),
+        error_write.as_raw_fd(),
+    )?;
     let flags = options.namespaces.clone_flags | libc::SIGCHLD;
     let returns = join_in_this_thread(&options.namespaces.parent_joins)?;
     // SAFETY: a fork-like clone (no new stack: the child runs on a copy of

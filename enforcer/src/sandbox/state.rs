@@ -233,8 +233,10 @@ impl StateDir {
         let text = serde_json::to_vec_pretty(state)?;
         let mut file = File::create(&temporary)
             .with_context(|| format!("cannot write {}", temporary.display()))?;
+        // No fsync: the state lives on a tmpfs (/run) and describes
+        // processes that do not survive a reboot either; the rename alone
+        // keeps readers from ever seeing half a file.
         file.write_all(&text)
-            .and_then(|()| file.sync_all())
             .with_context(|| format!("cannot write {}", temporary.display()))?;
         std::fs::rename(&temporary, &target)
             .with_context(|| format!("cannot write {}", target.display()))?;
