@@ -334,6 +334,44 @@ fn the_hostname_is_the_decisions_and_the_hosts_is_unchanged() {
 }
 
 #[test]
+fn the_domain_name_is_the_decisions() {
+    require_root!();
+    let harness = Harness::new();
+    let before = std::fs::read_to_string("/proc/sys/kernel/domainname").expect("domainname");
+    let run = harness.sh(
+        &["-p", &labels(), "-l", "domainname=example.test"],
+        "cat /proc/sys/kernel/domainname",
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "example.test\n");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/domainname").expect("domainname"),
+        before
+    );
+}
+
+#[test]
+fn concurrent_deletes_do_not_trip_over_each_other() {
+    require_root!();
+    let harness = Harness::new();
+    let id = harness.detach(&["--id", "twice"], "sleep 60");
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| harness.command("delete", &[&id]));
+        let second = scope.spawn(|| harness.command("delete", &[&id]));
+        (first.join().expect("first"), second.join().expect("second"))
+    });
+    let mut codes = [first.code, second.code];
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(2)], "{first:?}\n{second:?}");
+    let loser = if first.code == Some(2) {
+        &first
+    } else {
+        &second
+    };
+    assert!(loser.stderr.contains("no sandbox"), "{}", loser.stderr);
+}
+
+#[test]
 fn exit_codes_and_signals() {
     require_root!();
     let harness = Harness::new();
@@ -549,15 +587,28 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
             &policy,
             "-l",
             "join-network=sandbox:net-owner",
+            "-l",
+            "join-ipc=sandbox:net-owner",
+            "-l",
+            "join-uts=sandbox:net-owner",
             "--allow-join",
             "sandbox:net-*",
         ],
-        "stat -L -c %i /proc/self/ns/net",
+        "for n in net ipc uts pid; do stat -L -c %i /proc/self/ns/$n; done",
     );
     run.expect_code(0);
-    assert_eq!(
-        run.stdout.trim(),
-        inode(&format!("/proc/{pid}/ns/net")).to_string()
+    let inodes: Vec<&str> = run.stdout.lines().collect();
+    for (index, name) in ["net", "ipc", "uts"].iter().enumerate() {
+        assert_eq!(
+            inodes[index],
+            inode(&format!("/proc/{pid}/ns/{name}")).to_string(),
+            "joined {name} is the target's"
+        );
+    }
+    assert_ne!(
+        inodes[3],
+        inode(&format!("/proc/{pid}/ns/pid_for_children")).to_string(),
+        "the pid namespace is its own"
     );
     harness.command("delete", &[&first]).expect_code(0);
 }
