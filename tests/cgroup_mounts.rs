@@ -208,6 +208,26 @@ fn meminfo(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What both hugetlb tests need: 2 MB default pages, three of them reserved
+/// (restored when the reserve drops), and whether hugetlb sits unused on
+/// cgroup2 now (it must be back there at the end). `None`, with the reason
+/// reported, where the host cannot provide that.
+fn hugetlb_setup() -> Option<(HugepageReserve, bool)> {
+    if meminfo("Hugepagesize") != 2048 {
+        skipped("the test needs 2 MB default huge pages");
+        return None;
+    }
+    let Some(reserve) = HugepageReserve::add(3) else {
+        skipped("the kernel could not reserve 3 huge pages");
+        return None;
+    };
+    let was_on_v2 = matches!(
+        discover().controller_state("hugetlb"),
+        ControllerState::V2NotEnabled(_)
+    );
+    Some((reserve, was_on_v2))
+}
+
 /// Forks a child that waits until `cgroup` holds it, then maps and touches
 /// `pages` 2 MB huge pages. Returns how it ended.
 fn map_hugepages(cgroup: &TestCgroup, pages: usize) -> WaitStatus {
@@ -255,22 +275,9 @@ fn hugetlb_limit_makes_the_mapping_fail() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     require!(cannot_run().or(mountable("hugetlb")));
-    let sizes = std::fs::read_dir("/sys/kernel/mm/hugepages")
-        .map(|entries| entries.count())
-        .unwrap_or(0);
-    let default_2mb = meminfo("Hugepagesize") == 2048;
-    if sizes == 0 || !default_2mb {
-        skipped("the test needs 2 MB default huge pages");
-        return;
-    }
-    let Some(_reserve) = HugepageReserve::add(3) else {
-        skipped("the kernel could not reserve 3 huge pages");
+    let Some((_reserve, was_on_v2)) = hugetlb_setup() else {
         return;
     };
-    let was_on_v2 = matches!(
-        discover().controller_state("hugetlb"),
-        ControllerState::V2NotEnabled(_)
-    );
     let mut mounts = Mounts::new();
     let resources = Decision::allow()
         .hugepage_limit("2MB", 2 * MIB)
@@ -390,18 +397,9 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     require!(cannot_run().or(mountable("hugetlb")));
-    if meminfo("Hugepagesize") != 2048 {
-        skipped("the test needs 2 MB default huge pages");
-        return;
-    }
-    let Some(_reserve) = HugepageReserve::add(3) else {
-        skipped("the kernel could not reserve 3 huge pages");
+    let Some((_reserve, was_on_v2)) = hugetlb_setup() else {
         return;
     };
-    let was_on_v2 = matches!(
-        discover().controller_state("hugetlb"),
-        ControllerState::V2NotEnabled(_)
-    );
     let mut mounts = Mounts::new();
     let already_mounted = matches!(
         discover().controller_state("hugetlb"),

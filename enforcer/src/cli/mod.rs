@@ -28,8 +28,10 @@ pub const EXIT_ERROR: i32 = 2;
 ///
 /// A policy is a Wasm module that receives a request (tenant, user, command,
 /// labels, host facts) and returns a decision: allow or deny, the Linux
-/// namespaces to create or join, and cgroup limits in the OCI runtime spec's
-/// shape. Without --policy, the built-in default policy is used.
+/// namespaces to create or join, cgroup limits and the workload's
+/// privileges, in the OCI runtime spec's shape. `enforcer run` applies it
+/// and runs the command in that sandbox. Without --policy, the built-in
+/// default policy is used.
 #[derive(Debug, Parser)]
 #[command(name = "enforcer", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \
@@ -47,14 +49,6 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Report what this host offers (cgroups, namespaces, hugepages,
-    /// privileges).
-    Check(check::CheckArgs),
-    /// Evaluate a request and print the validated decision as JSON.
-    Eval(eval::EvalArgs),
-    /// Show a policy module's ABI version, imports, exports, metadata,
-    /// size, digest and cache state.
-    Inspect(inspect::InspectArgs),
     /// Evaluate a request and run the command in the sandbox it describes.
     Run(run::RunArgs),
     /// List sandboxes.
@@ -69,6 +63,14 @@ enum Command {
     Delete(sandbox::DeleteArgs),
     /// Remove sandboxes whose processes or whose `enforcer run` are gone.
     Gc(sandbox::GcArgs),
+    /// Report what this host offers (cgroups, namespaces, hugepages,
+    /// privileges).
+    Check(check::CheckArgs),
+    /// Evaluate a request and print the validated decision as JSON.
+    Eval(eval::EvalArgs),
+    /// Show a policy module's ABI version, imports, exports, metadata,
+    /// size, digest and cache state.
+    Inspect(inspect::InspectArgs),
     /// Run golden cases (TOML or JSON) against policy modules.
     Test(test::TestArgs),
     /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use policy_sdk::NamespaceType;
 
-use super::namespaces::{Join, NamespaceSetup};
+use super::namespaces::{Join, NamespaceSetup, sort_joins};
 use super::privileges::Privileges;
 use super::run::{REMOVE_TIMEOUT, namespace_inode};
 use super::signals;
@@ -124,11 +124,7 @@ pub fn exec(
             file: handle.into(),
         });
     }
-    setup.joins.sort_by_key(|join| match join.kind {
-        NamespaceType::User => 0,
-        NamespaceType::Mount => 2,
-        _ => 1,
-    });
+    sort_joins(&mut setup.joins);
     let privileges = Privileges::from_process(state.decision.process.as_ref())
         .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
     let cgroup = created(&state);

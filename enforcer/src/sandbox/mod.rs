@@ -6,6 +6,7 @@
 //! - [`privileges`]: OCI `process` to the numbers the child applies;
 //! - [`child`]: the child's steps from `clone` to `execve`, allocation-free;
 //! - [`spawn`]: the parent's side of the start;
+//! - [`signals`]: forwarding signals while waiting, exit statuses;
 //! - [`state`]: the state directory of running sandboxes;
 //! - [`run`]: the whole pipeline behind `enforcer run`;
 //! - [`lifecycle`]: `ps`, `exec`, `stats`, `kill`, `delete`, `gc`.

@@ -183,6 +183,17 @@ pub enum NamespaceError {
     },
 }
 
+/// Puts `joins` in the order the kernel needs: the user namespace first
+/// (it owns the others), the mount namespace last (after it, paths resolve
+/// in the joined mount table).
+pub fn sort_joins(joins: &mut [Join]) {
+    joins.sort_by_key(|join| match join.kind {
+        NamespaceType::User => 0,
+        NamespaceType::Mount => 2,
+        _ => 1,
+    });
+}
+
 /// `NS_GET_NSTYPE` (linux/nsfs.h): the `CLONE_NEW*` type of a namespace fd.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
@@ -252,11 +263,7 @@ pub fn prepare(
             file: file.into(),
         });
     }
-    setup.joins.sort_by_key(|join| match join.kind {
-        NamespaceType::User => 0,
-        NamespaceType::Mount => 2,
-        _ => 1,
-    });
+    sort_joins(&mut setup.joins);
     // The cgroup namespace is unshared once the child is in its cgroups.
     let cgroup = creates & libc::CLONE_NEWCGROUP;
     let others = creates & !libc::CLONE_NEWCGROUP;

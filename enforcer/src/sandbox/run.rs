@@ -10,7 +10,7 @@ use anyhow::Context;
 use nix::libc;
 use policy_sdk::{Decision, NamespaceType, Request};
 
-use super::namespaces::{JoinAllowList, prepare};
+use super::namespaces::{JoinAllowList, NamespaceSetup, prepare};
 use super::privileges::Privileges;
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
@@ -147,11 +147,17 @@ pub fn run(
             _ => Err(format!("sandbox {id:?} is not running")),
         }
     };
-    let namespaces = prepare(&decision, &options.allow_join, &resolve)?;
-    let privileges = Privileges::from_process(decision.process.as_ref())
-        .map_err(|error| anyhow::anyhow!("process: {error}"))?;
-    let resources = decision.resources.clone().unwrap_or_default();
-    let cgroups_path = decision.cgroups_path.clone().unwrap_or(request.id.clone());
+    let prepared = Prepared {
+        namespaces: prepare(&decision, &options.allow_join, &resolve)?,
+        privileges: Privileges::from_process(decision.process.as_ref())
+            .map_err(|error| anyhow::anyhow!("process: {error}"))?,
+        resources: decision.resources.clone().unwrap_or_default(),
+        cgroups_path: decision
+            .cgroups_path
+            .clone()
+            .unwrap_or_else(|| request.id.clone()),
+        decision,
+    };
     timings.lap("prepare");
 
     let mut undo = Undo {
@@ -160,18 +166,7 @@ pub fn run(
         lock: Some(states.claim(&request.id)?),
         cgroup: None,
     };
-    let result = start(
-        request,
-        policies,
-        options,
-        &decision,
-        &namespaces,
-        &privileges,
-        (&resources, &cgroups_path),
-        &mut undo,
-        timings,
-    );
-    match result {
+    match start(request, policies, options, &prepared, &mut undo, timings) {
         Ok(outcome) => Ok(outcome),
         Err(error) => {
             undo.undo();
@@ -180,18 +175,30 @@ pub fn run(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A decision made ready to apply.
+struct Prepared {
+    decision: Decision,
+    namespaces: NamespaceSetup,
+    privileges: Privileges,
+    resources: policy_sdk::Resources,
+    cgroups_path: String,
+}
+
 fn start(
     request: &Request,
     policies: &[Policy],
     options: &RunOptions,
-    decision: &Decision,
-    namespaces: &super::namespaces::NamespaceSetup,
-    privileges: &Privileges,
-    (resources, cgroups_path): (&policy_sdk::Resources, &str),
+    prepared: &Prepared,
     undo: &mut Undo<'_>,
     timings: &mut Timings,
 ) -> anyhow::Result<RunOutcome> {
+    let Prepared {
+        decision,
+        namespaces,
+        privileges,
+        resources,
+        cgroups_path,
+    } = prepared;
     let plan = match &options.mount_controllers {
         Some(base) => {
             let (plan, _, mounted) =
