@@ -214,8 +214,18 @@ fn start(
         )
         .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?,
     };
-    let created = cgroup::create(&plan)?;
-    undo.cgroup = Some(created.clone());
+    // Recorded before the cgroups exist, so that `gc` finds them even if
+    // this process dies while creating them: the directories that do not
+    // exist yet are the ones the creation will make.
+    let planned = CgroupRecord {
+        created: plan
+            .directories
+            .iter()
+            .filter(|directory| !directory.exists())
+            .cloned()
+            .collect(),
+        leaves: plan.leaves.clone(),
+    };
     let mut state = SandboxState {
         version: 1,
         id: request.id.clone(),
@@ -230,10 +240,7 @@ fn start(
             .map_or(0, |time| time.as_secs()),
         command: request.command.clone(),
         decision: decision.clone(),
-        cgroup: CgroupRecord {
-            created: created.created.clone(),
-            leaves: created.leaves.clone(),
-        },
+        cgroup: planned,
         namespaces: BTreeMap::new(),
         policies: policies
             .iter()
@@ -245,6 +252,12 @@ fn start(
     };
     let lock = undo.lock.as_ref().context("the sandbox lock")?;
     undo.states.save(&state, lock)?;
+    let created = cgroup::create(&plan)?;
+    undo.cgroup = Some(created.clone());
+    state.cgroup = CgroupRecord {
+        created: created.created.clone(),
+        leaves: created.leaves.clone(),
+    };
     timings.lap("cgroups");
 
     let spawned = spawn(&SpawnOptions {
