@@ -11,7 +11,7 @@
 mod test_cgroup;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use enforcer::cgroup::{
@@ -26,6 +26,13 @@ use test_cgroup::{TestCgroup, cannot_run, require, skipped, unique_root};
 
 /// One test at a time in this binary.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds [`SERIAL`] (also after another test panicked holding it).
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Hierarchies a test mounted, unmounted on drop (after the test's
 /// cgroups, which are declared later and so dropped first).
@@ -90,9 +97,7 @@ fn mountable(controller: &str) -> Option<&'static str> {
 
 #[test]
 fn net_cls_net_prio_and_perf_event_are_mounted_applied_and_unmounted() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = serial();
     require!(
         cannot_run()
             .or(mountable("net_cls"))
@@ -271,9 +276,7 @@ fn map_hugepages(cgroup: &TestCgroup, pages: usize) -> WaitStatus {
 
 #[test]
 fn hugetlb_limit_makes_the_mapping_fail() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = serial();
     require!(cannot_run().or(mountable("hugetlb")));
     let Some((_reserve, was_on_v2)) = hugetlb_setup() else {
         return;
@@ -393,9 +396,7 @@ fn hugetlb_workload() {
 
 #[test]
 fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = serial();
     require!(cannot_run().or(mountable("hugetlb")));
     let Some((_reserve, was_on_v2)) = hugetlb_setup() else {
         return;

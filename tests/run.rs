@@ -7,32 +7,17 @@
 //! directory, and checks on drop that nothing of either is left.
 
 mod common;
+#[path = "common/cgroup.rs"]
+mod test_cgroup;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use common::{Run, enforcer, example};
 use enforcer::cgroup::discover;
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED {}: enforcer run needs root here",
-                std::thread::current().name().unwrap_or("")
-            );
-            return;
-        }
-    };
-}
+use test_cgroup::{cannot_run, require, skipped, unique_root, wait_for};
 
 /// One test's cgroup root and state directory.
 struct Harness {
@@ -42,13 +27,8 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         Harness {
-            root: format!(
-                "enforcer-test-{}-run{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            ),
+            root: unique_root(),
             state: tempfile::Builder::new()
                 .prefix("enforcer-test-state-")
                 .tempdir()
@@ -172,17 +152,6 @@ fn inode(path: &str) -> u64 {
         .ino()
 }
 
-fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn labels() -> String {
     // The fixture policy that takes limits from labels.
     let path = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
@@ -192,7 +161,7 @@ fn labels() -> String {
 
 #[test]
 fn zero_config_run_prints_hello() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let run = harness.sh(&[], "echo hello");
     run.expect_code(0);
@@ -201,7 +170,7 @@ fn zero_config_run_prints_hello() {
 
 #[test]
 fn namespaces_from_outside_and_inside_and_exec_joins_them() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let id = harness.detach(&["--id", "ns-test"], "sleep 60");
     assert_eq!(id, "ns-test");
@@ -292,7 +261,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
 
 #[test]
 fn pid_1_is_the_init_and_only_own_processes_are_visible() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let script = "echo self=$$; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '";
     let run = harness.sh(&[], script);
@@ -317,7 +286,7 @@ fn pid_1_is_the_init_and_only_own_processes_are_visible() {
 
 #[test]
 fn the_hostname_is_the_decisions_and_the_hosts_is_unchanged() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let before = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
     let run = harness.sh(
@@ -335,7 +304,7 @@ fn the_hostname_is_the_decisions_and_the_hosts_is_unchanged() {
 
 #[test]
 fn the_domain_name_is_the_decisions() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let before = std::fs::read_to_string("/proc/sys/kernel/domainname").expect("domainname");
     let run = harness.sh(
@@ -352,7 +321,7 @@ fn the_domain_name_is_the_decisions() {
 
 #[test]
 fn concurrent_deletes_do_not_trip_over_each_other() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let id = harness.detach(&["--id", "twice"], "sleep 60");
     let (first, second) = std::thread::scope(|scope| {
@@ -373,7 +342,7 @@ fn concurrent_deletes_do_not_trip_over_each_other() {
 
 #[test]
 fn exit_codes_and_signals() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     harness.sh(&[], "exit 7").expect_code(7);
     harness.sh(&[], "kill -9 $$").expect_code(137);
@@ -407,7 +376,7 @@ fn exit_codes_and_signals() {
 
 #[test]
 fn sigterm_to_the_enforcer_reaches_the_workload() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     for options in [&[][..], &["--as-pid-1"][..]] {
         let mut child = harness.spawn_sh(
@@ -433,7 +402,7 @@ fn sigterm_to_the_enforcer_reaches_the_workload() {
 
 #[test]
 fn a_workload_crossing_its_limits_fails_as_the_kernel_makes_it() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let policy = labels();
     let pids = harness.sh(
@@ -473,7 +442,7 @@ fn a_workload_crossing_its_limits_fails_as_the_kernel_makes_it() {
 
 #[test]
 fn escape_attempts_are_refused_by_the_kernel() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let host_net = inode("/proc/self/ns/net");
     let script = format!(
@@ -498,7 +467,7 @@ fn escape_attempts_are_refused_by_the_kernel() {
 
 #[test]
 fn no_new_privileges_defeats_a_setuid_binary() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let directory = tempfile::Builder::new()
         .prefix("enforcer-test-suid-")
@@ -529,9 +498,9 @@ fn no_new_privileges_defeats_a_setuid_binary() {
         .expect("setpriv runs");
     let control = String::from_utf8_lossy(&control.stdout).trim().to_string();
     if control != "0" {
-        eprintln!(
-            "SKIPPED no_new_privileges_defeats_a_setuid_binary: setuid binaries do not work under /var/tmp here ({control:?})"
-        );
+        skipped(&format!(
+            "setuid binaries do not work under /var/tmp here ({control:?})"
+        ));
         return;
     }
     let run = harness.sh(&["--user", "1000:1000"], &format!("{id} -u; id -u"));
@@ -545,7 +514,7 @@ fn no_new_privileges_defeats_a_setuid_binary() {
 
 #[test]
 fn joining_a_host_namespace_needs_the_allow_list() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let policy = labels();
     let refused = harness.sh(
@@ -576,7 +545,7 @@ fn joining_a_host_namespace_needs_the_allow_list() {
 
 #[test]
 fn a_sandbox_can_join_another_sandboxs_network_by_id() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let first = harness.detach(&["--id", "net-owner"], "sleep 60");
     let pid = harness.pid(&first);
@@ -615,7 +584,7 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
 
 #[test]
 fn lifecycle_detach_ps_kill_delete_and_conflicts() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let id = harness.detach(&["--id", "life"], "sleep 60");
     let conflict = harness.sh(&["--id", "life"], "true");
@@ -648,7 +617,7 @@ fn lifecycle_detach_ps_kill_delete_and_conflicts() {
 
 #[test]
 fn gc_cleans_up_after_a_sigkilled_enforcer() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let mut child = harness.spawn_sh(&["--id", "orphan"], "echo ready; sleep 60");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -680,7 +649,7 @@ fn gc_cleans_up_after_a_sigkilled_enforcer() {
 
 #[test]
 fn a_denied_request_starts_nothing() {
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     let tiers = example("tenant_tiers");
     let run = harness.sh(
@@ -696,7 +665,7 @@ fn a_hundred_starts_in_a_row_never_hang() {
     // The child of a multi-threaded enforcer must not take a lock before
     // exec (glibc's id-change wrappers once did, now and then): a hang
     // fails this test through the hang guard.
-    require_root!();
+    require!(cannot_run());
     let harness = Harness::new();
     for round in 0..100 {
         let user = if round % 2 == 0 { "0" } else { "1000" };

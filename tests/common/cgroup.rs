@@ -1,6 +1,6 @@
 //! Real cgroups for tests: a unique root named `enforcer-test-<pid>-<n>`
 //! per test, a shell that joins before it runs, and removal on drop (also
-//! when the test fails). Included with `#[path]` by the test binaries that
+//! when the test fails); skips that are logged and counted. Included with `#[path]` by the test binaries that
 //! create cgroups; each uses a part of it.
 
 #![allow(dead_code)]
@@ -193,12 +193,12 @@ pub fn usable(controller: &str) -> Option<&'static str> {
     }
 }
 
-/// Polls `condition` until it holds; fails the test after 10 s.
+/// Polls `condition` until it holds; fails the test after 20 s.
 pub fn wait_for(what: &str, condition: impl Fn() -> bool) {
     let started = std::time::Instant::now();
     while !condition() {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(20),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(5));

@@ -196,12 +196,9 @@ pub fn members(leaf: &Path) -> Vec<i32> {
 pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupError> {
     let deadline = Instant::now() + timeout;
     let existing: Vec<&PathBuf> = cgroup.leaves.iter().filter(|leaf| leaf.exists()).collect();
-    // The common case after a workload exited: nothing left to kill.
-    let frozen = existing
-        .iter()
-        .any(|leaf| freezer::is_frozen_or_freezing(leaf));
-    if !frozen
-        && existing.iter().all(|leaf| members(leaf).is_empty())
+    // The common case after a workload exited: nothing left to kill (an
+    // empty cgroup is removable frozen or not).
+    if existing.iter().all(|leaf| members(leaf).is_empty())
         && remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline)).is_ok()
     {
         return Ok(());
@@ -286,16 +283,18 @@ fn wait_for_change(file: &std::fs::File, timeout: Duration) {
 
 /// The number after `key` in a flat-keyed cgroupfs file.
 pub(crate) fn read_key(file: &Path, key: &str) -> Option<u64> {
-    std::fs::read_to_string(file)
-        .ok()?
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(key)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
+    flat_keys(&std::fs::read_to_string(file).ok()?).remove(key)
+}
+
+/// The `key value` lines of a flat-keyed cgroupfs file (`memory.events`,
+/// `cpu.stat`), numbers only.
+pub(crate) fn flat_keys(text: &str) -> std::collections::BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let (key, value) = line.trim().split_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
         })
+        .collect()
 }
 
 /// Removes `created` deepest first. A directory that is gone already is

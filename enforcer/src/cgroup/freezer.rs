@@ -69,13 +69,13 @@ impl Freezer {
         }
     }
 
-    /// Whether a freeze was asked for and has not completed (or was asked
-    /// for at all, on v2).
-    fn is_freezing(&self) -> bool {
+    /// Whether a freeze is asked for, complete or not (v2 `cgroup.freeze`
+    /// is 1; v1 state `FROZEN` or `FREEZING`): one read of one file.
+    fn is_held(&self) -> bool {
         match self {
             Freezer::V2(leaf) => std::fs::read_to_string(leaf.join("cgroup.freeze"))
                 .is_ok_and(|text| text.trim() == "1"),
-            Freezer::V1(leaf) => v1_state(leaf).as_deref() == Some("FREEZING"),
+            Freezer::V1(leaf) => v1_state(leaf).is_some_and(|state| state != "THAWED"),
         }
     }
 
@@ -104,29 +104,19 @@ pub fn thaw(cgroup: &CreatedCgroup) -> Result<(), CgroupError> {
     }
 }
 
-/// Thaws every frozen freezer among `leaves`, v1 and v2.
+/// Thaws every freezer among `leaves`, v1 and v2, that holds its cgroup.
 pub fn thaw_all(leaves: &[&PathBuf]) -> Result<(), CgroupError> {
     for leaf in leaves {
         for freezer in [
             Freezer::V1(leaf.to_path_buf()),
             Freezer::V2(leaf.to_path_buf()),
         ] {
-            if freezer.is_frozen() || freezer.is_freezing() {
+            if freezer.is_held() {
                 freezer.thaw()?;
             }
         }
     }
     Ok(())
-}
-
-/// Whether `leaf` is frozen, or being frozen, by either freezer.
-pub fn is_frozen_or_freezing(leaf: &Path) -> bool {
-    [
-        Freezer::V1(leaf.to_path_buf()),
-        Freezer::V2(leaf.to_path_buf()),
-    ]
-    .iter()
-    .any(|freezer| freezer.is_frozen() || freezer.is_freezing())
 }
 
 /// Whether any of `leaves` is frozen, or `None` where none has a freezer.

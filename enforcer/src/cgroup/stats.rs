@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::apply::CreatedCgroup;
+use super::apply::{CreatedCgroup, flat_keys};
 
 /// Usage and limit events of one sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -307,16 +307,6 @@ impl Reader {
 /// A number, or `None` for `max`.
 fn parse_limit(text: &str) -> Option<u64> {
     text.trim().parse().ok()
-}
-
-/// `key value` lines.
-fn flat_keys(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|line| {
-            let (key, value) = line.trim().split_once(' ')?;
-            Some((key.to_string(), value.trim().parse().ok()?))
-        })
-        .collect()
 }
 
 /// Reads the stats of the cgroups at `leaves` (for a sandbox whose

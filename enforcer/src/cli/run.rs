@@ -104,9 +104,6 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
         signal_mask,
     };
     let outcome = run_sandbox(&request, &policies, &options, &mut timings);
-    drop(policies);
-    drop(engine);
-    timings.lap("drop");
     if args.timings {
         eprintln!("enforcer: timings: {}", timings.summary());
     }

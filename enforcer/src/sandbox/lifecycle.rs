@@ -36,8 +36,8 @@ pub struct Listing {
     pub command: Vec<String>,
 }
 
-/// Every sandbox in `states`. A state file that cannot be read is an error
-/// naming it.
+/// Every sandbox in `states` whose state can be read; a directory without
+/// one (being started, or abandoned: `gc` decides) is not listed.
 pub fn ps(states: &StateDir) -> anyhow::Result<Vec<Listing>> {
     let mut listings = Vec::new();
     for id in states.ids()? {
