@@ -357,7 +357,9 @@ fn exit_codes_and_signals() {
     };
     command("no-such-program-anywhere")
         .expect_code(125)
-        .expect_stderr(&["cannot run \"no-such-program-anywhere\": not found in PATH"]);
+        .expect_stderr(&[
+            "cannot run \"no-such-program-anywhere\": not found in the sandbox's PATH",
+        ]);
     let directory = tempfile::Builder::new()
         .prefix("enforcer-test-exec-")
         .tempdir_in("/var/tmp")

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use policy_sdk::{Request, User};
 
 /// Top-level request fields a caller may set; anything else is a typo.
-const REQUEST_FIELDS: [&str; 9] = [
+const REQUEST_FIELDS: [&str; 10] = [
     "id",
     "tenant",
     "user",
@@ -19,6 +19,7 @@ const REQUEST_FIELDS: [&str; 9] = [
     "requested",
     "host",
     "previous",
+    "terminal",
 ];
 
 /// Reads a request from `path` (`-` for stdin), rejecting unknown top-level

@@ -39,6 +39,12 @@ pub struct Request {
     /// Facts about the host, always filled in by the enforcer.
     #[serde(default)]
     pub host: Host,
+    /// Whether the workload gets a terminal of its own (`enforcer run -t`):
+    /// a pseudo-terminal the enforcer allocates and relays. Without one the
+    /// workload has no controlling terminal, and `/dev/tty` need not be
+    /// granted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
     /// When several policies are chained, the decision of the policies
     /// before this one (read it with [`Request::previous_decision`]). A later
     /// policy may only tighten it. Kept as raw JSON so that policies which

@@ -18,7 +18,7 @@ pub struct RequestArgs {
     #[arg(long, short = 'r', value_name = "FILE", conflicts_with_all = ["tenant", "labels", "user", "id", "command"])]
     pub request: Option<PathBuf>,
     /// Tenant the workload belongs to.
-    #[arg(long, short = 't')]
+    #[arg(long)]
     pub tenant: Option<String>,
     /// Request label, KEY=VALUE; repeatable.
     #[arg(long = "label", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]

@@ -29,6 +29,7 @@ pub const EXIT_RUN_ERROR: i32 = 125;
 #[command(after_help = "Examples:\n  \
     enforcer run -- /bin/sh -c 'echo hello'\n  \
     enforcer run --policy platform.wasm --policy tenant.wasm --tenant acme -- python3 job.py\n  \
+    enforcer run -t -- /bin/bash\n  \
     enforcer run --detach --id web -- sleep infinity && enforcer exec web -- ps\n  \
     enforcer run --allow-join '/run/netns/*' --policy join-netns.wasm -- ip addr\n\n\
     Exit status: the workload's; 1 denied (reason on stderr), 125 the enforcer failed\n\
@@ -36,6 +37,8 @@ pub const EXIT_RUN_ERROR: i32 = 125;
 pub struct RunArgs {
     #[command(flatten)]
     request: RequestArgs,
+    #[command(flatten)]
+    start: StartArgs,
     /// Start the sandbox and return: print its id, keep it running.
     #[arg(long, short = 'd')]
     detach: bool,
@@ -71,6 +74,41 @@ pub struct RunArgs {
     engine: EngineArgs,
 }
 
+/// How the sandbox's process starts: its terminal and descriptors (shared
+/// by `run` and `exec`).
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// Give the workload a terminal of its own: a pseudo-terminal the
+    /// enforcer relays to this one (raw mode, window size, ^C as the
+    /// workload's own SIGINT). Without it the workload's standard streams
+    /// are passed as plain descriptors and it has no controlling terminal
+    /// at all (it runs in a session of its own, as `setsid`).
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// Pass descriptors 3 to 3+N-1 on to the workload, as runc does; every
+    /// other descriptor above 2 is closed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+impl StartArgs {
+    /// Checks that the preserved descriptors are open (they were given to
+    /// us, so they are the caller's, not ones the enforcer opens later).
+    pub fn check(&self) -> anyhow::Result<()> {
+        for fd in 3..3u64 + u64::from(self.preserve_fds) {
+            let fd = i32::try_from(fd)?;
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            if unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } < 0 {
+                anyhow::bail!(
+                    "--preserve-fds {}: descriptor {fd} is not open",
+                    self.preserve_fds
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs `enforcer run`; its own failures exit 125.
 pub fn run(args: RunArgs) -> i32 {
     match run_inner(args) {
@@ -85,8 +123,10 @@ pub fn run(args: RunArgs) -> i32 {
 fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     // Before any thread exists, so that no thread takes these signals.
     let signal_mask = signals::block()?;
+    args.start.check()?;
     let mut timings = Timings::start();
-    let request = args.request.request()?;
+    let mut request = args.request.request()?;
+    request.terminal = args.start.tty;
     timings.lap("request");
     let engine = args.engine.engine()?;
     timings.lap("engine");
@@ -102,6 +142,8 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
         detach: args.detach,
         init: !args.as_pid_1,
         signal_mask,
+        tty: args.start.tty,
+        preserve_fds: args.start.preserve_fds,
     };
     let outcome = run_sandbox(&request, &policies, &options, &mut timings);
     if args.timings {

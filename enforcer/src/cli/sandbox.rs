@@ -10,7 +10,7 @@ use enforcer::sandbox::signals;
 use enforcer::sandbox::state::{DEFAULT_STATE_DIR, StateDir};
 use nix::sys::signal::Signal;
 
-use super::run::EXIT_RUN_ERROR;
+use super::run::{EXIT_RUN_ERROR, StartArgs};
 
 /// Where sandbox state lives.
 #[derive(Debug, Clone, Args)]
@@ -42,13 +42,20 @@ pub struct PsArgs {
 }
 
 /// Run a command inside a running sandbox: all its namespaces and cgroups,
-/// its workload's user and capabilities (like nsenter plus cgexec).
+/// its workload's user, capabilities, environment and working directory
+/// (like nsenter plus cgexec). The process starts clean: a session of its
+/// own, only the standard streams (plus --preserve-fds), none of this
+/// shell's environment; with -t a terminal of its own.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  enforcer exec web -- ps aux\n\n\
-    Exit status: the command's; 125 if the enforcer failed.")]
+#[command(
+    after_help = "Examples:\n  enforcer exec web -- ps aux\n  enforcer exec -t web -- /bin/sh\n\n\
+    Exit status: the command's; 125 if the enforcer failed."
+)]
 pub struct ExecArgs {
     /// The sandbox id.
     id: String,
+    #[command(flatten)]
+    start: StartArgs,
     /// The command line.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -155,7 +162,15 @@ fn format_time(seconds: u64) -> String {
 pub fn exec(args: ExecArgs) -> i32 {
     let result = signals::block()
         .map_err(anyhow::Error::from)
-        .and_then(|mask| lifecycle::exec(&args.state.state_dir(), &args.id, &args.command, mask));
+        .and_then(|mask| {
+            args.start.check()?;
+            let options = lifecycle::ExecOptions {
+                tty: args.start.tty,
+                preserve_fds: args.start.preserve_fds,
+                signal_mask: mask,
+            };
+            lifecycle::exec(&args.state.state_dir(), &args.id, &args.command, &options)
+        });
     match result {
         Ok(code) => code,
         Err(error) => {

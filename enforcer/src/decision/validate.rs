@@ -252,6 +252,52 @@ impl Checker {
         }
         self.id_mappings("uidMappings", &decision.uid_mappings);
         self.id_mappings("gidMappings", &decision.gid_mappings);
+        if creates(NamespaceType::User) {
+            self.workload_ids_mapped(decision);
+        }
+    }
+
+    /// In a new user namespace the workload runs as `process.user` (or the
+    /// namespace's root without one): those ids must be mapped, or the
+    /// process would keep the enforcer's own host ids, shown as `nobody`
+    /// inside but with the host's file access.
+    fn workload_ids_mapped(&mut self, decision: &Decision) {
+        let user = decision
+            .process
+            .as_ref()
+            .and_then(|process| process.user.as_ref());
+        let (uid, gid) = user.map_or((0, 0), |user| (user.uid, user.gid));
+        let field = if user.is_some() {
+            "process.user"
+        } else {
+            "uidMappings"
+        };
+        let runs_as = if user.is_some() {
+            "the workload's"
+        } else {
+            "without process.user the workload runs as root of the new user namespace, so"
+        };
+        self.that(
+            maps(&decision.uid_mappings, uid),
+            &format!("{field}.uid"),
+            || format!("{runs_as} uid {uid} is not in uidMappings"),
+        );
+        self.that(
+            maps(&decision.gid_mappings, gid),
+            &format!("{field}.gid"),
+            || format!("{runs_as} gid {gid} is not in gidMappings"),
+        );
+        for (index, gid) in user
+            .iter()
+            .flat_map(|user| &user.additional_gids)
+            .enumerate()
+        {
+            self.that(
+                maps(&decision.gid_mappings, *gid),
+                &format!("process.user.additionalGids[{index}]"),
+                || format!("gid {gid} is not in gidMappings"),
+            );
+        }
     }
 
     fn id_mappings(&mut self, field: &str, mappings: &[IdMapping]) {
@@ -659,6 +705,21 @@ impl Checker {
                 format!("{umask:o} is not a file mode mask")
             });
         }
+        for (index, entry) in process.env.iter().enumerate() {
+            let key = entry.split_once('=').map(|(key, _)| key);
+            self.that(
+                key.is_some_and(|key| !key.is_empty()) && !entry.contains('\0'),
+                &format!("process.env[{index}]"),
+                || format!("{entry:?} is not KEY=VALUE with a non-empty KEY and no NUL byte"),
+            );
+        }
+        if let Some(cwd) = &process.cwd {
+            self.that(
+                cwd.starts_with('/') && !cwd.contains('\0') && cwd.len() <= 4096,
+                "process.cwd",
+                || format!("{cwd:?} must be an absolute path without NUL bytes"),
+            );
+        }
         let mut seen = BTreeSet::new();
         for (index, rlimit) in process.rlimits.iter().enumerate() {
             let path = format!("process.rlimits[{index}]");
@@ -683,6 +744,14 @@ impl Checker {
             }
         }
     }
+}
+
+/// Whether `id` lies in one of `mappings`' container ranges.
+fn maps(mappings: &[IdMapping], id: u32) -> bool {
+    mappings.iter().any(|mapping| {
+        id >= mapping.container_id
+            && u64::from(id) < u64::from(mapping.container_id) + u64::from(mapping.size)
+    })
 }
 
 /// Parses cpuset list syntax (`0-3,6`) into sorted ids; `None` if malformed.
@@ -908,6 +977,72 @@ mod tests {
                 "{expected} in {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn env_and_cwd_rules() {
+        let mut decision = Decision::allow().run_as(1000, 1000);
+        let process = decision.process.as_mut().expect("process");
+        process.env = vec!["PATH=/bin".into(), "=x".into(), "NOEQUALS".into()];
+        process.cwd = Some("relative/dir".into());
+        let found = violations(decision);
+        for expected in ["process.env[1]", "process.env[2]", "process.cwd"] {
+            assert!(
+                found.iter().any(|v| v.starts_with(expected)),
+                "{expected} in {found:?}"
+            );
+        }
+        assert!(
+            !found.iter().any(|v| v.starts_with("process.env[0]")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_user_namespace_must_map_the_workload_ids() {
+        // Root inside, but only ids 1000.. mapped: the workload would keep
+        // the enforcer's host ids.
+        let decision = Decision::allow()
+            .namespace(NamespaceType::User)
+            .map_ids(1000, 200000, 10);
+        let found = violations(decision);
+        assert!(
+            found.iter().any(|v| v.starts_with("uidMappings.uid")
+                && v.contains("root of the new user namespace")),
+            "{found:?}"
+        );
+        let mut decision = Decision::allow()
+            .namespace(NamespaceType::User)
+            .map_ids(0, 200000, 10)
+            .run_as(5, 20);
+        decision
+            .process
+            .as_mut()
+            .and_then(|p| p.user.as_mut())
+            .expect("user")
+            .additional_gids = vec![3, 11];
+        let found = violations(decision);
+        for expected in ["process.user.gid", "process.user.additionalGids[1]"] {
+            assert!(
+                found.iter().any(|v| v.starts_with(expected)),
+                "{expected} in {found:?}"
+            );
+        }
+        assert!(
+            !found.iter().any(|v| v.starts_with("process.user.uid")),
+            "{found:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|v| v.starts_with("process.user.additionalGids[0]")),
+            "{found:?}"
+        );
+        let fine = Decision::allow()
+            .namespace(NamespaceType::User)
+            .map_ids(0, 200000, 65536)
+            .run_as(1000, 1000);
+        assert!(violations(fine).is_empty());
     }
 
     #[test]

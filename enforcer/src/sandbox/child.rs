@@ -12,7 +12,10 @@
 //! Steps, in the order the kernel needs them:
 //! 1. wait on the release pipe until the parent has written the id maps
 //!    and moved the child into its cgroups (die with the parent, if asked);
-//!    a detached sandbox's standard streams go to `/dev/null`;
+//!    become non-dumpable and start a session of its own (`setsid`), with
+//!    the sandbox's pseudo-terminal as controlling terminal and standard
+//!    streams under `-t`; a detached sandbox's streams go to `/dev/null`;
+//!    in a new user namespace, take mapped ids at once;
 //! 2. `setns` into the namespaces to join (user first, mount last), then
 //!    `unshare` the rest (the cgroup namespace, now rooted at the sandbox's
 //!    cgroup; everything when a user namespace was joined);
@@ -21,9 +24,13 @@
 //! 4. set the hostname and domain name, make every mount private and mount
 //!    a fresh `/proc` (new mount and pid namespaces);
 //! 5. as pid 1 with the minimal init on, fork the workload and supervise
-//!    it: forward signals, reap every orphan, exit with its status;
+//!    it: forward signals, reap every orphan, exit with its status (a
+//!    supervisor wipes the enforcer's argument and environment strings
+//!    and calls itself `enforcer-init`);
 //! 6. rlimits, capability bounding set, groups and ids, capabilities,
-//!    ambient set, umask, `noNewPrivileges`, the signal mask back as it was;
+//!    ambient set, umask, `noNewPrivileges`; then `chdir` into the working
+//!    directory as the workload's user, every descriptor above 2 but the
+//!    preserved ones marked close-on-exec, the signal mask back as it was;
 //! 7. `execve` each candidate path in turn.
 
 use std::ffi::CString;
@@ -72,6 +79,14 @@ pub enum Stage {
     NoNewPrivileges,
     /// `execve` of `candidates[index]`.
     Exec,
+    /// `setsid`, or making the terminal the controlling one.
+    Session,
+    /// Keeping only the descriptors the workload may have.
+    Descriptors,
+    /// `chdir` into the working directory.
+    Cwd,
+    /// `PR_SET_DUMPABLE`.
+    Dumpable,
 }
 
 impl Stage {
@@ -97,6 +112,10 @@ impl Stage {
             Ambient,
             NoNewPrivileges,
             Exec,
+            Session,
+            Descriptors,
+            Cwd,
+            Dumpable,
         ]
         .into_iter()
         .find(|stage| *stage as u32 == value)
@@ -144,9 +163,25 @@ pub struct ChildPlan {
     pub parent_pid: libc::pid_t,
     /// SIGKILL the sandbox when the enforcer dies (attached runs).
     pub die_with_parent: bool,
-    /// Switch to uid and gid 0 of the new user namespace right after the
-    /// release (they must be mapped).
-    pub become_namespace_root: bool,
+    /// In a new user namespace: the ids to take right after the release,
+    /// keeping the namespace's capabilities for the steps before exec (its
+    /// root when 0 is mapped, else the workload's ids, which validation
+    /// made sure are mapped), so that no process of the sandbox keeps the
+    /// enforcer's host ids.
+    pub namespace_ids: Option<(libc::uid_t, libc::gid_t)>,
+    /// The pseudo-terminal slave to make the controlling terminal and
+    /// standard streams (`-t`).
+    pub terminal: Option<libc::c_int>,
+    /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds N`);
+    /// every other one above 2 is closed at exec.
+    pub preserve_fds: u32,
+    /// Where the enforcer's command line and environment strings lie in
+    /// memory (`arg_start..arg_end`, `env_start..env_end` of
+    /// `/proc/self/stat`): a supervisor that stays behind wipes them, so the
+    /// sandbox never sees the enforcer's arguments or environment.
+    pub process_title: Option<ProcessTitle>,
+    /// The working directory, entered as the workload's user.
+    pub cwd: CString,
     /// `(fd, CLONE_NEW* type)` to `setns`, in order.
     pub setns: Vec<(libc::c_int, libc::c_int)>,
     /// Namespaces to `unshare` after joining.
@@ -169,8 +204,8 @@ pub struct ChildPlan {
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
     /// Capability bounding set to keep.
     pub bounding: u64,
-    /// `(uid, gid)` to switch to.
-    pub ids: Option<(libc::uid_t, libc::gid_t)>,
+    /// `(uid, gid)` to switch to (always: never ids merely inherited).
+    pub ids: (libc::uid_t, libc::gid_t),
     /// Supplementary groups (set with the ids).
     pub groups: Vec<libc::gid_t>,
     /// Effective, permitted, inheritable capability sets.
@@ -190,6 +225,43 @@ pub struct ChildPlan {
     /// `envp`, NULL-terminated.
     pub envp: Vec<*const libc::c_char>,
 }
+
+/// The memory of the process's argument and environment strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessTitle {
+    /// `arg_start..arg_end`.
+    pub args: (usize, usize),
+    /// `env_start..env_end`.
+    pub env: (usize, usize),
+}
+
+impl ProcessTitle {
+    /// Fields 48 to 51 of `/proc/self/stat`.
+    pub fn of_this_process() -> Option<ProcessTitle> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        // After the command come fields 3..; field n is index n - 3.
+        let fields: Vec<usize> = rest
+            .split_whitespace()
+            .skip(45)
+            .take(4)
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        let [arg_start, arg_end, env_start, env_end] = fields[..] else {
+            return None;
+        };
+        (arg_start < arg_end && arg_end <= env_start && env_start <= env_end).then_some(
+            ProcessTitle {
+                args: (arg_start, arg_end),
+                env: (env_start, env_end),
+            },
+        )
+    }
+}
+
+/// The name a supervisor that stays in the sandbox shows (`comm` and
+/// `cmdline`).
+const SUPERVISOR_NAME: &[u8] = b"enforcer-init\0";
 
 /// Reports `stage` failing with the current errno and exits.
 unsafe fn fail(plan: &ChildPlan, stage: Stage, index: u32) -> ! {
@@ -222,6 +294,27 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             libc::_exit(1);
         }
         libc::close(plan.release_fd);
+        // Nothing of the sandbox may trace this process or read its
+        // memory while it still holds the enforcer's state (its exec
+        // makes the workload's image dumpable again).
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+            fail(plan, Stage::Dumpable, 0);
+        }
+        // A session of its own: no sandbox keeps the operator's controlling
+        // terminal (TIOCSTI, foreground takeover), only one we give it.
+        if libc::setsid() < 0 {
+            fail(plan, Stage::Session, 0);
+        }
+        if let Some(terminal) = plan.terminal {
+            if libc::ioctl(terminal, libc::TIOCSCTTY, 0) != 0 {
+                fail(plan, Stage::Session, 1);
+            }
+            for target in 0..3 {
+                if libc::dup2(terminal, target) < 0 {
+                    fail(plan, Stage::Stdio, target as u32);
+                }
+            }
+        }
         // Before any fork: a detached sandbox's init must not hold the
         // enforcer's standard output either.
         if let Some(null) = plan.null_stdio {
@@ -232,19 +325,12 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             }
         }
 
-        if plan.become_namespace_root {
+        if let Some((uid, gid)) = plan.namespace_ids {
             // Born in a new user namespace with the host ids it had: take
-            // the namespace's root (mapped to an unprivileged host id) and
-            // drop the host's supplementary groups at once.
-            if set_ids(libc::SYS_setresgid, 0) != 0 {
-                fail(plan, Stage::Gid, 0);
-            }
-            if set_ids(libc::SYS_setresuid, 0) != 0 {
-                fail(plan, Stage::Uid, 0);
-            }
-            if set_groups(&[]) != 0 {
-                fail(plan, Stage::Groups, 0);
-            }
+            // mapped ids (mapped to unprivileged host ids) and drop the
+            // host's supplementary groups at once, keeping the namespace's
+            // capabilities for the steps before exec.
+            switch_ids_keeping_capabilities(plan, uid, gid);
             // A change of credentials clears the parent-death signal.
             arm_parent_death(plan, true);
         }
@@ -301,6 +387,11 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
 
         apply_privileges(plan);
         arm_parent_death(plan, !supervised);
+        // As the workload's user, so directory permissions apply.
+        if libc::chdir(plan.cwd.as_ptr()) != 0 {
+            fail(plan, Stage::Cwd, 0);
+        }
+        keep_only_workload_descriptors(plan);
         libc::sigprocmask(libc::SIG_SETMASK, &plan.signal_mask, std::ptr::null_mut());
         exec(plan)
     }
@@ -341,12 +432,133 @@ unsafe fn fork_and_supervise(plan: &ChildPlan) {
             // streams, the sandbox's state lock, the error pipe, whose end
             // must come from the workload's exec alone).
             close_all_descriptors();
+            hide_enforcer_memory(plan);
+            keep_only_kill_capability();
             supervise(pid);
         }
         // The child of a supervisor dies with it (its parent_pid check
         // does not apply: its parent is the supervisor).
         if plan.die_with_parent {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        }
+    }
+}
+
+/// For a supervisor that stays behind without exec'ing: no tracing, no
+/// reading its memory (it is a copy of the enforcer's), a name of its own,
+/// and the enforcer's argument and environment strings wiped, so
+/// `/proc/<pid>/cmdline` and `environ` show nothing of the operator.
+unsafe fn hide_enforcer_memory(plan: &ChildPlan) {
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        libc::prctl(libc::PR_SET_NAME, SUPERVISOR_NAME.as_ptr(), 0, 0, 0);
+        let Some(title) = plan.process_title else {
+            return;
+        };
+        for (start, end) in [title.args, title.env] {
+            std::ptr::write_bytes(start as *mut u8, 0, end - start);
+        }
+        let (start, end) = title.args;
+        if end - start >= SUPERVISOR_NAME.len() {
+            std::ptr::copy_nonoverlapping(
+                SUPERVISOR_NAME.as_ptr(),
+                start as *mut u8,
+                SUPERVISOR_NAME.len(),
+            );
+        }
+    }
+}
+
+/// `CAP_KILL` (linux/capability.h).
+const CAP_KILL: u32 = 5;
+
+/// For a supervisor: every capability gone but `CAP_KILL`, which it needs
+/// to forward signals to a workload that runs as another user; bounding
+/// set included, so it can never get others back.
+unsafe fn keep_only_kill_capability() {
+    unsafe {
+        for capability in 0..64u32 {
+            if capability != CAP_KILL
+                && libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) != 0
+                && *libc::__errno_location() == libc::EINVAL
+            {
+                break; // past the kernel's last capability
+            }
+        }
+        let header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let kill = CapData {
+            effective: 1 << CAP_KILL,
+            permitted: 1 << CAP_KILL,
+            inheritable: 0,
+        };
+        let none = CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        };
+        libc::syscall(libc::SYS_capset, &header, [kill, none].as_ptr());
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    }
+}
+
+/// Marks every descriptor above 2 close-on-exec except the preserved
+/// ones, whose close-on-exec flag is cleared: the workload starts with
+/// its standard streams and `--preserve-fds` alone, whatever the
+/// enforcer's caller left open. (Marking rather than closing keeps the
+/// error pipe working until the exec succeeds.)
+unsafe fn keep_only_workload_descriptors(plan: &ChildPlan) {
+    unsafe {
+        let first_closed = 3 + plan.preserve_fds;
+        for fd in 3..first_closed {
+            if libc::fcntl(fd as libc::c_int, libc::F_SETFD, 0) != 0 {
+                fail(plan, Stage::Descriptors, fd);
+            }
+        }
+        if libc::syscall(
+            libc::SYS_close_range,
+            first_closed,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
+            fail(plan, Stage::Descriptors, first_closed);
+        }
+    }
+}
+
+/// Switches to `uid`/`gid` without supplementary groups, keeping the
+/// capability sets the process had (which a switch away from uid 0
+/// clears): the namespace's capabilities are still needed before exec.
+unsafe fn switch_ids_keeping_capabilities(plan: &ChildPlan, uid: u32, gid: u32) {
+    unsafe {
+        let header = CapHeader {
+            version: CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let mut data = [CapData {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        }; 2];
+        if libc::syscall(libc::SYS_capget, &header, data.as_mut_ptr()) != 0 {
+            fail(plan, Stage::Capabilities, 0);
+        }
+        libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
+        if set_ids(libc::SYS_setresgid, gid) != 0 {
+            fail(plan, Stage::Gid, gid);
+        }
+        if set_ids(libc::SYS_setresuid, uid) != 0 {
+            fail(plan, Stage::Uid, uid);
+        }
+        libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        if set_groups(&[]) != 0 {
+            fail(plan, Stage::Groups, 0);
+        }
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            fail(plan, Stage::Capabilities, 0);
         }
     }
 }
@@ -378,7 +590,13 @@ unsafe fn supervise(workload: libc::pid_t) -> ! {
                 continue;
             }
             if signal != libc::SIGCHLD {
-                libc::kill(workload, signal);
+                // A signal the kernel raised itself (the terminal's ^C or
+                // window change, a hangup) went to the whole foreground
+                // process group, the workload included: forward only what
+                // somebody sent (si_code <= 0: kill, sigqueue, tkill).
+                if info.si_code <= 0 {
+                    libc::kill(workload, signal);
+                }
                 continue;
             }
             loop {
@@ -451,7 +669,8 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
                 fail(plan, Stage::Bounding, capability);
             }
         }
-        if let Some((uid, gid)) = plan.ids {
+        {
+            let (uid, gid) = plan.ids;
             libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
             if set_groups(&plan.groups) != 0 {
                 fail(plan, Stage::Groups, 0);

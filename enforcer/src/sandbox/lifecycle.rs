@@ -2,6 +2,7 @@
 //! running under an attached `enforcer run`): `ps`, `exec`, `stats`,
 //! `kill`, `delete` and `gc`.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -10,11 +11,12 @@ use nix::unistd::Pid;
 use policy_sdk::NamespaceType;
 
 use super::namespaces::{Join, NamespaceSetup, sort_joins};
-use super::privileges::Privileges;
+use super::privileges::{Privileges, terminal_type};
 use super::run::{REMOVE_TIMEOUT, namespace_inode};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{SandboxState, StateDir};
+use super::tty::{Relay, open_pty};
 use crate::cgroup::{self, CreatedCgroup, Stats};
 
 /// A sandbox as `ps` shows it.
@@ -80,14 +82,30 @@ fn created(state: &SandboxState) -> CreatedCgroup {
     }
 }
 
+/// How `exec` starts its process.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    /// Give the process a pseudo-terminal of its own, relayed to ours.
+    pub tty: bool,
+    /// Descriptors 3 to 3 + N - 1 the process keeps.
+    pub preserve_fds: u32,
+    /// The signal mask before [`signals::block`], for the process.
+    pub signal_mask: nix::libc::sigset_t,
+}
+
 /// Runs `command` inside sandbox `id`: in all of its namespaces and
-/// cgroups, with the privileges its decision gives the workload, like
-/// `nsenter` plus `cgexec`. Returns the command's exit code.
+/// cgroups, as the workload's user with the workload's capabilities,
+/// `noNewPrivileges`, environment and working directory, like `nsenter`
+/// plus `cgexec`, but with a clean start: a session of its own (no
+/// operator terminal unless `tty`, and then one of its own), only the
+/// standard streams and the preserved descriptors, never the operator's
+/// environment, non-dumpable until its exec. Returns the command's exit
+/// code.
 pub fn exec(
     states: &StateDir,
     id: &str,
     command: &[String],
-    signal_mask: nix::libc::sigset_t,
+    options: &ExecOptions,
 ) -> anyhow::Result<i32> {
     let state = running(states, id)?;
     let pid = state.process.map(|process| process.pid).unwrap_or_default();
@@ -128,6 +146,8 @@ pub fn exec(
     let privileges = Privileges::from_process(state.decision.process.as_ref())
         .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
     let cgroup = created(&state);
+    let pty = options.tty.then(open_pty).transpose()?;
+    let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
         command,
         namespaces: &setup,
@@ -140,9 +160,21 @@ pub fn exec(
         init: false,
         die_with_parent: true,
         null_stdio: false,
-        signal_mask,
+        terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
+        term: pty.as_ref().map(|_| term.as_str()),
+        preserve_fds: options.preserve_fds,
+        signal_mask: options.signal_mask,
     })?;
-    Ok(signals::wait_forwarding(spawned.pid)?)
+    let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
+    let code = signals::wait_forwarding_with(spawned.pid, &|| {
+        if let Some(relay) = &relay {
+            relay.resize();
+        }
+    })?;
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    Ok(code)
 }
 
 /// Usage of sandbox `id`.

@@ -7,6 +7,7 @@
 //! - [`child`]: the child's steps from `clone` to `execve`, allocation-free;
 //! - [`spawn`]: the parent's side of the start;
 //! - [`signals`]: forwarding signals while waiting, exit statuses;
+//! - [`tty`]: the sandbox's own pseudo-terminal (`-t`) and its relay;
 //! - [`state`]: the state directory of running sandboxes;
 //! - [`run`]: the whole pipeline behind `enforcer run`;
 //! - [`lifecycle`]: `ps`, `exec`, `stats`, `kill`, `delete`, `gc`.
@@ -19,3 +20,4 @@ pub mod run;
 pub mod signals;
 pub mod spawn;
 pub mod state;
+pub mod tty;

@@ -6,7 +6,7 @@
 //! (bounding included) and `noNewPrivileges` on.
 
 use nix::libc;
-use policy_sdk::Process;
+use policy_sdk::{Decision, NamespaceType, Process, ProcessUser};
 
 use crate::decision::CAPABILITIES;
 
@@ -28,8 +28,9 @@ pub struct CapabilitySets {
 /// Everything the child sets about itself before `exec`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Privileges {
-    /// `(uid, gid, additional gids)` to switch to; `None` keeps the ids.
-    pub user: Option<(u32, u32, Vec<u32>)>,
+    /// `(uid, gid, additional gids)` the workload always switches to (see
+    /// [`resolve_user`]): never ids the enforcer merely inherited.
+    pub user: (u32, u32, Vec<u32>),
     /// File mode creation mask.
     pub umask: Option<u32>,
     /// Capability sets.
@@ -38,6 +39,69 @@ pub struct Privileges {
     pub no_new_privileges: bool,
     /// `(resource, soft, hard)` for `setrlimit`.
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// `process.env` as given; empty means [`default_environment`].
+    pub env: Vec<String>,
+    /// The working directory to enter (`/` by default).
+    pub cwd: String,
+}
+
+/// The search path of [`default_environment`], as runc and docker give it.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Makes the workload's user explicit in `decision` when `process.user` is
+/// silent: root of its user namespace when it has one (created or joined;
+/// validation made sure a created one maps 0), else the caller's own ids,
+/// without supplementary groups. Everything downstream (the child, the
+/// state that `exec` reads later) then sees one explicit user.
+pub fn resolve_user(decision: &mut Decision, caller: (u32, u32)) {
+    if !decision.allow {
+        return;
+    }
+    let has_user_namespace = decision
+        .namespaces
+        .iter()
+        .any(|namespace| namespace.kind == NamespaceType::User);
+    let process = decision.process.get_or_insert_with(Process::default);
+    if process.user.is_none() {
+        let (uid, gid) = if has_user_namespace { (0, 0) } else { caller };
+        process.user = Some(ProcessUser {
+            uid,
+            gid,
+            ..ProcessUser::default()
+        });
+    }
+}
+
+/// The environment of a workload whose decision gives none: `PATH`,
+/// `HOME` (`/root` for uid 0, else `/`), `LANG`, and `TERM` when it has a
+/// terminal. Nothing of the enforcer's own environment.
+pub fn default_environment(uid: u32, term: Option<&str>) -> Vec<String> {
+    let home = if uid == 0 { "/root" } else { "/" };
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOME={home}"),
+        "LANG=C.UTF-8".to_string(),
+    ];
+    if let Some(term) = term {
+        env.push(format!("TERM={term}"));
+    }
+    env
+}
+
+/// The operator's `TERM` for a workload given a terminal: the value when it
+/// is a plain terminal name, else `xterm`.
+pub fn terminal_type(operator_term: Option<&str>) -> String {
+    match operator_term {
+        Some(term)
+            if (1..=64).contains(&term.len())
+                && term
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b)) =>
+        {
+            term.to_string()
+        }
+        _ => "xterm".to_string(),
+    }
 }
 
 /// The capability number of `name` (`CAP_NET_BIND_SERVICE` → 10).
@@ -81,8 +145,9 @@ fn mask(names: &[String]) -> Result<u64, String> {
 }
 
 impl Privileges {
-    /// The privileges of a decision's `process` (absent: the defaults).
-    /// Names were checked by validation; an unknown one is still an error.
+    /// The privileges of a decision's `process`, whose user
+    /// [`resolve_user`] made explicit (absent sets: the defaults). Names
+    /// were checked by validation; an unknown one is still an error.
     pub fn from_process(process: Option<&Process>) -> Result<Privileges, String> {
         let default = Process::default();
         let process = process.unwrap_or(&default);
@@ -105,15 +170,17 @@ impl Privileges {
                     .ok_or_else(|| format!("{:?} is not a resource limit", rlimit.kind))
             })
             .collect::<Result<_, _>>()?;
+        let user = process.user.as_ref().ok_or_else(|| {
+            "the workload's user is not resolved (process.user is missing)".to_string()
+        })?;
         Ok(Privileges {
-            user: process
-                .user
-                .as_ref()
-                .map(|user| (user.uid, user.gid, user.additional_gids.clone())),
-            umask: process.user.as_ref().and_then(|user| user.umask),
+            user: (user.uid, user.gid, user.additional_gids.clone()),
+            umask: user.umask,
             capabilities,
             no_new_privileges: process.no_new_privileges.unwrap_or(true),
             rlimits,
+            env: process.env.clone(),
+            cwd: process.cwd.clone().unwrap_or_else(|| "/".to_string()),
         })
     }
 }
@@ -142,18 +209,66 @@ mod tests {
 
     #[test]
     fn silence_means_no_capabilities_and_no_new_privileges() {
-        let privileges = Privileges::from_process(None).expect("defaults");
+        let error = Privileges::from_process(None).expect_err("no user");
+        assert!(error.contains("process.user"), "{error}");
+        let mut decision = Decision::allow();
+        resolve_user(&mut decision, (1234, 99));
+        let privileges = Privileges::from_process(decision.process.as_ref()).expect("defaults");
         assert_eq!(privileges.capabilities, CapabilitySets::default());
         assert!(privileges.no_new_privileges);
-        assert_eq!(privileges.user, None);
+        assert_eq!(privileges.user, (1234, 99, vec![]));
+        assert_eq!(privileges.cwd, "/");
+        assert!(privileges.env.is_empty());
         let decision = Decision::allow()
             .run_as(1000, 1000)
             .rlimit("RLIMIT_NOFILE", 64, 128);
         let privileges = Privileges::from_process(decision.process.as_ref()).expect("valid");
-        assert_eq!(privileges.user, Some((1000, 1000, vec![])));
+        assert_eq!(privileges.user, (1000, 1000, vec![]));
         assert_eq!(
             privileges.rlimits,
             vec![(libc::RLIMIT_NOFILE as libc::c_int, 64, 128)]
         );
+    }
+
+    #[test]
+    fn a_user_namespace_means_its_root_else_the_caller() {
+        let mut decision = Decision::allow()
+            .namespace(NamespaceType::User)
+            .map_ids(0, 100000, 65536);
+        resolve_user(&mut decision, (0, 0));
+        let user = decision
+            .process
+            .and_then(|process| process.user)
+            .expect("user");
+        assert_eq!((user.uid, user.gid), (0, 0));
+        let mut decision = Decision::allow().run_as(7, 8);
+        resolve_user(&mut decision, (0, 0));
+        let user = decision
+            .process
+            .and_then(|process| process.user)
+            .expect("user");
+        assert_eq!((user.uid, user.gid), (7, 8), "an explicit user stays");
+    }
+
+    #[test]
+    fn the_default_environment_is_minimal() {
+        assert_eq!(
+            default_environment(0, None),
+            [
+                format!("PATH={DEFAULT_PATH}"),
+                "HOME=/root".into(),
+                "LANG=C.UTF-8".into()
+            ]
+        );
+        assert!(
+            default_environment(1000, Some("xterm-256color"))
+                .contains(&"TERM=xterm-256color".to_string())
+        );
+        assert_eq!(
+            terminal_type(Some("screen.xterm-256color")),
+            "screen.xterm-256color"
+        );
+        assert_eq!(terminal_type(Some("evil\u{1b}]0;x")), "xterm");
+        assert_eq!(terminal_type(None), "xterm");
     }
 }

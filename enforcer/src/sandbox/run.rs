@@ -3,6 +3,7 @@
 //! exist undoes everything before it; a denied request starts nothing.
 
 use std::collections::BTreeMap;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,10 +12,11 @@ use nix::libc;
 use policy_sdk::{Decision, NamespaceType, Request};
 
 use super::namespaces::{JoinAllowList, NamespaceSetup, prepare};
-use super::privileges::Privileges;
+use super::privileges::{Privileges, resolve_user, terminal_type};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{CgroupRecord, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir};
+use super::tty::{Relay, open_pty};
 use crate::cgroup::{self, CreatedCgroup, MountedController};
 use crate::evaluation::{Outcome, evaluate_chain};
 use crate::policy::Policy;
@@ -40,6 +42,11 @@ pub struct RunOptions {
     pub init: bool,
     /// The signal mask before [`signals::block`], for the workload.
     pub signal_mask: libc::sigset_t,
+    /// Give the workload a pseudo-terminal of its own, relayed to ours
+    /// (`-t`; attached runs only).
+    pub tty: bool,
+    /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 /// How a run ended.
@@ -124,7 +131,7 @@ pub fn run(
     options: &RunOptions,
     timings: &mut Timings,
 ) -> anyhow::Result<RunOutcome> {
-    let decision = match evaluate_chain(policies, request)? {
+    let mut decision = match evaluate_chain(policies, request)? {
         Outcome::Allowed(decision) => decision,
         Outcome::Denied { policy, decision } => {
             return Ok(RunOutcome::Denied {
@@ -136,6 +143,18 @@ pub fn run(
         }
     };
     timings.lap("evaluate");
+    if options.tty && options.detach {
+        anyhow::bail!(
+            "--tty needs an attached run: a detached sandbox has nobody to relay its terminal to"
+        );
+    }
+    resolve_user(
+        &mut decision,
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+    );
     if request.command.is_empty() {
         anyhow::bail!("no command to run: give one after --, or in the request's \"command\"");
     }
@@ -260,6 +279,8 @@ fn start(
     };
     timings.lap("cgroups");
 
+    let pty = options.tty.then(open_pty).transpose()?;
+    let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
         command: &request.command,
         namespaces,
@@ -272,8 +293,13 @@ fn start(
         init: options.init && namespaces.creates(NamespaceType::Pid),
         die_with_parent: !options.detach,
         null_stdio: options.detach,
+        terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
+        term: pty.as_ref().map(|_| term.as_str()),
+        preserve_fds: options.preserve_fds,
         signal_mask: options.signal_mask,
     })?;
+    // The workload holds the slave now; the relay ends when it closes it.
+    let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
     timings.lap("spawn");
     state.process = ProcessRef::of(spawned.pid.as_raw());
     state.namespaces = namespace_inodes(spawned.pid.as_raw());
@@ -284,7 +310,14 @@ fn start(
         undo.lock = None;
         return Ok(RunOutcome::Detached(Box::new(state)));
     }
-    let code = signals::wait_forwarding(spawned.pid)?;
+    let code = signals::wait_forwarding_with(spawned.pid, &|| {
+        if let Some(relay) = &relay {
+            relay.resize();
+        }
+    })?;
+    if let Some(relay) = relay {
+        relay.finish();
+    }
     timings.lap("workload");
     undo.undo();
     timings.lap("cleanup");

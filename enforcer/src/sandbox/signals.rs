@@ -1,5 +1,6 @@
 //! Signals in the enforcer while a sandbox runs: SIGINT, SIGTERM, SIGHUP
-//! and SIGQUIT are forwarded to the workload, SIGCHLD tells it ended. They
+//! and SIGQUIT are forwarded to the workload, SIGCHLD tells it ended,
+//! SIGWINCH resizes the sandbox's terminal (`-t`). They
 //! are blocked before any thread starts (so no thread takes them) and
 //! taken synchronously with `sigwaitinfo`.
 
@@ -22,6 +23,7 @@ fn waited_set() -> SigSet {
         set.add(signal);
     }
     set.add(Signal::SIGCHLD);
+    set.add(Signal::SIGWINCH);
     set
 }
 
@@ -48,6 +50,12 @@ pub fn exit_code(status: WaitStatus) -> Option<i32> {
 /// returns its exit code (128 + signal when killed). The signals must be
 /// blocked ([`block`]).
 pub fn wait_forwarding(child: Pid) -> std::io::Result<i32> {
+    wait_forwarding_with(child, &|| {})
+}
+
+/// [`wait_forwarding`], calling `on_resize` on each `SIGWINCH` (the
+/// operator's terminal changed size: a sandbox's terminal follows).
+pub fn wait_forwarding_with(child: Pid, on_resize: &dyn Fn()) -> std::io::Result<i32> {
     let set = waited_set();
     loop {
         // Reap first: the child may have ended before we started waiting.
@@ -67,7 +75,9 @@ pub fn wait_forwarding(child: Pid) -> std::io::Result<i32> {
         if signal < 0 {
             continue;
         }
-        if signal != libc::SIGCHLD
+        if signal == libc::SIGWINCH {
+            on_resize();
+        } else if signal != libc::SIGCHLD
             && let Ok(signal) = Signal::try_from(signal)
         {
             let _ = kill(child, signal);

@@ -4,7 +4,7 @@
 
 use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::libc;
@@ -13,7 +13,7 @@ use policy_sdk::{IdMapping, NamespaceType};
 
 use super::child::{self, ChildError, ChildPlan, RECORD_SIZE, Stage};
 use super::namespaces::NamespaceSetup;
-use super::privileges::Privileges;
+use super::privileges::{DEFAULT_PATH, Privileges, default_environment};
 use crate::cgroup::{CreatedCgroup, join};
 
 /// What to start, and how.
@@ -41,6 +41,13 @@ pub struct SpawnOptions<'a> {
     pub die_with_parent: bool,
     /// Standard input, output and error to `/dev/null` (detached runs).
     pub null_stdio: bool,
+    /// The pseudo-terminal slave that becomes the workload's controlling
+    /// terminal and standard streams (`-t`); the caller relays the master.
+    pub terminal: Option<std::os::fd::BorrowedFd<'a>>,
+    /// `TERM` for a workload with a terminal and the default environment.
+    pub term: Option<&'a str>,
+    /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
     /// The signal mask the workload gets.
     pub signal_mask: libc::sigset_t,
 }
@@ -125,16 +132,14 @@ fn prepare(
         .enumerate()
         .map(|(index, arg)| cstring(format!("argument {index}"), arg.clone().into_bytes()))
         .collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = std::env::vars_os()
-        .map(|(key, value)| {
-            let mut entry = key.into_vec();
-            entry.push(b'=');
-            entry.extend(value.into_vec());
-            cstring("an environment variable", entry)
-        })
+    // The decision's environment, or a minimal one: never the enforcer's.
+    let environment = workload_environment(options);
+    let envp: Vec<CString> = environment
+        .iter()
+        .map(|entry| cstring("an environment variable", entry.clone().into_bytes()))
         .collect::<Result<_, _>>()?;
-    let path = std::env::var_os("PATH");
-    let candidates = exec_candidates(program, path.as_deref());
+    let path = search_path(&environment);
+    let candidates = exec_candidates(program, Some(OsStr::new(&path)));
     let candidate_strings = candidates
         .iter()
         .map(|candidate| {
@@ -175,9 +180,11 @@ fn prepare(
         error_fd,
         parent_pid: std::process::id() as libc::pid_t,
         die_with_parent: options.die_with_parent,
-        become_namespace_root: namespaces.clone_flags & libc::CLONE_NEWUSER != 0
-            && maps_root(options.uid_mappings)
-            && maps_root(options.gid_mappings),
+        namespace_ids: namespace_ids(options),
+        terminal: options.terminal.map(|fd| fd.as_raw_fd()),
+        preserve_fds: options.preserve_fds,
+        process_title: child::ProcessTitle::of_this_process(),
+        cwd: cstring("the working directory", privileges.cwd.clone().into_bytes())?,
         setns: namespaces.setns_list(),
         unshare_flags: namespaces.unshare_flags,
         pid_fork: namespaces.needs_pid_fork(),
@@ -195,12 +202,8 @@ fn prepare(
         null_stdio: null.as_ref().map(AsRawFd::as_raw_fd),
         rlimits: privileges.rlimits.clone(),
         bounding: privileges.capabilities.bounding,
-        ids: privileges.user.as_ref().map(|(uid, gid, _)| (*uid, *gid)),
-        groups: privileges
-            .user
-            .as_ref()
-            .map(|(_, _, groups)| groups.clone())
-            .unwrap_or_default(),
+        ids: (privileges.user.0, privileges.user.1),
+        groups: privileges.user.2.clone(),
         capabilities: (
             privileges.capabilities.effective,
             privileges.capabilities.permitted,
@@ -226,6 +229,41 @@ fn prepare(
 /// Whether id 0 inside is mapped.
 fn maps_root(mappings: &[IdMapping]) -> bool {
     mappings.iter().any(|mapping| mapping.container_id == 0)
+}
+
+/// The ids the child takes as soon as it is released into a new user
+/// namespace: its root when mapped, else the workload's own (validation
+/// requires them mapped). `None` without a new user namespace.
+fn namespace_ids(options: &SpawnOptions<'_>) -> Option<(libc::uid_t, libc::gid_t)> {
+    if options.namespaces.clone_flags & libc::CLONE_NEWUSER == 0 {
+        return None;
+    }
+    if maps_root(options.uid_mappings) && maps_root(options.gid_mappings) {
+        Some((0, 0))
+    } else {
+        let (uid, gid, _) = &options.privileges.user;
+        Some((*uid, *gid))
+    }
+}
+
+/// The workload's environment: the decision's `process.env`, or
+/// [`default_environment`].
+fn workload_environment(options: &SpawnOptions<'_>) -> Vec<String> {
+    let privileges = options.privileges;
+    if privileges.env.is_empty() {
+        default_environment(privileges.user.0, options.term)
+    } else {
+        privileges.env.clone()
+    }
+}
+
+/// `PATH` of `environment`, or the default search path.
+fn search_path(environment: &[String]) -> String {
+    environment
+        .iter()
+        .find_map(|entry| entry.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH)
+        .to_string()
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
@@ -393,8 +431,8 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
             let none_exists = !candidates.iter().any(|candidate| candidate.exists());
             match candidates.get(index) {
                 Some(_) if none_exists && !program.contains('/') => format!(
-                    "cannot run {program:?}: not found in PATH ({})",
-                    std::env::var("PATH").unwrap_or_default()
+                    "cannot run {program:?}: not found in the sandbox's PATH ({})",
+                    search_path(&workload_environment(options))
                 ),
                 Some(path) => format!("cannot execute {}", path.display()),
                 None => format!("cannot execute {program:?}"),
@@ -420,7 +458,9 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
         ),
         Stage::PrivateMounts => "cannot make the mounts private (mount / MS_REC|MS_PRIVATE)".into(),
         Stage::MountProc => "cannot mount a fresh /proc".into(),
-        Stage::Stdio => "cannot redirect standard input and output to /dev/null".into(),
+        Stage::Stdio => {
+            "cannot redirect the standard streams (to /dev/null or the sandbox's terminal)".into()
+        }
         Stage::Rlimit => match options.privileges.rlimits.get(index) {
             Some((resource, soft, hard)) => {
                 format!("cannot set rlimit {resource} to soft {soft}, hard {hard}")
@@ -435,6 +475,16 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
         Stage::Ambient => format!("cannot raise ambient capability {index}"),
         Stage::NoNewPrivileges => "cannot set noNewPrivileges".into(),
         Stage::ParentDeath => "cannot set the parent-death signal".into(),
+        Stage::Session if index == 1 => {
+            "cannot make the sandbox's terminal its controlling terminal (TIOCSCTTY)".into()
+        }
+        Stage::Session => "cannot start a session of the sandbox's own (setsid)".into(),
+        Stage::Descriptors => format!("cannot keep descriptor {index} for the workload"),
+        Stage::Cwd => format!(
+            "cannot enter the working directory {:?} as uid {}",
+            options.privileges.cwd, options.privileges.user.0
+        ),
+        Stage::Dumpable => "cannot make the sandbox's first process non-dumpable".into(),
         Stage::Release => "the enforcer did not release the sandbox".into(),
     }
 }

@@ -45,6 +45,12 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
         .pids(PIDS_LIMIT)
         .default_devices()
         .no_hugepages(hugetlb_sizes(request));
+    // `/dev/tty` only for a workload given a terminal of its own (`-t`).
+    let decision = if request.terminal {
+        decision
+    } else {
+        decision.deny_tty_device()
+    };
     Ok(if request.user.uid == 0 {
         decision.root_in_user_namespace(ROOT_HOST_BASE, ROOT_ID_COUNT)
     } else {
@@ -99,6 +105,17 @@ mod tests {
         assert_eq!(big.memory_limit_bytes(), Some(512 * MIB as i64));
         let small = assert_allowed(evaluate(&request().host_memory(GIB).build()));
         assert_eq!(small.memory_limit_bytes(), Some(256 * MIB as i64));
+    }
+
+    #[test]
+    fn dev_tty_only_with_a_terminal() {
+        let decision = assert_allowed(evaluate(&request().build()));
+        assert_device_denied(&decision, DeviceType::Char, 5, 0, "r");
+        assert_device_permitted(&decision, DeviceType::Char, 136, 3, "rw");
+        let mut with_terminal = request().build();
+        with_terminal.terminal = true;
+        let decision = assert_allowed(evaluate(&with_terminal));
+        assert_device_permitted(&decision, DeviceType::Char, 5, 0, "rw");
     }
 
     #[test]

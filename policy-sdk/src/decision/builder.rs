@@ -184,6 +184,17 @@ impl Decision {
         self
     }
 
+    /// Denies `/dev/tty` (`c 5:0`), which [`Decision::default_devices`]
+    /// grants: for a workload without a terminal of its own
+    /// ([`crate::Request::terminal`] false), which has no business opening
+    /// the controlling terminal of anybody else.
+    pub fn deny_tty_device(mut self) -> Decision {
+        self.resources_mut()
+            .devices
+            .push(DeviceRule::deny_char(5, Some(0), "rwm"));
+        self
+    }
+
     /// Appends a device rule (it wins over earlier rules).
     pub fn allow_device(mut self, rule: DeviceRule) -> Decision {
         self.resources_mut().devices.push(rule);

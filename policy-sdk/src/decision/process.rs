@@ -18,6 +18,16 @@ pub struct Process {
     /// Resource limits (`setrlimit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlimits: Vec<Rlimit>,
+    /// The workload's whole environment, `KEY=VALUE` entries (OCI
+    /// `process.env`). Empty: a minimal default (`PATH`, `HOME`, `LANG`, and
+    /// `TERM` with a terminal), never the enforcer's own environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// The working directory, an absolute path entered after the
+    /// namespaces and privileges are set up, so directory permissions apply
+    /// (OCI `process.cwd`). Absent: `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
 }
 
 /// OCI `process.user`.
