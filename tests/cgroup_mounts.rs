@@ -7,6 +7,8 @@
 //! the host is as it was. The tests run one at a time: a mount changes the
 //! layout every other cgroup test would see.
 
+#[path = "common/policies.rs"]
+mod policies;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
@@ -417,7 +419,7 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
         .prefix("enforcer-test-state-")
         .tempdir()
         .expect("tempdir");
-    let policy = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
+    let policy = policies::example("test_labels");
     let this_binary = std::env::current_exe().expect("test binary");
     let run = |pages: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_enforcer"))

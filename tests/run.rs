@@ -154,9 +154,7 @@ fn inode(path: &str) -> u64 {
 
 fn labels() -> String {
     // The fixture policy that takes limits from labels.
-    let path = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
-    assert!(path.is_file(), "{} was not built", path.display());
-    path.display().to_string()
+    example("test_labels")
 }
 
 #[test]

@@ -13,8 +13,11 @@ use enforcer::policy::{Allocation, EngineOptions, Policy, PolicyEngine};
 use policy_sdk::Request;
 use policy_sdk::testing::request;
 
+#[path = "../../tests/common/policies.rs"]
+mod policies;
+
 fn tiers_wasm() -> Vec<u8> {
-    let path = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_tenant_tiers.wasm");
+    let path = policies::example("tenant_tiers");
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 

@@ -14,5 +14,6 @@ pub mod evaluation;
 pub mod golden;
 pub mod host;
 pub mod policy;
+pub mod printable;
 pub mod request;
 pub mod sandbox;

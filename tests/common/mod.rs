@@ -1,10 +1,12 @@
 //! Helpers shared by the end-to-end tests: run the built `enforcer` binary
-//! and find the example policies `build.rs` compiled.
+//! and find the example policies ([`policies`] builds them).
 
 #![allow(dead_code)]
 
+pub mod policies;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -107,12 +109,10 @@ pub fn enforcer(args: &[&str]) -> Run {
     enforcer_with_stdin(args, "")
 }
 
-/// Path of an example policy built by `build.rs`, e.g. `tenant_tiers`.
+/// Path of an example policy or test fixture, e.g. `tenant_tiers` for
+/// `policy_tenant_tiers.wasm` (built on first use, see [`policies`]).
 pub fn example(name: &str) -> String {
-    let path =
-        Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join(format!("policy_{name}.wasm"));
-    assert!(path.is_file(), "{} was not built", path.display());
-    path.display().to_string()
+    policies::example(name).display().to_string()
 }
 
 /// Path of a file under `tests/`.

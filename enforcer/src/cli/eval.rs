@@ -3,6 +3,7 @@
 use clap::{Args, ValueEnum};
 use enforcer::cgroup::{CgroupPlan, Value, discover, plan};
 use enforcer::evaluation::{Outcome, evaluate_chain};
+use enforcer::printable::escape;
 
 use super::request_args::RequestArgs;
 use super::{EXIT_DENIED, EXIT_OK, EngineArgs, load_policies};
@@ -55,8 +56,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         Outcome::Allowed(decision) => (decision, EXIT_OK),
         Outcome::Denied { policy, decision } => {
             eprintln!(
-                "enforcer: denied by policy {policy}: {}",
-                decision.reason.as_deref().unwrap_or("no reason given")
+                "enforcer: denied by policy {}: {}",
+                escape(policy),
+                escape(decision.reason.as_deref().unwrap_or("no reason given"))
             );
             (decision, EXIT_DENIED)
         }
@@ -94,7 +96,7 @@ pub enum PlanFormat {
 
 fn print_plan(plan: &CgroupPlan) {
     for directory in &plan.directories {
-        println!("mkdir  {}", directory.display());
+        println!("mkdir  {}", shown(directory));
     }
     for write in &plan.writes {
         let optional = if write.optional {
@@ -104,28 +106,33 @@ fn print_plan(plan: &CgroupPlan) {
         };
         match &write.value {
             Value::Literal(text) => {
-                println!("write  {}  {text}{optional}", write.file.display());
+                println!("write  {}  {}{optional}", shown(&write.file), escape(text));
                 if let Some(fallback) = &write.fallback {
                     println!(
                         "  or   {}  {}  (where the kernel lacks the first)",
-                        fallback.file.display(),
-                        fallback.value
+                        shown(&fallback.file),
+                        escape(&fallback.value)
                     );
                 }
             }
             Value::CopyFromParent => {
-                println!("copy   {}  (the parent's value)", write.file.display())
+                println!("copy   {}  (the parent's value)", shown(&write.file))
             }
         }
     }
     if let Some(program) = &plan.device_program {
         println!(
             "attach {}  BPF_PROG_TYPE_CGROUP_DEVICE program, {} instructions, from {} device rules",
-            program.cgroup.display(),
+            shown(&program.cgroup),
             program.instructions,
             program.rules.len()
         );
     }
+}
+
+/// A path of the plan (it holds the decision's `cgroupsPath`), escaped.
+fn shown(path: &std::path::Path) -> String {
+    escape(&path.to_string_lossy()).into_owned()
 }
 
 pub(super) fn parse_cgroup_root(text: &str) -> Result<String, String> {

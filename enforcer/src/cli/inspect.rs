@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use enforcer::policy::describe;
+use enforcer::printable::escape;
 use serde_json::json;
 
 use super::{EXIT_OK, EngineArgs};
@@ -75,9 +76,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     println!("abi version: {}", policy_sdk::ABI_VERSION);
     match &metadata {
         Some(meta) => {
-            println!("name:        {}", meta.name);
-            println!("version:     {}", meta.version);
-            println!("description: {}", meta.description);
+            println!("name:        {}", escape(&meta.name));
+            println!("version:     {}", escape(&meta.version));
+            println!("description: {}", escape(&meta.description));
         }
         None => println!("metadata:    (no policy_metadata export)"),
     }
@@ -92,11 +93,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         println!("  (none)");
     }
     for import in &imports {
-        println!("  {import}");
+        println!("  {}", escape(import));
     }
     println!("exports:");
     for export in &exports {
-        println!("  {export}");
+        println!("  {}", escape(export));
     }
     Ok(EXIT_OK)
 }

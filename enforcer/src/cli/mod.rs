@@ -226,7 +226,11 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("enforcer: error: {}", describe_error(&error));
+            let message = describe_error(&error);
+            eprintln!(
+                "enforcer: error: {}",
+                enforcer::printable::escape_message(&message)
+            );
             EXIT_ERROR
         }
     }

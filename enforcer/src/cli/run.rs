@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use enforcer::printable::{escape, escape_message};
 use enforcer::sandbox::namespaces::JoinAllowList;
 use enforcer::sandbox::run::{RunOptions, RunOutcome, Timings, run as run_sandbox};
 use enforcer::sandbox::signals;
@@ -114,7 +115,10 @@ pub fn run(args: RunArgs) -> i32 {
     match run_inner(args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("enforcer: error: {}", super::describe_error(&error));
+            eprintln!(
+                "enforcer: error: {}",
+                escape_message(&super::describe_error(&error))
+            );
             EXIT_RUN_ERROR
         }
     }
@@ -151,12 +155,16 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     }
     match outcome? {
         RunOutcome::Denied { policy, reason } => {
-            eprintln!("enforcer: denied by policy {policy}: {reason}");
+            eprintln!(
+                "enforcer: denied by policy {}: {}",
+                escape(&policy),
+                escape(&reason)
+            );
             Ok(EXIT_DENIED)
         }
         RunOutcome::Exited(code) => Ok(code),
         RunOutcome::Detached(state) => {
-            println!("{}", state.id);
+            println!("{}", escape(&state.id));
             Ok(0)
         }
     }

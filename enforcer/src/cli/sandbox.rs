@@ -121,7 +121,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
     for listing in listings {
         println!(
             "{:<20} {:>8} {:<9} {:<8} {:<20} {}",
-            listing.id,
+            enforcer::printable::escape(&listing.id),
             listing.pid.map_or("-".to_string(), |pid| pid.to_string()),
             listing.status,
             if listing.detached {
@@ -130,7 +130,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
                 "attached"
             },
             format_time(listing.started_at),
-            listing.command.join(" ")
+            enforcer::printable::escape_command(&listing.command)
         );
     }
     Ok(0)
@@ -174,7 +174,10 @@ pub fn exec(args: ExecArgs) -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("enforcer: error: {}", super::describe_error(&error));
+            eprintln!(
+                "enforcer: error: {}",
+                enforcer::printable::escape_message(&super::describe_error(&error))
+            );
             EXIT_RUN_ERROR
         }
     }
@@ -260,7 +263,7 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
 /// `enforcer gc`.
 pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
     for id in lifecycle::gc(&args.state.state_dir())? {
-        println!("removed {id}");
+        println!("removed {}", enforcer::printable::escape(&id));
     }
     Ok(0)
 }

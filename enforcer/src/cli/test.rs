@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use enforcer::golden::{read_case_file, run_case};
+use enforcer::printable::{escape, escape_message};
 
 use super::{EXIT_DENIED, EXIT_OK, EngineArgs, load_policies};
 
@@ -44,11 +45,16 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
             match run_case(&policies, case) {
                 Ok(()) => {
                     passed += 1;
-                    println!("ok    {}: {}", path.display(), case.name);
+                    println!("ok    {}: {}", path.display(), escape(&case.name));
                 }
                 Err(message) => {
                     failed += 1;
-                    println!("FAIL  {}: {}: {message}", path.display(), case.name);
+                    println!(
+                        "FAIL  {}: {}: {}",
+                        path.display(),
+                        escape(&case.name),
+                        escape_message(&message)
+                    );
                 }
             }
         }

@@ -43,8 +43,9 @@ impl StoreState {
     }
 
     /// Prints a policy log message to stderr, within the budget: at most
-    /// `log_messages` lines, each cut to `log_message_bytes`, control
-    /// characters replaced so a policy cannot forge terminal output.
+    /// `log_messages` lines, each cut to `log_message_bytes`, control and
+    /// bidi characters escaped ([`crate::printable::escape`]) so a policy
+    /// cannot forge terminal output.
     pub fn log(&mut self, level: LogLevel, raw: &[u8]) {
         if level > self.caps.log_level {
             return;
@@ -54,14 +55,12 @@ impl StoreState {
         }
         self.logs_left -= 1;
         let cut = &raw[..raw.len().min(self.caps.log_message_bytes)];
-        let text: String = String::from_utf8_lossy(cut)
-            .chars()
-            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-            .collect();
+        let text = String::from_utf8_lossy(cut);
+        let text = crate::printable::escape(&text);
         let ellipsis = if cut.len() < raw.len() { "…" } else { "" };
         eprintln!(
             "[policy {}] {}: {text}{ellipsis}",
-            self.policy,
+            crate::printable::escape(&self.policy),
             level.as_str()
         );
         if self.logs_left == 0 {

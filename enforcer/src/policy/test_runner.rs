@@ -106,7 +106,7 @@ fn log_to_stderr(mut caller: Caller<'_, RunnerState>, level: i32, ptr: i32, len:
         eprintln!(
             "[policy] {}: {}",
             LogLevel::from_abi(level).as_str(),
-            String::from_utf8_lossy(&bytes)
+            crate::printable::escape(&String::from_utf8_lossy(&bytes))
         );
     }
 }

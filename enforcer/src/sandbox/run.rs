@@ -114,12 +114,18 @@ impl Undo<'_> {
         if let Some(cgroup) = self.cgroup.take()
             && let Err(error) = cgroup::remove(&cgroup, REMOVE_TIMEOUT)
         {
-            eprintln!("enforcer: cleanup: {error}");
+            eprintln!(
+                "enforcer: cleanup: {}",
+                crate::printable::escape_message(&error.to_string())
+            );
         }
         if let Some(lock) = self.lock.take()
             && let Err(error) = self.states.remove(&self.id, &lock)
         {
-            eprintln!("enforcer: cleanup: {error:#}");
+            eprintln!(
+                "enforcer: cleanup: {}",
+                crate::printable::escape_message(&format!("{error:#}"))
+            );
         }
     }
 }
