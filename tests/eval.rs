@@ -41,7 +41,7 @@ fn default_policy_needs_no_files() {
         decision["cgroupsPath"]
             .as_str()
             .expect("path")
-            .starts_with("sbx-")
+            .starts_with("sandboxes/sbx-")
     );
 }
 
@@ -383,11 +383,12 @@ fn plan_shows_the_writes_for_this_host_and_writes_nothing() {
     let plan = run.json();
     let layout = enforcer::cgroup::discover();
     let memory = match layout.controller_state("memory") {
-        enforcer::cgroup::ControllerState::V1(mount) => {
-            mount.join(&root).join("job").join("memory.limit_in_bytes")
-        }
+        enforcer::cgroup::ControllerState::V1(mount) => mount
+            .join(&root)
+            .join("sandboxes/job")
+            .join("memory.limit_in_bytes"),
         enforcer::cgroup::ControllerState::V2(mount) => {
-            mount.join(&root).join("job").join("memory.max")
+            mount.join(&root).join("sandboxes/job").join("memory.max")
         }
         other => panic!("no usable memory controller here: {other:?}"),
     };

@@ -197,9 +197,10 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     );
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     assert!(status.contains("Uid:\t1000000000\t"), "{status}");
-    // Its cgroup in every hierarchy.
+    // Its cgroup in every hierarchy: a tenant-less sandbox is under
+    // sandboxes/.
     let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let suffix = format!("/{}/{id}", harness.root);
+    let suffix = format!("/{}/sandboxes/{id}", harness.root);
     let layout = discover();
     let hierarchies = layout
         .v1
@@ -446,9 +447,9 @@ fn escape_attempts_are_refused_by_the_kernel() {
     let harness = Harness::new();
     let host_net = inode("/proc/self/ns/net");
     let script = format!(
-        "cg=/sys/fs/cgroup/pids/{root}/escape; \
+        "cg=/sys/fs/cgroup/pids/{root}/sandboxes/escape; \
          echo 100000 > $cg/pids.max 2>/dev/null && echo raised-pids; \
-         echo -1 > /sys/fs/cgroup/memory/{root}/escape/memory.limit_in_bytes 2>/dev/null && echo raised-memory; \
+         echo -1 > /sys/fs/cgroup/memory/{root}/sandboxes/escape/memory.limit_in_bytes 2>/dev/null && echo raised-memory; \
          mount -t tmpfs none /mnt 2>/dev/null && echo mounted; \
          nsenter --net=/proc/1/ns/net stat -L -c %i /proc/self/ns/net 2>/dev/null | grep -qx {host_net} && echo joined-host; \
          kill -9 {host_pid} 2>/dev/null && echo killed; \
@@ -658,6 +659,27 @@ fn a_denied_request_starts_nothing() {
     );
     run.expect_code(1).expect_stderr(&["unknown tier"]);
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn the_default_policy_denies_group_0_to_a_non_root_user() {
+    require!(cannot_run());
+    let harness = Harness::new();
+    for request in [&["--user", "1000:0"][..], &["--user", "0:0"][..]] {
+        let run = harness.sh(request, "id -g; id -G");
+        if request[1] == "0:0" {
+            // Root runs as root of its own user namespace.
+            run.expect_code(0);
+            continue;
+        }
+        run.expect_code(1).expect_stderr(&[
+            "denied by policy embedded default: a non-root user may not run with group 0",
+        ]);
+        assert!(run.stdout.is_empty(), "nothing started: {}", run.stdout);
+    }
+    let eval = enforcer(&["eval", "--user", "1000:0", "--", "true"]);
+    eval.expect_code(1)
+        .expect_stderr(&["a non-root user may not run with group 0"]);
 }
 
 #[test]

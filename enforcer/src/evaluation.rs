@@ -55,7 +55,8 @@ pub fn evaluate_chain(policies: &[Policy], request: &Request) -> Result<Outcome,
     for policy in policies {
         request.set_previous_decision(so_far.as_ref());
         let decision = policy.evaluate(&request)?;
-        let decision = validate(decision, &request.host, &request.id).map_err(|error| {
+        let default_cgroup = crate::request::default_cgroups_path(&request);
+        let decision = validate(decision, &request.host, &default_cgroup).map_err(|error| {
             ChainError::Invalid {
                 policy: policy.name().to_string(),
                 error,

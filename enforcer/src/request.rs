@@ -36,6 +36,9 @@ pub fn from_file(path: &Path) -> anyhow::Result<Request> {
     }
     let request = parse(&text).with_context(|| format!("request file {}", path.display()))?;
     check_id(&request.id).with_context(|| format!("request file {}", path.display()))?;
+    if let Some(tenant) = &request.tenant {
+        check_tenant(tenant).with_context(|| format!("request file {}", path.display()))?;
+    }
     Ok(complete(request))
 }
 
@@ -58,6 +61,43 @@ pub fn check_id(id: &str) -> anyhow::Result<()> {
         bail!(
             "sandbox id {id:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', not starting with '.' or '-'"
         )
+    }
+}
+
+/// Whether `tenant` can name a tenant: one path component of 1 to 63
+/// characters, `a-z 0-9 . _ -`, starting with a letter or digit (it
+/// becomes the cgroup directory `tenants/<tenant>`, and is matched
+/// against `sandbox:<id>` joins).
+pub fn is_valid_tenant(tenant: &str) -> bool {
+    (1..=63).contains(&tenant.len())
+        && tenant
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// An error naming the tenant if it cannot name one.
+pub fn check_tenant(tenant: &str) -> anyhow::Result<()> {
+    if is_valid_tenant(tenant) {
+        Ok(())
+    } else {
+        bail!(
+            "tenant {tenant:?} must be 1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit (one path component: no '/', no '..', no control characters)"
+        )
+    }
+}
+
+/// The cgroup of a sandbox whose decision names none (and where the
+/// default policy puts it): `sandboxes/<id>` without a tenant,
+/// `tenants/<tenant>/<id>` with one. The two subtrees never meet, so a
+/// tenant-less id can never become a tenant's parent cgroup.
+pub fn default_cgroups_path(request: &Request) -> String {
+    match &request.tenant {
+        Some(tenant) => format!("tenants/{tenant}/{}", request.id),
+        None => format!("sandboxes/{}", request.id),
     }
 }
 
@@ -100,6 +140,9 @@ pub struct RequestOptions {
 pub fn from_options(options: RequestOptions) -> anyhow::Result<Request> {
     if let Some(id) = &options.id {
         check_id(id)?;
+    }
+    if let Some(tenant) = &options.tenant {
+        check_tenant(tenant)?;
     }
     let user = options.user.unwrap_or_else(current_user);
     Ok(complete(Request {
@@ -212,6 +255,59 @@ mod tests {
         })
         .expect_err("refused");
         assert!(error.to_string().contains("\"../etc\""), "{error}");
+    }
+
+    #[test]
+    fn tenants_are_one_plain_path_component() {
+        for good in ["acme", "a", "team-1.prod_x", "0day", &"x".repeat(63)] {
+            assert!(is_valid_tenant(good), "{good}");
+        }
+        for bad in [
+            "",
+            "acme/evil",
+            "..",
+            ".",
+            ".hidden",
+            "-x",
+            "_x",
+            "Acme",
+            "a b",
+            "a\u{1b}[2J",
+            "a\nb",
+            &"x".repeat(64),
+        ] {
+            assert!(!is_valid_tenant(bad), "{bad:?}");
+        }
+        let error = from_options(RequestOptions {
+            tenant: Some("acme/../../x".into()),
+            ..RequestOptions::default()
+        })
+        .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("tenant \"acme/../../x\" must be"),
+            "{error}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("request.json");
+        std::fs::write(&file, r#"{"tenant":"evil\u001b[2J"}"#).expect("writes");
+        let error = from_file(&file).expect_err("refused");
+        assert!(
+            format!("{error:#}").contains("tenant \"evil\\u{1b}[2J\" must be"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn the_default_cgroup_separates_tenants_from_tenantless_sandboxes() {
+        let mut request = Request {
+            id: "acme".into(),
+            ..Request::default()
+        };
+        assert_eq!(default_cgroups_path(&request), "sandboxes/acme");
+        request.tenant = Some("acme".into());
+        assert_eq!(default_cgroups_path(&request), "tenants/acme/acme");
     }
 
     #[test]

@@ -161,11 +161,37 @@ fn read_parent(file: &Path) -> Result<String, CgroupError> {
 }
 
 fn write_file(file: &Path, value: &str) -> Result<(), CgroupError> {
-    std::fs::write(file, value).map_err(|source| CgroupError::Write {
+    write_nofollow(file, value).map_err(|source| CgroupError::Write {
         file: file.to_path_buf(),
         value: value.to_string(),
         source,
     })
+}
+
+/// Opens a cgroupfs interface file without following a symlink (`O_NOFOLLOW`;
+/// `ELOOP` if it is one), for reading or for writing (never creating).
+pub(crate) fn open_nofollow(file: &Path, write: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(file)
+}
+
+/// Writes `value` to the interface file `file` in one `write`, without
+/// following a symlink.
+pub(crate) fn write_nofollow(file: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    open_nofollow(file, true)?.write_all(value.as_bytes())
+}
+
+/// Reads the interface file `file`, without following a symlink.
+pub(crate) fn read_nofollow(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    open_nofollow(file, false)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Moves process `pid` into every leaf; verify with `/proc/<pid>/cgroup`.
@@ -178,7 +204,7 @@ pub fn join(cgroup: &CreatedCgroup, pid: i32) -> Result<(), CgroupError> {
 
 /// The processes in `leaf`.
 pub fn members(leaf: &Path) -> Vec<i32> {
-    std::fs::read_to_string(leaf.join("cgroup.procs"))
+    read_nofollow(&leaf.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()
         .filter_map(|line| line.trim().parse().ok())
@@ -205,7 +231,7 @@ pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupErr
     }
     let killed_by_kernel = existing.iter().any(|leaf| {
         let kill = leaf.join("cgroup.kill");
-        kill.exists() && std::fs::write(&kill, "1").is_ok()
+        kill.exists() && write_nofollow(&kill, "1").is_ok()
     });
     if !killed_by_kernel && existing.iter().any(|leaf| !members(leaf).is_empty()) {
         let _ = freezer::freeze(cgroup, remaining(deadline).min(FREEZE_TIMEOUT));
@@ -245,7 +271,7 @@ fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result
     let events = leaf.join("cgroup.events");
     loop {
         // Opened before reading, so a change after the read wakes the poll.
-        let watched = std::fs::File::open(&events).ok();
+        let watched = open_nofollow(&events, false).ok();
         let pids = members(leaf);
         let populated = watched.is_some() && read_key(&events, "populated") == Some(1);
         if pids.is_empty() && !populated {
@@ -283,7 +309,7 @@ fn wait_for_change(file: &std::fs::File, timeout: Duration) {
 
 /// The number after `key` in a flat-keyed cgroupfs file.
 pub(crate) fn read_key(file: &Path, key: &str) -> Option<u64> {
-    flat_keys(&std::fs::read_to_string(file).ok()?).remove(key)
+    flat_keys(&read_nofollow(file).ok()?).remove(key)
 }
 
 /// The `key value` lines of a flat-keyed cgroupfs file (`memory.events`,

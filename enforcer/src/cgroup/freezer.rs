@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::apply::{CgroupError, CreatedCgroup, read_key};
+use super::apply::{CgroupError, CreatedCgroup, read_key, read_nofollow, write_nofollow};
 
 /// Which freezer interface a leaf offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +73,9 @@ impl Freezer {
     /// is 1; v1 state `FROZEN` or `FREEZING`): one read of one file.
     fn is_held(&self) -> bool {
         match self {
-            Freezer::V2(leaf) => std::fs::read_to_string(leaf.join("cgroup.freeze"))
-                .is_ok_and(|text| text.trim() == "1"),
+            Freezer::V2(leaf) => {
+                read_nofollow(&leaf.join("cgroup.freeze")).is_ok_and(|text| text.trim() == "1")
+            }
             Freezer::V1(leaf) => v1_state(leaf).is_some_and(|state| state != "THAWED"),
         }
     }
@@ -141,14 +142,14 @@ fn no_freezer(cgroup: &CreatedCgroup) -> CgroupError {
 }
 
 fn v1_state(leaf: &Path) -> Option<String> {
-    std::fs::read_to_string(leaf.join("freezer.state"))
+    read_nofollow(&leaf.join("freezer.state"))
         .ok()
         .map(|text| text.trim().to_string())
 }
 
 fn write(leaf: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let file = leaf.join(file);
-    std::fs::write(&file, value).map_err(|source| CgroupError::Write {
+    write_nofollow(&file, value).map_err(|source| CgroupError::Write {
         file,
         value: value.to_string(),
         source,

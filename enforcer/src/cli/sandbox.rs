@@ -75,8 +75,9 @@ pub struct StatsArgs {
     state: StateDirArg,
 }
 
-/// Send a signal to a sandbox's first process (its init forwards it to the
-/// workload).
+/// Send a signal to a sandbox: through its `enforcer run` when attached
+/// (INT, TERM, HUP, QUIT, which the run forwards), else to its first
+/// process (its init forwards it to the workload). Returns at once.
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// The sandbox id.
@@ -89,6 +90,10 @@ pub struct KillArgs {
 }
 
 /// Kill everything in a sandbox, remove its cgroups and its state.
+///
+/// An attached sandbox is stopped through its `enforcer run` (SIGTERM,
+/// forwarded to the workload); if the run has not cleaned up within a
+/// second, delete kills the sandbox's cgroups and removes it itself.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// The sandbox ids.
@@ -109,7 +114,11 @@ pub struct GcArgs {
 
 /// `enforcer ps`.
 pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
-    let listings = lifecycle::ps(&args.state.state_dir())?;
+    let outcome = lifecycle::ps(&args.state.state_dir())?;
+    for refused in &outcome.refused {
+        eprintln!("enforcer: warning: {refused}");
+    }
+    let listings = outcome.listings;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&listings)?);
         return Ok(0);
@@ -260,12 +269,20 @@ pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `enforcer gc`.
+/// `enforcer gc`: what it removed on stdout, what it refused on stderr
+/// (exit 1 if anything was refused).
 pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
-    for id in lifecycle::gc(&args.state.state_dir())? {
-        println!("removed {}", enforcer::printable::escape(&id));
+    let outcome = lifecycle::gc(&args.state.state_dir())?;
+    for id in &outcome.removed {
+        println!("removed {}", enforcer::printable::escape(id));
     }
-    Ok(0)
+    for refused in &outcome.refused {
+        eprintln!(
+            "enforcer: error: {}",
+            enforcer::printable::escape_message(&super::describe_error(refused))
+        );
+    }
+    Ok(i32::from(!outcome.refused.is_empty()))
 }
 
 #[cfg(test)]

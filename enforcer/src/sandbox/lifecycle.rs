@@ -1,23 +1,38 @@
 //! Commands on sandboxes started with `enforcer run --detach` (or still
 //! running under an attached `enforcer run`): `ps`, `exec`, `stats`,
 //! `kill`, `delete` and `gc`.
+//!
+//! Nothing they read is trusted blindly: the state is the enforcer's own
+//! ([`super::state`]), every recorded cgroup is checked to lie below the
+//! recorded cgroup root on cgroupfs ([`super::confine`]) before anything is
+//! read, written or killed there, processes are signalled only if their
+//! start time is the recorded one, and namespaces are joined only if they
+//! are the recorded ones (inode and owning user namespace). No command
+//! waits without a bound: the lock for [`LOCK_TIMEOUT`](super::state::LOCK_TIMEOUT),
+//! an attached sandbox's supervisor for [`DELETE_GRACE`].
 
 use std::os::fd::AsFd;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use policy_sdk::NamespaceType;
 
-use super::namespaces::{Join, NamespaceSetup, sort_joins};
+use super::confine;
+use super::namespaces::{Join, NamespaceSetup, open_recorded, sort_joins};
 use super::privileges::{Privileges, terminal_type};
 use super::run::{REMOVE_TIMEOUT, namespace_inode};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
-use super::state::{SandboxState, StateDir};
+use super::state::{Lock, ProcessRef, SandboxState, StateDir, StateError};
 use super::tty::{Relay, open_pty};
-use crate::cgroup::{self, CreatedCgroup, Stats};
+use crate::cgroup::{self, CgroupLayout, CreatedCgroup, Stats};
+
+/// How long `delete` of an attached sandbox lets its `enforcer run` stop it
+/// (SIGTERM to the workload, then the run's own cleanup) before it kills the
+/// sandbox's cgroups itself.
+pub const DELETE_GRACE: Duration = Duration::from_secs(1);
 
 /// A sandbox as `ps` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,6 +40,9 @@ use crate::cgroup::{self, CreatedCgroup, Stats};
 pub struct Listing {
     /// The id.
     pub id: String,
+    /// Its tenant, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Its first process, if it started.
     pub pid: Option<i32>,
     /// `running`, `stopped` (its processes are gone) or `orphaned` (its
@@ -38,14 +56,29 @@ pub struct Listing {
     pub command: Vec<String>,
 }
 
+/// What `ps` found: the sandboxes, and the entries it refused to read
+/// (untrusted or corrupt state), each an error naming the path.
+#[derive(Debug, Default)]
+pub struct PsOutcome {
+    /// The sandboxes whose state can be read.
+    pub listings: Vec<Listing>,
+    /// Entries refused.
+    pub refused: Vec<StateError>,
+}
+
 /// Every sandbox in `states` whose state can be read; a directory without
 /// one (being started, or abandoned: `gc` decides) is not listed.
-pub fn ps(states: &StateDir) -> anyhow::Result<Vec<Listing>> {
-    let mut listings = Vec::new();
+pub fn ps(states: &StateDir) -> anyhow::Result<PsOutcome> {
+    let mut outcome = PsOutcome::default();
     for id in states.ids()? {
-        let Ok(state) = states.load(&id) else {
-            // Being created right now, or abandoned: `gc` decides.
-            continue;
+        let state = match states.load(&id) {
+            Ok(state) => state,
+            // Being created right now, abandoned, or not a sandbox.
+            Err(error) if error.is_not_found() => continue,
+            Err(error) => {
+                outcome.refused.push(error);
+                continue;
+            }
         };
         let running = state.process.is_some_and(|process| process.is_alive());
         let status = match (running, state.is_stale()) {
@@ -53,8 +86,9 @@ pub fn ps(states: &StateDir) -> anyhow::Result<Vec<Listing>> {
             (true, true) => "orphaned",
             _ => "stopped",
         };
-        listings.push(Listing {
+        outcome.listings.push(Listing {
             id: state.id.clone(),
+            tenant: state.tenant.clone(),
             pid: state.process.map(|process| process.pid),
             status,
             detached: state.supervisor.is_none(),
@@ -62,24 +96,60 @@ pub fn ps(states: &StateDir) -> anyhow::Result<Vec<Listing>> {
             command: state.command.clone(),
         });
     }
-    Ok(listings)
+    Ok(outcome)
 }
 
-fn running(states: &StateDir, id: &str) -> anyhow::Result<SandboxState> {
-    let state = states.load(id)?;
+/// The sandbox's first process, if it runs (its start time is the
+/// recorded one) and is in the sandbox's cgroups: a recorded pid that is
+/// any other process is never signalled or joined.
+fn first_process(state: &SandboxState, layout: &CgroupLayout) -> Option<ProcessRef> {
+    state.process.filter(|process| {
+        process.is_alive() && confine::holds_process(&state.cgroup, layout, process.pid)
+    })
+}
+
+/// [`first_process`], or an error saying the sandbox is not running.
+fn running(state: &SandboxState, layout: &CgroupLayout) -> anyhow::Result<ProcessRef> {
+    if let Some(process) = first_process(state, layout) {
+        return Ok(process);
+    }
     match state.process {
-        Some(process) if process.is_alive() => Ok(state),
+        Some(process) if process.is_alive() => bail!(
+            "sandbox {:?}: its recorded first process (pid {}) is not in the sandbox's cgroups; refusing to act on it",
+            state.id,
+            process.pid
+        ),
         _ => bail!(
-            "sandbox {id:?} is not running (its processes are gone; `enforcer delete {id}` removes it)"
+            "sandbox {id:?} is not running (its processes are gone; `enforcer delete {id}` removes it)",
+            id = state.id
         ),
     }
 }
 
-fn created(state: &SandboxState) -> CreatedCgroup {
-    CreatedCgroup {
+/// The sandbox's cgroups, once checked to be below its cgroup root on
+/// cgroupfs, and the layout they were checked against.
+fn confined(state: &SandboxState) -> anyhow::Result<(CreatedCgroup, CgroupLayout)> {
+    let layout = cgroup::discover();
+    confine::check(&state.cgroup, &state.cgroup_root, &layout)
+        .with_context(|| format!("sandbox {:?}", state.id))?;
+    let cgroup = CreatedCgroup {
         created: state.cgroup.created.clone(),
         leaves: state.cgroup.leaves.clone(),
-    }
+    };
+    Ok((cgroup, layout))
+}
+
+/// Whether `supervisor` is the parent of `process` (an attached sandbox's
+/// first process is the child of its `enforcer run`).
+fn is_parent(supervisor: ProcessRef, process: ProcessRef) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.pid)) else {
+        return false;
+    };
+    let parent = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|field| field.parse::<i32>().ok());
+    parent == Some(supervisor.pid) && supervisor.is_alive() && process.is_alive()
 }
 
 /// How `exec` starts its process.
@@ -107,45 +177,34 @@ pub fn exec(
     command: &[String],
     options: &ExecOptions,
 ) -> anyhow::Result<i32> {
-    let state = running(states, id)?;
-    let pid = state.process.map(|process| process.pid).unwrap_or_default();
+    let state = states.load(id)?;
+    let (cgroup, layout) = confined(&state)?;
+    let pid = running(&state, &layout)?.pid;
     let mut setup = NamespaceSetup::default();
     for kind in NamespaceType::ALL {
         let name = kind.proc_name();
-        let Some(&recorded) = state.namespaces.get(name) else {
+        let Some(&inode) = state.namespaces.get(name) else {
             continue;
         };
         let ours = namespace_inode(Path::new(&format!("/proc/self/ns/{name}")));
-        if ours == Some(recorded) {
+        if ours == Some(inode) {
             continue; // the sandbox shares this namespace with us
         }
-        let file = match kind {
-            NamespaceType::Pid => "pid_for_children",
-            _ => name,
-        };
-        let path = std::path::PathBuf::from(format!("/proc/{pid}/ns/{file}"));
-        let handle = std::fs::File::open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let inode = handle
-            .metadata()
-            .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta))?;
-        if inode != recorded {
-            bail!(
-                "sandbox {id:?}: {} is not the namespace it was started in",
-                path.display()
-            );
-        }
+        let recorded = state.namespace(name).with_context(|| {
+            format!("sandbox {id:?}: its state records no owner of its {name} namespace (it was started by an older enforcer)")
+        })?;
+        let (path, file) = open_recorded(pid, kind, recorded)
+            .map_err(|why| anyhow::anyhow!("sandbox {id:?}: {why}"))?;
         setup.joins.push(Join {
             kind,
             requested: path.display().to_string(),
             path,
-            file: handle.into(),
+            file: file.into(),
         });
     }
     sort_joins(&mut setup.joins);
     let privileges = Privileges::from_process(state.decision.process.as_ref())
         .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
-    let cgroup = created(&state);
     let pty = options.tty.then(open_pty).transpose()?;
     let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
@@ -180,62 +239,146 @@ pub fn exec(
 /// Usage of sandbox `id`.
 pub fn stats(states: &StateDir, id: &str) -> anyhow::Result<Stats> {
     let state = states.load(id)?;
-    Ok(cgroup::stats::read_leaves(&state.cgroup.leaves))
+    let (cgroup, _) = confined(&state)?;
+    Ok(cgroup::stats::read_leaves(&cgroup.leaves))
 }
 
-/// Sends `signal` to sandbox `id`'s first process (its init, which
-/// forwards it, when it has a pid namespace).
+/// Sends `signal` to sandbox `id`. An attached sandbox gets the signals
+/// its `enforcer run` forwards (INT, TERM, HUP, QUIT) through it; any
+/// other signal, and every signal to a detached sandbox, goes to its first
+/// process (its init, which forwards it, when it has a pid namespace).
 pub fn kill(states: &StateDir, id: &str, signal: Signal) -> anyhow::Result<()> {
-    let _lock = states.lock(id)?;
-    let state = running(states, id)?;
-    let pid = state.process.map(|process| process.pid).unwrap_or_default();
-    nix::sys::signal::kill(Pid::from_raw(pid), signal)
-        .with_context(|| format!("cannot send {signal} to sandbox {id:?} (pid {pid})"))
+    let lock = states.lock(id)?;
+    let state = states.load_locked(&lock)?;
+    drop(lock);
+    let (_, layout) = confined(&state)?;
+    let process = running(&state, &layout)?;
+    let supervisor = state.supervisor.filter(|supervisor| {
+        signals::FORWARDED.contains(&signal) && is_parent(*supervisor, process)
+    });
+    let (target, what) = match supervisor {
+        Some(supervisor) => (
+            supervisor,
+            format!("its enforcer run, pid {}", supervisor.pid),
+        ),
+        None => (process, format!("pid {}", process.pid)),
+    };
+    target
+        .signal(signal)
+        .with_context(|| format!("cannot send {signal} to sandbox {id:?} ({what})"))
 }
 
 /// Kills everything in sandbox `id`, removes its cgroups and its state.
+///
+/// A detached sandbox is killed at once (SIGKILL, then its cgroups). An
+/// attached one is asked to stop through its `enforcer run`: SIGTERM,
+/// which the run forwards to the workload and then cleans up; if it has
+/// not finished within [`DELETE_GRACE`], `delete` kills the sandbox's
+/// cgroups and removes everything itself. Either way it returns within
+/// about a second.
 pub fn delete(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let lock = states.lock(id)?;
-    let state = states.load(id)?;
-    remove(states, &state, &lock)
+    let state = states.load_locked(&lock)?;
+    let supervisor = state.supervisor.filter(|supervisor| supervisor.is_alive());
+    let Some(supervisor) = supervisor else {
+        return remove(states, &state, &lock);
+    };
+    // Checked before anything is sent: a state naming foreign cgroups is
+    // refused whoever would act on it.
+    let (_, layout) = confined(&state)?;
+    // The run needs the lock to clean up.
+    drop(lock);
+    // Its workload gone, the run is cleaning up already: just wait.
+    if let Some(process) = first_process(&state, &layout)
+        && is_parent(supervisor, process)
+    {
+        match supervisor.signal(Signal::SIGTERM) {
+            Ok(()) => {}
+            Err(error) if error.raw_os_error() == Some(nix::libc::ESRCH) => {}
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!(
+                        "cannot send SIGTERM to sandbox {id:?}'s enforcer run (pid {})",
+                        supervisor.pid
+                    )
+                });
+            }
+        }
+    }
+    if supervisor.wait_gone(DELETE_GRACE) {
+        return Ok(());
+    }
+    // Still running: kill the sandbox and clean up here. The run, once its
+    // workload is gone, finds its state removed and leaves it alone.
+    let lock = match states.lock(id) {
+        Ok(lock) => lock,
+        Err(error) if error.is_not_found() => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    match states.load_locked(&lock) {
+        Ok(current) if current.supervisor == state.supervisor => remove(states, &current, &lock),
+        Ok(_) => Ok(()), // the id was claimed anew
+        Err(error) if error.is_not_found() => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }
 
-fn remove(
-    states: &StateDir,
-    state: &SandboxState,
-    lock: &super::state::Lock,
-) -> anyhow::Result<()> {
-    if let Some(process) = state.process.filter(|process| process.is_alive()) {
-        let _ = nix::sys::signal::kill(Pid::from_raw(process.pid), Signal::SIGKILL);
+fn remove(states: &StateDir, state: &SandboxState, lock: &Lock) -> anyhow::Result<()> {
+    let (cgroup, layout) = confined(state)?;
+    if let Some(process) = first_process(state, &layout) {
+        let _ = process.signal(Signal::SIGKILL);
     }
-    cgroup::remove(&created(state), REMOVE_TIMEOUT)
-        .with_context(|| format!("sandbox {:?}", state.id))?;
-    states.remove(&state.id, lock)
+    cgroup::remove(&cgroup, REMOVE_TIMEOUT).with_context(|| format!("sandbox {:?}", state.id))?;
+    Ok(states.remove(lock)?)
+}
+
+/// What `gc` did.
+#[derive(Debug, Default)]
+pub struct GcOutcome {
+    /// The ids removed.
+    pub removed: Vec<String>,
+    /// The sandboxes it refused to touch (untrusted state, a recorded
+    /// cgroup outside the root) or failed to remove, each with why.
+    pub refused: Vec<anyhow::Error>,
 }
 
 /// Removes every sandbox whose processes are gone or whose `enforcer run`
 /// died (killing what is left of it), and state directories abandoned
-/// before their state was written. Returns the ids removed. Sandboxes
-/// another command holds locked are left alone.
-pub fn gc(states: &StateDir) -> anyhow::Result<Vec<String>> {
-    let mut removed = Vec::new();
+/// before their state was written. Sandboxes another command holds locked
+/// are left alone; one that cannot be removed is reported, and the others
+/// are still collected.
+pub fn gc(states: &StateDir) -> anyhow::Result<GcOutcome> {
+    let mut outcome = GcOutcome::default();
     for id in states.ids()? {
-        let Some(lock) = states.try_lock(&id)? else {
-            continue;
-        };
-        match states.load(&id) {
-            Ok(state) if state.is_stale() => {
-                remove(states, &state, &lock)?;
-                removed.push(id);
-            }
-            Ok(_) => {}
-            Err(_) if !states.root().join(&id).join("state.json").exists() => {
-                // Claimed but never written, and nobody holds it.
-                states.remove(&id, &lock)?;
-                removed.push(id);
-            }
-            Err(error) => return Err(error),
+        match collect(states, &id) {
+            Ok(true) => outcome.removed.push(id),
+            Ok(false) => {}
+            Err(error) => outcome.refused.push(error),
         }
     }
-    Ok(removed)
+    Ok(outcome)
+}
+
+/// One sandbox of `gc`: whether it was removed.
+fn collect(states: &StateDir, id: &str) -> anyhow::Result<bool> {
+    if !states.is_sandbox(id)? {
+        return Ok(false); // not claimed by `enforcer run` (no lock file)
+    }
+    let lock = match states.try_lock(id) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return Ok(false),
+        Err(error) if error.is_not_found() => return Ok(false),
+        Err(error) => return Err(error.into()),
+    };
+    if !states.has_state(&lock) {
+        // Claimed but never written, and nobody holds it.
+        states.remove(&lock)?;
+        return Ok(true);
+    }
+    let state = states.load_locked(&lock)?;
+    if !state.is_stale() {
+        return Ok(false);
+    }
+    remove(states, &state, &lock)?;
+    Ok(true)
 }

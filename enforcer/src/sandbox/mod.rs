@@ -8,11 +8,14 @@
 //! - [`spawn`]: the parent's side of the start;
 //! - [`signals`]: forwarding signals while waiting, exit statuses;
 //! - [`tty`]: the sandbox's own pseudo-terminal (`-t`) and its relay;
-//! - [`state`]: the state directory of running sandboxes;
+//! - [`state`]: the state directory of running sandboxes, trusted only if
+//!   it is the enforcer's own;
+//! - [`confine`]: the checks on recorded cgroups before they are touched;
 //! - [`run`]: the whole pipeline behind `enforcer run`;
 //! - [`lifecycle`]: `ps`, `exec`, `stats`, `kill`, `delete`, `gc`.
 
 pub mod child;
+pub mod confine;
 pub mod lifecycle;
 pub mod namespaces;
 pub mod privileges;

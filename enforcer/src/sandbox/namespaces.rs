@@ -17,7 +17,8 @@
 //! refuses `setns` of a mount namespace in a multi-threaded process), so
 //! joining one while creating a user namespace is refused.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::libc;
@@ -183,6 +184,99 @@ pub enum NamespaceError {
     },
 }
 
+/// A namespace a sandbox's state recorded: its inode, and the inode of
+/// the user namespace that owns it (`NS_GET_USERNS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedNamespace {
+    /// The namespace's inode.
+    pub inode: u64,
+    /// Its owning user namespace's inode.
+    pub owner: u64,
+}
+
+/// What `sandbox:<id>` resolves to: the sandbox's first process and the
+/// namespaces its state recorded, by `/proc/<pid>/ns` name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxTarget {
+    /// Its first process.
+    pub pid: i32,
+    /// Its namespaces.
+    pub namespaces: BTreeMap<String, RecordedNamespace>,
+}
+
+/// The `/proc/<pid>/ns` file of `kind` where a sandbox's processes live
+/// (`pid_for_children` for the pid namespace).
+pub fn proc_file(kind: NamespaceType) -> &'static str {
+    match kind {
+        NamespaceType::Pid => "pid_for_children",
+        kind => kind.proc_name(),
+    }
+}
+
+/// `(inode, owner inode)` of an open namespace file.
+pub fn identify(file: &std::fs::File) -> std::io::Result<RecordedNamespace> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = file.metadata()?.ino();
+    // SAFETY: an ioctl on a descriptor we own, without arguments; it
+    // returns a new descriptor.
+    let owner = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_USERNS as _) };
+    if owner < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(owner) });
+    Ok(RecordedNamespace {
+        inode,
+        owner: owner.metadata()?.ino(),
+    })
+}
+
+/// The namespaces of process `pid` (`pid` from `pid_for_children`), by
+/// `/proc/<pid>/ns` name: what a sandbox's state records.
+pub fn record(pid: i32) -> BTreeMap<String, RecordedNamespace> {
+    NamespaceType::ALL
+        .iter()
+        .filter_map(|kind| {
+            let path = format!("/proc/{pid}/ns/{}", proc_file(*kind));
+            let file = std::fs::File::open(path).ok()?;
+            Some((kind.proc_name().to_string(), identify(&file).ok()?))
+        })
+        .collect()
+}
+
+/// Opens the `kind` namespace of sandbox process `pid` and checks it is
+/// the one its state recorded, by inode and by owning user namespace: a
+/// pid reused by another process, or a state naming foreign namespaces,
+/// is refused. Returns the path and the open file.
+pub fn open_recorded(
+    pid: i32,
+    kind: NamespaceType,
+    recorded: RecordedNamespace,
+) -> Result<(PathBuf, std::fs::File), String> {
+    let path = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_file(kind)));
+    let file = std::fs::File::open(&path)
+        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    let actual =
+        identify(&file).map_err(|error| format!("cannot identify {}: {error}", path.display()))?;
+    if actual.inode != recorded.inode {
+        return Err(format!(
+            "{} is namespace {}, not the {kind} namespace {} the sandbox was started with",
+            path.display(),
+            actual.inode,
+            recorded.inode
+        ));
+    }
+    if actual.owner != recorded.owner {
+        return Err(format!(
+            "{} is owned by user namespace {}, not by {} as recorded",
+            path.display(),
+            actual.owner,
+            recorded.owner
+        ));
+    }
+    Ok((path, file))
+}
+
 /// Puts `joins` in the order the kernel needs: the user namespace first
 /// (it owns the others), the mount namespace last (after it, paths resolve
 /// in the joined mount table).
@@ -196,14 +290,18 @@ pub fn sort_joins(joins: &mut [Join]) {
 
 /// `NS_GET_NSTYPE` (linux/nsfs.h): the `CLONE_NEW*` type of a namespace fd.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+/// `NS_GET_USERNS` (linux/nsfs.h): a descriptor of the owning user namespace.
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
 
 /// Plans the namespaces of `decision`: checks joins against `allow`,
-/// resolves `sandbox:<id>` with `resolve` (id → the sandbox's main pid),
-/// opens every file to join and checks its type.
+/// resolves `sandbox:<id>` with `resolve` (id → the sandbox's first
+/// process and recorded namespaces; it refuses sandboxes of another
+/// tenant), opens every file to join and checks its type, and for a
+/// sandbox its recorded inode and owner.
 pub fn prepare(
     decision: &Decision,
     allow: &JoinAllowList,
-    resolve: &dyn Fn(&str) -> Result<i32, String>,
+    resolve: &dyn Fn(&str) -> Result<SandboxTarget, String>,
 ) -> Result<NamespaceSetup, NamespaceError> {
     let mut setup = NamespaceSetup::default();
     let mut creates = 0;
@@ -219,28 +317,36 @@ pub fn prepare(
                 path: requested.clone(),
             });
         }
-        let path = match requested.strip_prefix(SANDBOX_PREFIX) {
+        let (path, file) = match requested.strip_prefix(SANDBOX_PREFIX) {
             Some(id) => {
-                let pid = resolve(id).map_err(|why| NamespaceError::Sandbox {
+                let sandbox = |why: String| NamespaceError::Sandbox {
                     index,
                     path: requested.clone(),
                     why,
-                })?;
-                // A sandbox's processes live in the pid namespace its main
-                // process made for its children.
-                let name = match namespace.kind {
-                    NamespaceType::Pid => "pid_for_children",
-                    kind => kind.proc_name(),
                 };
-                PathBuf::from(format!("/proc/{pid}/ns/{name}"))
+                let target = resolve(id).map_err(sandbox)?;
+                let recorded = target
+                    .namespaces
+                    .get(namespace.kind.proc_name())
+                    .copied()
+                    .ok_or_else(|| {
+                        sandbox(format!(
+                            "the state of sandbox {id:?} records no {} namespace",
+                            namespace.kind
+                        ))
+                    })?;
+                open_recorded(target.pid, namespace.kind, recorded).map_err(sandbox)?
             }
-            None => PathBuf::from(requested),
+            None => {
+                let path = PathBuf::from(requested);
+                let file = std::fs::File::open(&path).map_err(|source| NamespaceError::Open {
+                    index,
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (path, file)
+            }
         };
-        let file = std::fs::File::open(&path).map_err(|source| NamespaceError::Open {
-            index,
-            path: path.display().to_string(),
-            source,
-        })?;
         // SAFETY: an ioctl on a descriptor we own, without arguments.
         let actual = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
         if actual != clone_flag(namespace.kind) {
@@ -291,7 +397,7 @@ pub fn prepare(
 mod tests {
     use super::*;
 
-    fn no_sandboxes(id: &str) -> Result<i32, String> {
+    fn no_sandboxes(id: &str) -> Result<SandboxTarget, String> {
         Err(format!("no sandbox {id}"))
     }
 

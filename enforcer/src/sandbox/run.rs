@@ -1,6 +1,11 @@
 //! `enforcer run`: build the request, evaluate, validate, plan, create the
 //! cgroups, clone, release, wait, clean up. Any failure after the cgroups
 //! exist undoes everything before it; a denied request starts nothing.
+//!
+//! The sandbox's lock is held while it is being started and while it is
+//! cleaned up, never while the workload runs: `kill` and `delete` of an
+//! attached sandbox reach it through this process (its supervisor), which
+//! forwards their signal and cleans up when the workload ends.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -11,11 +16,13 @@ use anyhow::Context;
 use nix::libc;
 use policy_sdk::{Decision, NamespaceType, Request};
 
-use super::namespaces::{JoinAllowList, NamespaceSetup, prepare};
+use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
 use super::privileges::{Privileges, resolve_user, terminal_type};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
-use super::state::{CgroupRecord, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir};
+use super::state::{
+    CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
+};
 use super::tty::{Relay, open_pty};
 use crate::cgroup::{self, CreatedCgroup, MountedController};
 use crate::evaluation::{Outcome, evaluate_chain};
@@ -104,7 +111,6 @@ impl Timings {
 /// What to undo if the run fails midway.
 struct Undo<'a> {
     states: &'a StateDir,
-    id: String,
     lock: Option<Lock>,
     cgroup: Option<CreatedCgroup>,
 }
@@ -120,14 +126,47 @@ impl Undo<'_> {
             );
         }
         if let Some(lock) = self.lock.take()
-            && let Err(error) = self.states.remove(&self.id, &lock)
+            && let Err(error) = self.states.remove(&lock)
         {
             eprintln!(
                 "enforcer: cleanup: {}",
-                crate::printable::escape_message(&format!("{error:#}"))
+                crate::printable::escape_message(&error.to_string())
             );
         }
     }
+}
+
+/// Cleans up after an attached sandbox's workload ended: under the lock
+/// again, and only if the state is still this run's (a `delete` that had
+/// to kill the sandbox itself may have removed it, and its id may even
+/// have been claimed anew since).
+fn clean_up_attached(
+    states: &StateDir,
+    id: &str,
+    supervisor: Option<ProcessRef>,
+    cgroup: &CreatedCgroup,
+) {
+    let lock = match states.lock(id) {
+        Ok(lock) => lock,
+        Err(error) if error.is_not_found() => return,
+        Err(error) => {
+            eprintln!(
+                "enforcer: cleanup: {}; `enforcer gc` removes the sandbox once this run has ended",
+                crate::printable::escape_message(&error.to_string())
+            );
+            return;
+        }
+    };
+    match states.load_locked(&lock) {
+        Ok(state) if state.supervisor == supervisor => {}
+        _ => return,
+    }
+    let mut undo = Undo {
+        states,
+        lock: Some(lock),
+        cgroup: Some(cgroup.clone()),
+    };
+    undo.undo();
 }
 
 /// Runs `request` through `policies` and, if allowed, the workload.
@@ -165,13 +204,7 @@ pub fn run(
         anyhow::bail!("no command to run: give one after --, or in the request's \"command\"");
     }
     let states = &options.state_dir;
-    let resolve = |id: &str| -> Result<i32, String> {
-        let state = states.load(id).map_err(|error| format!("{error:#}"))?;
-        match state.process {
-            Some(process) if process.is_alive() => Ok(process.pid),
-            _ => Err(format!("sandbox {id:?} is not running")),
-        }
-    };
+    let resolve = |id: &str| resolve_sandbox(states, id, request.tenant.as_deref());
     let prepared = Prepared {
         namespaces: prepare(&decision, &options.allow_join, &resolve)?,
         privileges: Privileges::from_process(decision.process.as_ref())
@@ -180,14 +213,13 @@ pub fn run(
         cgroups_path: decision
             .cgroups_path
             .clone()
-            .unwrap_or_else(|| request.id.clone()),
+            .unwrap_or_else(|| crate::request::default_cgroups_path(request)),
         decision,
     };
     timings.lap("prepare");
 
     let mut undo = Undo {
         states,
-        id: request.id.clone(),
         lock: Some(states.claim(&request.id)?),
         cgroup: None,
     };
@@ -198,6 +230,108 @@ pub fn run(
             Err(error)
         }
     }
+}
+
+/// `sandbox:<id>` of a request from `tenant`: a running sandbox of the
+/// same tenant (or, for a tenant-less request, a tenant-less sandbox),
+/// with the namespaces its state recorded.
+fn resolve_sandbox(
+    states: &StateDir,
+    id: &str,
+    tenant: Option<&str>,
+) -> Result<SandboxTarget, String> {
+    let state = states.load(id).map_err(|error| error.to_string())?;
+    if state.tenant.as_deref() != tenant {
+        let owner = |tenant: Option<&str>| match tenant {
+            Some(tenant) => format!("tenant {tenant:?}"),
+            None => "no tenant".to_string(),
+        };
+        return Err(format!(
+            "sandbox {id:?} belongs to {}, and this request to {}: a sandbox may join only sandboxes of its own tenant",
+            owner(state.tenant.as_deref()),
+            owner(tenant)
+        ));
+    }
+    let pid = match state.process {
+        Some(process) if process.is_alive() => process.pid,
+        _ => return Err(format!("sandbox {id:?} is not running")),
+    };
+    // Its first process must be in its cgroups: a recorded pid of any
+    // other process (and so its namespaces) is never joined.
+    let layout = cgroup::discover();
+    super::confine::check(&state.cgroup, &state.cgroup_root, &layout)
+        .map_err(|error| format!("sandbox {id:?}: {error}"))?;
+    if !super::confine::holds_process(&state.cgroup, &layout, pid) {
+        return Err(format!(
+            "sandbox {id:?}: its recorded first process (pid {pid}) is not in the sandbox's cgroups"
+        ));
+    }
+    let mut namespaces = BTreeMap::new();
+    for name in state.namespaces.keys() {
+        let recorded = state.namespace(name).ok_or_else(|| {
+            format!("the state of sandbox {id:?} records no owner of its {name} namespace (it was started by an older enforcer)")
+        })?;
+        namespaces.insert(name.clone(), recorded);
+    }
+    Ok(SandboxTarget { pid, namespaces })
+}
+
+/// Looks at the cgroups of every other sandbox in `states` (call with the
+/// state directory locked):
+///
+/// - refuses `plan`'s leaves inside, equal to or above another sandbox's
+///   leaf: a sandbox's cgroup must never be another one's parent (it could
+///   not fork, and deleting one would kill the other);
+/// - returns the directories of `plan` above its leaves that another
+///   sandbox created and still records: this sandbox records them too, so
+///   whichever of them is removed last removes them (a directory the
+///   operator made is in no record and is never removed).
+fn survey_others(
+    states: &StateDir,
+    own: &str,
+    cgroups_path: &str,
+    plan: &cgroup::CgroupPlan,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut shared = Vec::new();
+    for id in states.ids()? {
+        if id == own {
+            continue;
+        }
+        // Unreadable or untrusted state is never acted on either.
+        let Ok(other) = states.load(&id) else {
+            continue;
+        };
+        for theirs in &other.cgroup.leaves {
+            for ours in &plan.leaves {
+                let relation = if ours == theirs {
+                    "is"
+                } else if ours.starts_with(theirs) {
+                    "is inside"
+                } else if theirs.starts_with(ours) {
+                    "contains"
+                } else {
+                    continue;
+                };
+                anyhow::bail!(
+                    "cgroupsPath {cgroups_path:?}: the cgroup {} {relation} the cgroup of sandbox {id:?} ({}); a sandbox's cgroup may not be inside, the same as or above another's",
+                    ours.display(),
+                    theirs.display()
+                );
+            }
+        }
+        shared.extend(
+            plan.directories
+                .iter()
+                .filter(|directory| {
+                    !plan.leaves.contains(directory)
+                        && other.cgroup.created.contains(directory)
+                        && !shared.contains(*directory)
+                })
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(shared)
 }
 
 /// A decision made ready to apply.
@@ -239,21 +373,10 @@ fn start(
         )
         .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?,
     };
-    // Recorded before the cgroups exist, so that `gc` finds them even if
-    // this process dies while creating them: the directories that do not
-    // exist yet are the ones the creation will make.
-    let planned = CgroupRecord {
-        created: plan
-            .directories
-            .iter()
-            .filter(|directory| !directory.exists())
-            .cloned()
-            .collect(),
-        leaves: plan.leaves.clone(),
-    };
     let mut state = SandboxState {
-        version: 1,
+        version: FORMAT_VERSION,
         id: request.id.clone(),
+        tenant: request.tenant.clone(),
         process: None,
         supervisor: if options.detach {
             None
@@ -265,8 +388,10 @@ fn start(
             .map_or(0, |time| time.as_secs()),
         command: request.command.clone(),
         decision: decision.clone(),
-        cgroup: planned,
+        cgroup_root: options.cgroup_root.clone(),
+        cgroup: CgroupRecord::default(),
         namespaces: BTreeMap::new(),
+        namespace_owners: BTreeMap::new(),
         policies: policies
             .iter()
             .map(|policy| PolicyRecord {
@@ -276,8 +401,40 @@ fn start(
             .collect(),
     };
     let lock = undo.lock.as_ref().context("the sandbox lock")?;
-    undo.states.save(&state, lock)?;
-    let created = cgroup::create(&plan)?;
+    let shared = {
+        // No other run may record a nesting cgroup, or create or remove a
+        // shared directory, between the survey and the save.
+        let _directory = undo.states.lock_directory()?;
+        let shared = survey_others(undo.states, &request.id, cgroups_path, &plan)?;
+        // Recorded before the cgroups exist, so that `gc` finds them even
+        // if this process dies while creating them: the directories that
+        // do not exist yet are the ones the creation will make.
+        let mut created: Vec<PathBuf> = plan
+            .directories
+            .iter()
+            .filter(|directory| !directory.exists())
+            .cloned()
+            .collect();
+        created.extend(
+            shared
+                .iter()
+                .filter(|d| !created.contains(d))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        state.cgroup = CgroupRecord {
+            created,
+            leaves: plan.leaves.clone(),
+        };
+        undo.states.save(&state, lock)?;
+        shared
+    };
+    let mut created = cgroup::create(&plan)?;
+    for directory in shared {
+        if !created.created.contains(&directory) {
+            created.created.push(directory);
+        }
+    }
     undo.cgroup = Some(created.clone());
     state.cgroup = CgroupRecord {
         created: created.created.clone(),
@@ -308,26 +465,30 @@ fn start(
     let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
     timings.lap("spawn");
     state.process = ProcessRef::of(spawned.pid.as_raw());
-    state.namespaces = namespace_inodes(spawned.pid.as_raw());
+    for (name, recorded) in namespaces::record(spawned.pid.as_raw()) {
+        state.namespaces.insert(name.clone(), recorded.inode);
+        state.namespace_owners.insert(name, recorded.owner);
+    }
     undo.states.save(&state, lock)?;
+    // Started: the sandbox's lock is released, its cgroups and state now
+    // belong to its lifecycle (the cleanup below, `delete`, `gc`).
+    undo.cgroup = None;
+    undo.lock = None;
     if options.detach {
-        // The sandbox outlives us: keep its cgroups and state.
-        undo.cgroup = None;
-        undo.lock = None;
         return Ok(RunOutcome::Detached(Box::new(state)));
     }
-    let code = signals::wait_forwarding_with(spawned.pid, &|| {
+    let waited = signals::wait_forwarding_with(spawned.pid, &|| {
         if let Some(relay) = &relay {
             relay.resize();
         }
-    })?;
+    });
     if let Some(relay) = relay {
         relay.finish();
     }
     timings.lap("workload");
-    undo.undo();
+    clean_up_attached(undo.states, &state.id, state.supervisor, &created);
     timings.lap("cleanup");
-    Ok(RunOutcome::Exited(code))
+    Ok(RunOutcome::Exited(waited?))
 }
 
 fn report_mounts(mounted: &[MountedController]) {
@@ -338,22 +499,6 @@ fn report_mounts(mounted: &[MountedController]) {
             hierarchy.mount_point.display()
         );
     }
-}
-
-/// `/proc/<pid>/ns/*` inodes (`pid` read from `pid_for_children`, where
-/// the sandbox's processes live).
-pub fn namespace_inodes(pid: i32) -> BTreeMap<String, u64> {
-    NamespaceType::ALL
-        .iter()
-        .filter_map(|kind| {
-            let file = match kind {
-                NamespaceType::Pid => "pid_for_children",
-                kind => kind.proc_name(),
-            };
-            let inode = namespace_inode(Path::new(&format!("/proc/{pid}/ns/{file}")))?;
-            Some((kind.proc_name().to_string(), inode))
-        })
-        .collect()
 }
 
 /// The inode of a namespace file (`net:[4026531840]` → 4026531840).

@@ -8,7 +8,12 @@
 //!   `noNewPrivileges`; a request from root instead runs as root inside a
 //!   new user namespace mapped to the unprivileged host ids
 //!   `ROOT_HOST_BASE..+65536`, with the usual container capabilities,
-//!   which give it no power over the host.
+//!   which give it no power over the host;
+//! * a request from a non-root user with group 0 (root's group) is denied:
+//!   group 0 owns host files a workload must not reach;
+//! * the cgroup is `sandboxes/<id>` without a tenant and
+//!   `tenants/<tenant>/<id>` with one: separate subtrees, so a tenant-less
+//!   id can never become a tenant's parent cgroup.
 
 use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy};
 
@@ -30,11 +35,17 @@ pub fn memory_limit(host_memory: u64) -> u64 {
     }
 }
 
+/// Why a non-root request may not run with root's group.
+pub const ROOT_GROUP_REASON: &str = "a non-root user may not run with group 0 (root's group owns host files; pick another --user UID:GID)";
+
 /// Evaluates a request.
 pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+    if request.user.uid != 0 && request.user.gid == 0 {
+        return Ok(Decision::deny(ROOT_GROUP_REASON));
+    }
     let cgroup = match request.tenant.as_deref() {
-        Some(tenant) => format!("{tenant}/{}", request.id),
-        None => request.id.clone(),
+        Some(tenant) => format!("tenants/{tenant}/{}", request.id),
+        None => format!("sandboxes/{}", request.id),
     };
     let decision = Decision::allow()
         .reason("default policy")
@@ -170,10 +181,42 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_path_groups_by_tenant() {
+    fn tenants_and_tenantless_sandboxes_live_in_separate_subtrees() {
         let decision = assert_allowed(evaluate(&request().id("job1").tenant("acme").build()));
-        assert_eq!(decision.cgroups_path.as_deref(), Some("acme/job1"));
+        assert_eq!(decision.cgroups_path.as_deref(), Some("tenants/acme/job1"));
         let decision = assert_allowed(evaluate(&request().id("job2").build()));
-        assert_eq!(decision.cgroups_path.as_deref(), Some("job2"));
+        assert_eq!(decision.cgroups_path.as_deref(), Some("sandboxes/job2"));
+        // The attack: a tenant-less id named after a tenant.
+        let tenantless = assert_allowed(evaluate(&request().id("acme").build()));
+        let tenant = assert_allowed(evaluate(&request().id("job").tenant("acme").build()));
+        let (a, b) = (
+            tenantless.cgroups_path.expect("set"),
+            tenant.cgroups_path.expect("set"),
+        );
+        assert!(
+            !b.starts_with(&format!("{a}/")) && !a.starts_with(&format!("{b}/")),
+            "{a} and {b} nest"
+        );
+    }
+
+    #[test]
+    fn a_non_root_user_with_group_0_is_denied() {
+        let decision = evaluate(&request().user(1000, 0).build()).expect("decides");
+        assert!(!decision.allow);
+        assert_eq!(decision.reason.as_deref(), Some(ROOT_GROUP_REASON));
+        // Root itself runs in its user namespace; other groups are fine,
+        // and the workload never gets supplementary groups.
+        assert_allowed(evaluate(&request().user(0, 0).build()));
+        let decision = assert_allowed(evaluate(&request().user(1000, 1000).build()));
+        let user = decision
+            .process
+            .and_then(|process| process.user)
+            .expect("user");
+        assert_eq!(user.gid, 1000);
+        assert!(
+            user.additional_gids.is_empty(),
+            "{:?}",
+            user.additional_gids
+        );
     }
 }

@@ -1,0 +1,189 @@
+//! A test's own cgroup root and state directory for `enforcer run` and the
+//! lifecycle commands, and a check on drop that nothing of either is left.
+//! Included with `#[path]` (after `common` and `test_cgroup`) by the test
+//! binaries that start sandboxes.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use enforcer::cgroup::discover;
+
+use super::common::{Run, enforcer};
+use super::test_cgroup::{unique_root, wait_for};
+
+/// One test's cgroup root and state directory.
+pub struct Harness {
+    /// The cgroup root (`enforcer-test-<pid>-<n>`).
+    pub root: String,
+    /// The state directory.
+    pub state: tempfile::TempDir,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness {
+            root: unique_root(),
+            state: tempfile::Builder::new()
+                .prefix("enforcer-test-state-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn state_dir(&self) -> String {
+        self.state.path().display().to_string()
+    }
+
+    /// `enforcer COMMAND --state-dir ... ARGS` for lifecycle commands.
+    pub fn command(&self, command: &str, args: &[&str]) -> Run {
+        let state = self.state_dir();
+        let mut all = vec![command, "--state-dir", &state];
+        all.extend_from_slice(args);
+        enforcer(&all)
+    }
+
+    /// `enforcer run` with this root and state directory, OPTIONS, `--`,
+    /// COMMAND.
+    pub fn run_args(&self, options: &[&str], command: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--cgroup-root",
+            &self.root,
+            "--state-dir",
+            &self.state_dir(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(options.iter().map(|s| s.to_string()));
+        args.push("--".into());
+        args.extend(command.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// `enforcer run OPTIONS -- COMMAND` to the end.
+    pub fn run(&self, options: &[&str], command: &[&str]) -> Run {
+        let args = self.run_args(options, command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        enforcer(&args)
+    }
+
+    /// `enforcer run OPTIONS -- COMMAND` in the background (attached).
+    pub fn spawn(&self, options: &[&str], command: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_enforcer"))
+            .args(self.run_args(options, command))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("enforcer starts")
+    }
+
+    /// Starts COMMAND detached; returns the id.
+    pub fn detach(&self, options: &[&str], command: &[&str]) -> String {
+        let mut options = options.to_vec();
+        options.push("--detach");
+        let run = self.run(&options, command);
+        run.expect_code(0);
+        run.stdout.trim().to_string()
+    }
+
+    /// The path of sandbox `id`'s state file.
+    pub fn state_file(&self, id: &str) -> PathBuf {
+        self.state.path().join(id).join("state.json")
+    }
+
+    /// The state of sandbox `id`.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let path = self.state_file(id);
+        serde_json::from_slice(&std::fs::read(&path).expect("state file")).expect("state JSON")
+    }
+
+    /// Waits until sandbox `id` has started (its state names the process).
+    pub fn wait_started(&self, id: &str) {
+        wait_for("the sandbox to start", || {
+            std::fs::read(self.state_file(id))
+                .ok()
+                .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+                .is_some_and(|state| !state["process"].is_null())
+        });
+    }
+
+    /// The first pid of sandbox `id`.
+    pub fn pid(&self, id: &str) -> i32 {
+        self.state(id)["process"]["pid"]
+            .as_i64()
+            .expect("a started sandbox") as i32
+    }
+
+    /// `<mount>/<root>` in every hierarchy.
+    pub fn root_directories(&self) -> Vec<PathBuf> {
+        let layout = discover();
+        layout
+            .v1
+            .iter()
+            .chain(layout.v2.iter())
+            .map(|hierarchy| hierarchy.mount_point.join(&self.root))
+            .collect()
+    }
+
+    /// The entries of the state directory.
+    pub fn state_entries(&self) -> Vec<String> {
+        std::fs::read_dir(self.state.path())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts that no state and no cgroup of this harness is left.
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        let left = self.state_entries();
+        assert!(left.is_empty(), "state left behind: {left:?}");
+        for directory in self.root_directories() {
+            assert!(!directory.exists(), "{} left behind", directory.display());
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // Remove whatever a failed test left running.
+        for id in self.state_entries() {
+            let _ = self.command("delete", &[&id]);
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        self.assert_clean();
+    }
+}
+
+/// The inode of `path` (a namespace file, say).
+pub fn inode(path: impl AsRef<Path>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let path = path.as_ref();
+    std::fs::metadata(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .ino()
+}
+
+/// Whether process `pid` runs (is neither gone nor a zombie).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
+}
+
+/// The fixture policy that takes limits, joins and the cgroups path from
+/// labels.
+pub fn labels() -> String {
+    let path = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
+    assert!(path.is_file(), "{} was not built", path.display());
+    path.display().to_string()
+}
