@@ -133,7 +133,9 @@ fn clean_up_attached(
     supervisor: Option<ProcessRef>,
     cgroup: &CreatedCgroup,
 ) {
-    let lock = match states.lock(id) {
+    // A `delete` removing the sandbox holds the lock while it removes the
+    // cgroups: wait for that too.
+    let lock = match states.lock_within(id, super::state::LOCK_TIMEOUT + REMOVE_TIMEOUT) {
         Ok(lock) => lock,
         Err(error) if error.is_not_found() => return,
         Err(error) => {
