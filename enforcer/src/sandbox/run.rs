@@ -378,8 +378,9 @@ fn start(
     };
     let lock = undo.lock.as_ref().context("the sandbox lock")?;
     let shared = {
-        // No other run may record a nesting cgroup, or create or remove a
-        // shared directory, between the survey and the save.
+        // No other run may record a nesting cgroup between the survey and
+        // the save. (A shared level that another sandbox's removal takes
+        // away meanwhile is made again by the creation below.)
         let _directory = undo.states.lock_directory()?;
         let shared = survey_others(undo.states, &request.id, cgroups_path, &plan)?;
         // Recorded before the cgroups exist, so that `gc` finds them even
