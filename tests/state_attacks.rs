@@ -757,7 +757,7 @@ fn a_busy_lock_is_reported_with_what_was_waited_for() {
     for command in ["kill", "delete"] {
         let run = harness.command(command, &[&id]);
         run.expect_code(2).expect_stderr(&[&format!(
-            "sandbox busy is busy: another enforcer command holds {}/busy/lock (waited 5",
+            "sandbox busy is busy: another enforcer command holds {}/busy/lock (waited 5s)",
             harness.state_dir()
         )]);
         assert!(

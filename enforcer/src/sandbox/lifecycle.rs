@@ -275,7 +275,8 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal) -> anyhow::Result<()> {
 /// which the run forwards to the workload and then cleans up; if it has
 /// not finished within [`DELETE_GRACE`], `delete` kills the sandbox's
 /// cgroups and removes everything itself. Either way it returns within
-/// about a second.
+/// about a second (more only if the lock or the removal of the cgroups
+/// takes longer, each bounded).
 pub fn delete(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let lock = states.lock(id)?;
     let state = states.load_locked(&lock)?;
@@ -305,11 +306,11 @@ pub fn delete(states: &StateDir, id: &str) -> anyhow::Result<()> {
             }
         }
     }
-    if supervisor.wait_gone(DELETE_GRACE) {
-        return Ok(());
-    }
-    // Still running: kill the sandbox and clean up here. The run, once its
-    // workload is gone, finds its state removed and leaves it alone.
+    // Either the run has finished (and removed the sandbox, unless it died
+    // first), or it has not: what is left is killed and removed here. The
+    // run, once its workload is gone, finds its state removed and leaves
+    // it alone.
+    supervisor.wait_gone(DELETE_GRACE);
     let lock = match states.lock(id) {
         Ok(lock) => lock,
         Err(error) if error.is_not_found() => return Ok(()),

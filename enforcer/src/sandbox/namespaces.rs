@@ -213,7 +213,9 @@ pub fn proc_file(kind: NamespaceType) -> &'static str {
     }
 }
 
-/// `(inode, owner inode)` of an open namespace file.
+/// `(inode, owner inode)` of an open namespace file. The owner of the
+/// initial user namespace (which has none, or none visible from here:
+/// `EPERM`) is 0.
 pub fn identify(file: &std::fs::File) -> std::io::Result<RecordedNamespace> {
     use std::os::unix::fs::MetadataExt;
     let inode = file.metadata()?.ino();
@@ -221,7 +223,11 @@ pub fn identify(file: &std::fs::File) -> std::io::Result<RecordedNamespace> {
     // returns a new descriptor.
     let owner = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_USERNS as _) };
     if owner < 0 {
-        return Err(std::io::Error::last_os_error());
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EPERM) {
+            return Ok(RecordedNamespace { inode, owner: 0 });
+        }
+        return Err(error);
     }
     // SAFETY: a fresh descriptor nobody else owns.
     let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(owner) });
@@ -446,6 +452,63 @@ mod tests {
         };
         let error = prepare(&missing, &allow, &no_sandboxes).expect_err("no such sandbox");
         assert!(error.to_string().contains("no sandbox ghost"), "{error}");
+    }
+
+    #[test]
+    fn recorded_namespaces_are_checked_by_inode_and_owner() {
+        let pid = std::process::id() as i32;
+        let ours = record(pid);
+        let net = ours["net"];
+        assert_eq!(
+            ours["user"].inode, net.owner,
+            "our namespaces belong to our user namespace"
+        );
+        let (path, _) = open_recorded(pid, NamespaceType::Network, net).expect("ours");
+        assert_eq!(path, PathBuf::from(format!("/proc/{pid}/ns/net")));
+        let error = open_recorded(
+            pid,
+            NamespaceType::Network,
+            RecordedNamespace {
+                inode: net.inode + 1,
+                ..net
+            },
+        )
+        .expect_err("another inode");
+        assert!(error.contains("not the network namespace"), "{error}");
+        let error = open_recorded(
+            pid,
+            NamespaceType::Network,
+            RecordedNamespace { owner: 1, ..net },
+        )
+        .expect_err("another owner");
+        assert!(error.contains("not by 1 as recorded"), "{error}");
+        // sandbox:<id> goes through the same check.
+        let target = SandboxTarget {
+            pid,
+            namespaces: BTreeMap::from([(
+                "net".to_string(),
+                RecordedNamespace { owner: 1, ..net },
+            )]),
+        };
+        let decision = Decision::allow().join_namespace(NamespaceType::Network, "sandbox:web");
+        let allow = JoinAllowList {
+            patterns: vec!["sandbox:*".into()],
+        };
+        let error = prepare(&decision, &allow, &|_| Ok(target.clone())).expect_err("forged");
+        assert!(
+            error.to_string().contains("not by 1 as recorded"),
+            "{error}"
+        );
+        let error = prepare(
+            &Decision::allow().join_namespace(NamespaceType::Ipc, "sandbox:web"),
+            &allow,
+            &|_| Ok(target.clone()),
+        )
+        .expect_err("not recorded");
+        assert!(
+            error.to_string().contains("records no ipc namespace"),
+            "{error}"
+        );
     }
 
     #[test]

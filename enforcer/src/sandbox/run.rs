@@ -146,7 +146,9 @@ fn clean_up_attached(
     supervisor: Option<ProcessRef>,
     cgroup: &CreatedCgroup,
 ) {
-    let lock = match states.lock(id) {
+    // A `delete` removing the sandbox holds the lock while it removes the
+    // cgroups: wait for that too.
+    let lock = match states.lock_within(id, super::state::LOCK_TIMEOUT + REMOVE_TIMEOUT) {
         Ok(lock) => lock,
         Err(error) if error.is_not_found() => return,
         Err(error) => {
@@ -402,8 +404,9 @@ fn start(
     };
     let lock = undo.lock.as_ref().context("the sandbox lock")?;
     let shared = {
-        // No other run may record a nesting cgroup, or create or remove a
-        // shared directory, between the survey and the save.
+        // No other run may record a nesting cgroup between the survey and
+        // the save. (A shared level that another sandbox's removal takes
+        // away meanwhile is made again by the creation below.)
         let _directory = undo.states.lock_directory()?;
         let shared = survey_others(undo.states, &request.id, cgroups_path, &plan)?;
         // Recorded before the cgroups exist, so that `gc` finds them even

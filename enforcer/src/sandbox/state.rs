@@ -852,9 +852,9 @@ impl StateDir {
     }
 }
 
-/// `waited` to whole milliseconds, for messages.
+/// `waited` to a tenth of a second, for messages (`waited 5s`).
 fn round(waited: Duration) -> Duration {
-    Duration::from_millis(waited.as_millis() as u64)
+    Duration::from_millis((waited.as_millis() as u64 + 50) / 100 * 100)
 }
 
 #[cfg(test)]
