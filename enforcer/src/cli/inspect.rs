@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{EXIT_OK, EngineArgs};
 
 /// Show what a policy module is: ABI version, imports, exports, metadata,
-/// size, sha256 and whether its compiled code is cached.
+/// size, its code's shape against the compile caps (functions, largest
+/// body, most locals), sha256 and whether its compiled code is cached.
 ///
 /// Loading checks the module exactly as `eval` does, so a module that
 /// inspects cleanly is one the enforcer will run.
@@ -64,6 +65,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
             "abiVersion": policy_sdk::ABI_VERSION,
             "sha256": policy.digest(),
             "size": policy.size(),
+            "code": {
+                "functions": policy.shape().functions,
+                "largestFunction": policy.shape().largest_function,
+                "mostLocals": policy.shape().most_locals,
+            },
             "metadata": metadata,
             "imports": imports,
             "exports": exports,
@@ -83,6 +89,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         None => println!("metadata:    (no policy_metadata export)"),
     }
     println!("size:        {} bytes", policy.size());
+    let shape = policy.shape();
+    println!(
+        "code:        {} functions, largest body {} bytes, at most {} locals",
+        shape.functions, shape.largest_function, shape.most_locals
+    );
     println!("sha256:      {}", policy.digest());
     println!(
         "cache:       {cache_before}; this load: {}",

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use enforcer::policy::{Allocation, EngineOptions, Policy, PolicyEngine};
+use enforcer::policy::{
+    Allocation, CompileBudget, CompileCaps, Compiler, EngineOptions, Policy, PolicyEngine,
+};
 use policy_sdk::{LogLevel, User};
 
 /// Exit status: allowed, or all tests passed.
@@ -79,6 +81,16 @@ enum Command {
     /// environment, no network. Configure it in .cargo/config.toml:
     /// [target.wasm32-wasip1] runner = ["enforcer", "test-runner"]
     TestRunner(TestRunnerArgs),
+    /// Compile one policy module under a time and memory budget (internal:
+    /// the enforcer runs itself this way on a cache miss).
+    #[command(name = enforcer::policy::compiler::CHILD_COMMAND, hide = true)]
+    CompilePolicy(CompilePolicyArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompilePolicyArgs {
+    /// What the parent passes: engine settings and the budget.
+    spec: String,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +114,28 @@ pub struct EngineArgs {
     /// Largest response a policy may return, in KiB.
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     output_cap: usize,
+    /// Largest policy module accepted, in MiB (checked before compiling).
+    #[arg(long, value_name = "MIB", default_value_t = CompileCaps::default().module_bytes >> 20)]
+    max_module_size: usize,
+    /// Most functions a policy module may define (checked before compiling).
+    #[arg(long, value_name = "N", default_value_t = CompileCaps::default().functions)]
+    max_functions: u32,
+    /// Largest function body of a policy module, in KiB (checked before
+    /// compiling).
+    #[arg(long, value_name = "KIB", default_value_t = CompileCaps::default().function_bytes >> 10)]
+    max_function_size: usize,
+    /// Most locals one function of a policy module may declare (checked
+    /// before compiling).
+    #[arg(long, value_name = "N", default_value_t = CompileCaps::default().locals)]
+    max_locals: u32,
+    /// CPU seconds compiling one policy module may use.
+    #[arg(long, value_name = "SECONDS", default_value_t = CompileBudget::default().cpu_seconds,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    compile_time: u64,
+    /// Address space the process compiling one policy module may use, in
+    /// MiB.
+    #[arg(long, value_name = "MIB", default_value_t = CompileBudget::default().memory_bytes >> 20)]
+    compile_memory: usize,
     /// Directory for compiled policy code [default: /var/cache/enforcer for
     /// root, else $XDG_CACHE_HOME/enforcer].
     #[arg(long, value_name = "DIR")]
@@ -123,6 +157,17 @@ impl EngineArgs {
             output_cap: self.output_cap.saturating_mul(1 << 10),
             allocation: Allocation::OnDemand,
             log_level: self.policy_log,
+            compile_caps: CompileCaps {
+                module_bytes: self.max_module_size.saturating_mul(1 << 20),
+                functions: self.max_functions,
+                function_bytes: self.max_function_size.saturating_mul(1 << 10),
+                locals: self.max_locals,
+            },
+            compiler: Compiler::this_executable(),
+            compile_budget: CompileBudget {
+                cpu_seconds: self.compile_time,
+                memory_bytes: self.compile_memory.saturating_mul(1 << 20),
+            },
             ..EngineOptions::default()
         };
         if self.no_cache {
@@ -222,6 +267,9 @@ pub fn run() -> i32 {
         Command::Gc(args) => sandbox::gc(args),
         Command::Test(args) => test::run(args),
         Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
+        Command::CompilePolicy(args) => {
+            return enforcer::policy::compiler::compiler_main(&args.spec);
+        }
     };
     match result {
         Ok(code) => code,

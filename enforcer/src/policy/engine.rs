@@ -13,7 +13,9 @@ use wasmtime::{
 
 use super::abi::{IMPORT_LOG, IMPORT_MODULE, read_guest_bytes};
 use super::cache::ArtifactCache;
+use super::compiler::{CompileBudget, Compiler};
 use super::limits::{StoreCaps, StoreState};
+use super::shape::CompileCaps;
 
 /// How instances get their memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,15 @@ pub struct EngineOptions {
     pub allocation: Allocation,
     /// Compiled-code cache; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// Size, function count, body size and locals caps, checked before a
+    /// module is compiled (and on every load, cached or not).
+    pub compile_caps: CompileCaps,
+    /// Where modules are compiled. [`Compiler::InProcess`] (the default, for
+    /// library embedders) has no time or memory budget: only the caps bound
+    /// it. The `enforcer` command line uses [`Compiler::this_executable`].
+    pub compiler: Compiler,
+    /// Time and memory budget of one compile, with [`Compiler::Subprocess`].
+    pub compile_budget: CompileBudget,
     /// Log messages kept per evaluation.
     pub log_messages: u32,
     /// Bytes kept of one log message.
@@ -79,6 +90,9 @@ impl Default for EngineOptions {
             max_wasm_stack: 512 << 10,
             allocation: Allocation::OnDemand,
             cache_dir: ArtifactCache::default_dir(),
+            compile_caps: CompileCaps::default(),
+            compiler: Compiler::InProcess,
+            compile_budget: CompileBudget::default(),
             log_messages: 32,
             log_message_bytes: 1024,
             log_level: LogLevel::Info,
@@ -106,11 +120,15 @@ impl PolicyEngine {
             options.memory_cap >= 64 << 10,
             "the memory cap must be at least 64 KiB"
         );
-        let mut config = Config::new();
-        config
-            .epoch_interruption(true)
-            .max_wasm_stack(options.max_wasm_stack)
-            .parallel_compilation(true);
+        anyhow::ensure!(
+            options.compile_budget.cpu_seconds >= 1,
+            "the compile time budget must be at least 1 CPU second"
+        );
+        anyhow::ensure!(
+            options.compile_budget.memory_bytes >= 64 << 20,
+            "the compile memory budget must be at least 64 MiB"
+        );
+        let mut config = code_config(options.max_wasm_stack);
         if let Allocation::Pooling {
             slots,
             keep_resident,
@@ -166,6 +184,19 @@ impl PolicyEngine {
     pub fn cache(&self) -> Option<&ArtifactCache> {
         self.cache.as_ref()
     }
+}
+
+/// The engine settings that decide what compiled code looks like, shared by
+/// the engine and the compiler process ([`super::compiler`]) so that the
+/// artifacts it writes load here. The pooling allocator is added on top: it
+/// changes how instances are allocated, not the code.
+pub(super) fn code_config(max_wasm_stack: usize) -> Config {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .max_wasm_stack(max_wasm_stack)
+        .parallel_compilation(true);
+    config
 }
 
 /// Advances the engine's epoch every `tick` until the engine is dropped.

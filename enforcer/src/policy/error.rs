@@ -13,6 +13,46 @@ pub struct PolicyError {
     pub kind: PolicyErrorKind,
 }
 
+/// The budget a compile ran past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// CPU seconds (`RLIMIT_CPU`), or the wall-clock guard around them.
+    Time {
+        /// The budget, in CPU seconds.
+        cpu_seconds: u64,
+    },
+    /// Address space (`RLIMIT_AS`) of the compiler process.
+    Memory {
+        /// The budget, in bytes.
+        bytes: usize,
+    },
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Time { cpu_seconds } => write!(
+                f,
+                "time budget of {cpu_seconds} CPU second{} (--compile-time)",
+                if *cpu_seconds == 1 { "" } else { "s" }
+            ),
+            Budget::Memory { bytes: budget } => {
+                write!(f, "memory budget of {} (--compile-memory)", bytes(*budget))
+            }
+        }
+    }
+}
+
+/// `4 MiB`, `512 KiB` or `1000 bytes`: the largest unit that divides `n`.
+pub(crate) fn bytes(n: usize) -> String {
+    match n {
+        0 => "0 bytes".into(),
+        n if n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
 /// The cause of a [`PolicyError`].
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyErrorKind {
@@ -22,6 +62,53 @@ pub enum PolicyErrorKind {
     /// The bytes are not a valid Wasm (or WAT) module.
     #[error("not a valid WebAssembly module: {0}")]
     Compile(String),
+    /// The module, or its binary form, is larger than the module size cap.
+    #[error("too large to compile: {size} bytes, the cap is {} (--max-module-size)", bytes(*cap))]
+    TooLarge {
+        /// Size of the module.
+        size: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The module defines more functions than the cap.
+    #[error("too many functions to compile: {count}, the cap is {cap} (--max-functions)")]
+    TooManyFunctions {
+        /// Functions the module declares.
+        count: u32,
+        /// The cap.
+        cap: u32,
+    },
+    /// A function body is larger than the cap.
+    #[error(
+        "function {index} is too large to compile: {size} bytes, the cap is {} (--max-function-size)",
+        bytes(*cap)
+    )]
+    FunctionTooLarge {
+        /// The function's index in the module's function space.
+        index: u64,
+        /// Size of its body.
+        size: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// A function declares more locals than the cap.
+    #[error(
+        "function {index} has too many locals to compile: {count}, the cap is {cap} (--max-locals)"
+    )]
+    TooManyLocals {
+        /// The function's index in the module's function space.
+        index: u64,
+        /// Locals declared so far when the cap was passed.
+        count: u64,
+        /// The cap.
+        cap: u32,
+    },
+    /// Compiling ran past its time or memory budget; nothing was cached.
+    #[error("compiling ran past its {0}; nothing was cached")]
+    CompileBudget(Budget),
+    /// The compiler process failed for another reason.
+    #[error("the compiler process failed: {0}")]
+    Compiler(String),
     /// The module imports something other than `enforcer.log`.
     #[error(
         "imports `{module}.{name}`; a policy may import only `enforcer.log` (no WASI, no other host functions)"

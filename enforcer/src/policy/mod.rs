@@ -1,14 +1,18 @@
 //! The policy host: loads Wasm policy modules and evaluates requests in
 //! them, each evaluation in a fresh store under a deadline and memory,
-//! table and output caps. Nothing here touches the kernel.
+//! table and output caps. Loading is bounded too: size, function and locals
+//! caps before compiling, and a time and memory budget on the compile
+//! itself. Nothing here touches the kernel.
 
 mod abi;
 pub mod cache;
+pub mod compiler;
 mod engine;
 mod error;
 mod limits;
 mod load;
 mod response;
+mod shape;
 pub mod test_runner;
 
 use std::sync::Arc;
@@ -18,10 +22,12 @@ use wasmtime::{Extern, InstancePre, Module, Store, TypedFunc};
 
 pub use abi::describe;
 pub use cache::CacheOutcome;
+pub use compiler::{CompileBudget, Compiler};
 pub use engine::{Allocation, EngineOptions, PolicyEngine};
-pub use error::{PolicyError, PolicyErrorKind};
+pub use error::{Budget, PolicyError, PolicyErrorKind};
 use limits::StoreState;
 pub use load::hex;
+pub use shape::{CompileCaps, ModuleShape};
 
 /// A loaded, checked policy, ready to evaluate requests from any thread.
 #[derive(Clone)]
@@ -29,6 +35,7 @@ pub struct Policy {
     name: Arc<str>,
     digest: String,
     size: usize,
+    shape: ModuleShape,
     module: Module,
     pre: InstancePre<StoreState>,
     exports: abi::Exports,
@@ -50,6 +57,12 @@ impl Policy {
     /// Size of the module in bytes.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Function count, largest body and most locals, as checked against the
+    /// compile caps.
+    pub fn shape(&self) -> ModuleShape {
+        self.shape
     }
 
     /// What the compiled-code cache did when this policy was loaded.
