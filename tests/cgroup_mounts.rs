@@ -432,9 +432,12 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
             .args(["-p"])
             .arg(&policy)
             .args(["-l", "hugetlb-2mb=2097152", "--"])
+            // The workload gets none of the enforcer's environment: pass
+            // the page count through env(1).
+            .arg("/usr/bin/env")
+            .arg(format!("ENFORCER_TEST_HUGETLB_PAGES={pages}"))
             .arg(&this_binary)
             .args(["--exact", "hugetlb_workload", "--ignored", "--nocapture"])
-            .env("ENFORCER_TEST_HUGETLB_PAGES", pages)
             .output()
             .expect("enforcer runs")
     };
