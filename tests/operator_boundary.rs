@@ -16,6 +16,8 @@
 //! - the init shows its own name, not the enforcer's command line.
 
 mod common;
+#[path = "common/sandbox.rs"]
+mod sandbox;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
@@ -23,13 +25,14 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, enforcer, fixture};
+use common::{Run, fixture};
 use nix::libc;
-use test_cgroup::{cannot_run, require, skipped, unique_root, wait_for};
+use sandbox::Harness;
+use test_cgroup::{cannot_run, require, skipped, wait_for};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -37,81 +40,16 @@ fn no_python() -> Option<&'static str> {
     (!Path::new(PYTHON).is_file()).then_some("needs /usr/bin/python3 for the attacker's script")
 }
 
-/// A cgroup root, a state directory and a scratch directory the sandbox
-/// may write to, for one test; whatever it started is deleted on drop.
-struct Harness {
-    root: String,
-    state: tempfile::TempDir,
-    scratch: tempfile::TempDir,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let scratch = tempfile::Builder::new()
-            .prefix("enforcer-test-scratch-")
-            .tempdir()
-            .expect("tempdir");
-        // Sandboxed root is an unprivileged host id: let it write here.
-        std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o1777))
-            .expect("chmod");
-        Harness {
-            root: unique_root(),
-            state: tempfile::Builder::new()
-                .prefix("enforcer-test-state-")
-                .tempdir()
-                .expect("tempdir"),
-            scratch,
-        }
-    }
-
-    fn state_dir(&self) -> String {
-        self.state.path().display().to_string()
-    }
-
-    /// `enforcer run` with this harness's root and state, then `args`.
-    fn run_args(&self, args: &[&str]) -> Vec<String> {
-        let mut all: Vec<String> = ["run", "--cgroup-root", &self.root, "--state-dir"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        all.push(self.state_dir());
-        all.extend(args.iter().map(|s| s.to_string()));
-        all
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let args = self.run_args(args);
-        enforcer(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    }
-
-    fn lifecycle(&self, command: &str, args: &[&str]) -> Run {
-        let state = self.state_dir();
-        let mut all = vec![command, "--state-dir", &state];
-        all.extend_from_slice(args);
-        enforcer(&all)
-    }
-
-    fn scratch(&self, name: &str) -> PathBuf {
-        self.scratch.path().join(name)
-    }
-
-    fn pid(&self, id: &str) -> i32 {
-        let path = self.state.path().join(id).join("state.json");
-        let state: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).expect("state")).expect("JSON");
-        state["process"]["pid"].as_i64().expect("started") as i32
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.state.path()) {
-            for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let _ = self.lifecycle("delete", &[&id]);
-            }
-        }
-    }
+/// A directory the sandbox may write to (sandboxed root is an
+/// unprivileged host id), removed on drop.
+fn scratch() -> tempfile::TempDir {
+    let scratch = tempfile::Builder::new()
+        .prefix("enforcer-test-scratch-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o1777))
+        .expect("chmod");
+    scratch
 }
 
 /// The operator's terminal: a pty whose slave is the controlling terminal
@@ -252,7 +190,8 @@ fn no_sandbox_reaches_the_operators_terminal() {
     require!(no_python());
     let harness = Harness::new();
     let terminal = OperatorTerminal::new();
-    let control = tiocsti_works_for_the_terminals_holder(&terminal, harness.scratch.path());
+    let scratch = scratch();
+    let control = tiocsti_works_for_the_terminals_holder(&terminal, scratch.path());
     if !control {
         skipped(
             "TIOCSTI is disabled on this kernel (dev.tty.legacy_tiocsti=0): only the foreground and /dev/tty attacks are meaningful here",
@@ -261,13 +200,9 @@ fn no_sandbox_reaches_the_operators_terminal() {
     let binary = env!("CARGO_BIN_EXE_enforcer");
 
     // Attached `run`, standard streams passed as plain descriptors.
-    let out = harness.scratch("attached.json");
-    let mut args = harness.run_args(&["--"]);
-    args.extend([
-        PYTHON.to_string(),
-        attack_script(),
-        out.display().to_string(),
-    ]);
+    let out = scratch.path().join("attached.json");
+    let (script, out_path) = (attack_script(), out.display().to_string());
+    let args = harness.run_args(&[], &[PYTHON, &script, &out_path]);
     let (code, output) = terminal.run(binary, &args, &[]);
     assert_eq!(code, Some(0), "{output}");
     assert_all_refused(&results(&out), "run");
@@ -278,13 +213,12 @@ fn no_sandbox_reaches_the_operators_terminal() {
     );
 
     // Detached: the sandbox outlives the command that started it.
-    let out = harness.scratch("detached.json");
-    let mut args = harness.run_args(&["--detach", "--id", "tty-detached", "--"]);
-    args.extend([
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        format!("{PYTHON} {} {}; sleep 60", attack_script(), out.display()),
-    ]);
+    let out = scratch.path().join("detached.json");
+    let attack = format!("{PYTHON} {} {}; sleep 60", attack_script(), out.display());
+    let args = harness.run_args(
+        &["--detach", "--id", "tty-detached"],
+        &["/bin/sh", "-c", &attack],
+    );
     let (code, output) = terminal.run(binary, &args, &[]);
     assert_eq!(code, Some(0), "{output}");
     wait_for("the detached attack's results", || {
@@ -298,7 +232,7 @@ fn no_sandbox_reaches_the_operators_terminal() {
     );
 
     // `exec` from the operator's shell into the running sandbox.
-    let out = harness.scratch("exec.json");
+    let out = scratch.path().join("exec.json");
     let state = harness.state_dir();
     let args: Vec<String> = [
         "exec",
@@ -321,9 +255,7 @@ fn no_sandbox_reaches_the_operators_terminal() {
         b"",
         "exec injected into the operator's input"
     );
-    harness
-        .lifecycle("delete", &["tty-detached"])
-        .expect_code(0);
+    harness.command("delete", &["tty-detached"]).expect_code(0);
 }
 
 #[test]
@@ -333,17 +265,14 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
     let harness = Harness::new();
     let terminal = OperatorTerminal::new();
     let binary = env!("CARGO_BIN_EXE_enforcer");
-    let out = harness.scratch("tty.json");
-    let mut args = harness.run_args(&["-t", "--"]);
-    args.extend([
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        format!(
-            "tty; test -t 0 && echo stdin-is-a-terminal; {PYTHON} {} {}",
-            attack_script(),
-            out.display()
-        ),
-    ]);
+    let scratch = scratch();
+    let out = scratch.path().join("tty.json");
+    let script = format!(
+        "tty; test -t 0 && echo stdin-is-a-terminal; {PYTHON} {} {}",
+        attack_script(),
+        out.display()
+    );
+    let args = harness.run_args(&["-t"], &["/bin/sh", "-c", &script]);
     let (code, output) = terminal.run(binary, &args, &[("TERM", "xterm-256color")]);
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("/dev/pts/"), "{output}");
@@ -367,11 +296,10 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
     );
 
     // Without a terminal of its own, /dev/tty is not even a device it may open.
-    let run = harness.run(&["--", "/bin/sh", "-c", "exec 3<>/dev/tty"]);
+    let run = harness.run(&[], &["/bin/sh", "-c", "exec 3<>/dev/tty"]);
     assert_ne!(run.code, Some(0), "{}", run.stderr);
     // `exec -t` works the same way.
-    let id = harness.run(&["--detach", "--id", "tty-exec", "--", "sleep", "60"]);
-    id.expect_code(0);
+    harness.detach(&["--id", "tty-exec"], &["sleep", "60"]);
     let state = harness.state_dir();
     let args: Vec<String> = [
         "exec",
@@ -390,7 +318,7 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
     let (code, output) = terminal.run(binary, &args, &[]);
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("/dev/pts/"), "{output}");
-    harness.lifecycle("delete", &["tty-exec"]).expect_code(0);
+    harness.command("delete", &["tty-exec"]).expect_code(0);
 }
 
 /// Runs the enforcer with `fd` (a root-only file) inherited as descriptor
@@ -398,8 +326,7 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
 fn run_with_leaks(harness: &Harness, cwd: &Path, options: &[&str], script: &str) -> Run {
     let secret = std::fs::File::open("/etc/shadow").expect("root reads /etc/shadow");
     let secret_fd = secret.as_raw_fd();
-    let mut args = harness.run_args(options);
-    args.extend(["--", "/bin/sh", "-c", script].map(String::from));
+    let args = harness.run_args(options, &["/bin/sh", "-c", script]);
     let mut command = Command::new(env!("CARGO_BIN_EXE_enforcer"));
     command
         .args(&args)
@@ -487,14 +414,13 @@ fn inherited_descriptors_environment_and_directory_stay_out() {
 fn preserved_descriptors_reach_the_workload() {
     require!(cannot_run());
     let harness = Harness::new();
-    let mut args = harness.run_args(&["--preserve-fds", "1", "--"]);
-    args.extend(
-        [
+    let args = harness.run_args(
+        &["--preserve-fds", "1"],
+        &[
             "/bin/sh",
             "-c",
             "echo through-fd-3 >&3; test -e /proc/self/fd/4 || echo no-fd-4",
-        ]
-        .map(String::from),
+        ],
     );
     let (read, write) = nix::unistd::pipe().expect("pipe");
     let write_fd = write.as_raw_fd();
@@ -557,9 +483,7 @@ fn status_field(pid: i32, field: &str) -> String {
 fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
     require!(cannot_run());
     let harness = Harness::new();
-    harness
-        .run(&["--detach", "--id", "exec-clean", "--", "sleep", "60.271"])
-        .expect_code(0);
+    harness.detach(&["--id", "exec-clean"], &["sleep", "60.271"]);
     let init = harness.pid("exec-clean");
     // The init shows its own name, none of the enforcer's arguments or
     // environment.
@@ -670,5 +594,5 @@ fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let _ = exec.wait();
     drop(secret);
-    harness.lifecycle("delete", &["exec-clean"]).expect_code(0);
+    harness.command("delete", &["exec-clean"]).expect_code(0);
 }

@@ -26,7 +26,7 @@ use super::run::{REMOVE_TIMEOUT, namespace_inode};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{Lock, ProcessRef, SandboxState, StateDir, StateError};
-use super::tty::{Relay, open_pty};
+use super::tty::{Relay, open_pty, wait_relaying};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup, Stats};
 
 /// How long `delete` of an attached sandbox lets its `enforcer run` stop it
@@ -225,15 +225,7 @@ pub fn exec(
         signal_mask: options.signal_mask,
     })?;
     let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
-    let code = signals::wait_forwarding_with(spawned.pid, &|| {
-        if let Some(relay) = &relay {
-            relay.resize();
-        }
-    })?;
-    if let Some(relay) = relay {
-        relay.finish();
-    }
-    Ok(code)
+    Ok(wait_relaying(spawned.pid, relay)?)
 }
 
 /// Usage of sandbox `id`.

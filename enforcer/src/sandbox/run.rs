@@ -18,12 +18,11 @@ use policy_sdk::{Decision, NamespaceType, Request};
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
 use super::privileges::{Privileges, resolve_user, terminal_type};
-use super::signals;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{
     CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
 };
-use super::tty::{Relay, open_pty};
+use super::tty::{Relay, open_pty, wait_relaying};
 use crate::cgroup::{self, CreatedCgroup, MountedController};
 use crate::evaluation::{Outcome, evaluate_chain};
 use crate::policy::Policy;
@@ -47,7 +46,7 @@ pub struct RunOptions {
     pub detach: bool,
     /// Run a minimal init as pid 1 of a new pid namespace.
     pub init: bool,
-    /// The signal mask before [`signals::block`], for the workload.
+    /// The signal mask before [`super::signals::block`], for the workload.
     pub signal_mask: libc::sigset_t,
     /// Give the workload a pseudo-terminal of its own, relayed to ours
     /// (`-t`; attached runs only).
@@ -480,14 +479,7 @@ fn start(
     if options.detach {
         return Ok(RunOutcome::Detached(Box::new(state)));
     }
-    let waited = signals::wait_forwarding_with(spawned.pid, &|| {
-        if let Some(relay) = &relay {
-            relay.resize();
-        }
-    });
-    if let Some(relay) = relay {
-        relay.finish();
-    }
+    let waited = wait_relaying(spawned.pid, relay);
     timings.lap("workload");
     clean_up_attached(undo.states, &state.id, state.supervisor, &created);
     timings.lap("cleanup");

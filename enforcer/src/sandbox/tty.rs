@@ -18,6 +18,8 @@ use nix::libc;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::termios::{self, SetArg, Termios};
 
+use super::signals;
+
 /// Why the terminal could not be set up.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the sandbox's terminal: {what}: {source}")]
@@ -145,6 +147,21 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.stop_and_restore();
     }
+}
+
+/// Waits for `child` as [`signals::wait_forwarding`] does, copying the
+/// operator's window size to `relay`'s terminal on every SIGWINCH, then
+/// relays what is left and restores the operator's terminal.
+pub fn wait_relaying(child: nix::unistd::Pid, relay: Option<Relay>) -> std::io::Result<i32> {
+    let waited = signals::wait_forwarding_with(child, &|| {
+        if let Some(relay) = &relay {
+            relay.resize();
+        }
+    });
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    waited
 }
 
 /// The relay loop: operator's stdin → master, master → operator's stdout,
