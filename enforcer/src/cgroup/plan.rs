@@ -225,6 +225,14 @@ impl Planner<'_> {
             ControllerState::Unmounted => Err(missing(format!(
                 "is enabled in the kernel but mounted nowhere; mount it (mount -t cgroup -o {controller} none /sys/fs/cgroup/{controller}) or let the enforcer mount it (--mount-controllers)"
             ))),
+            ControllerState::Shadowed {
+                mount_point,
+                covered_by,
+            } => Err(missing(format!(
+                "is mounted at {} but that mount is covered by another mount at {}, so nothing can reach it; unmount what covers it, or run the enforcer where the hierarchy is visible (see enforcer check)",
+                mount_point.display(),
+                covered_by.display()
+            ))),
             ControllerState::Disabled => Err(missing(
                 "is not available in this kernel (see /proc/cgroups)".to_string(),
             )),
@@ -795,7 +803,7 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::discovery::Hierarchy;
+    use crate::cgroup::discovery::{Hierarchy, KernelController};
     use policy_sdk::{Decision, DeviceRule, MIB};
 
     const KERNEL: [&str; 12] = [
@@ -813,8 +821,16 @@ mod tests {
         "pids",
     ];
 
-    fn kernel_controllers() -> Vec<(String, bool)> {
-        KERNEL.iter().map(|name| (name.to_string(), true)).collect()
+    fn kernel_controllers() -> Vec<KernelController> {
+        KERNEL
+            .iter()
+            .map(|name| KernelController {
+                name: name.to_string(),
+                hierarchy: 0,
+                cgroups: 1,
+                enabled: true,
+            })
+            .collect()
     }
 
     /// A fake pure-v1 host: one hierarchy per controller (cpu,cpuacct
@@ -836,6 +852,7 @@ mod tests {
             std::fs::write(mount.join("cgroup.procs"), "").expect("write");
             v1.push(Hierarchy {
                 mount_point: mount,
+                root: PathBuf::from("/"),
                 unified: false,
                 controllers: controllers.iter().map(|name| name.to_string()).collect(),
                 enabled: Vec::new(),
@@ -847,6 +864,7 @@ mod tests {
             v1,
             v2: None,
             kernel_controllers: kernel_controllers(),
+            ..CgroupLayout::default()
         }
     }
 
@@ -863,6 +881,7 @@ mod tests {
             v1: Vec::new(),
             v2: Some(Hierarchy {
                 mount_point: root.to_path_buf(),
+                root: PathBuf::from("/"),
                 unified: true,
                 controllers: ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"]
                     .map(String::from)
@@ -871,6 +890,7 @@ mod tests {
                 name: None,
             }),
             kernel_controllers: kernel_controllers(),
+            ..CgroupLayout::default()
         }
     }
 
