@@ -183,7 +183,5 @@ pub fn alive(pid: i32) -> bool {
 /// The fixture policy that takes limits, joins and the cgroups path from
 /// labels.
 pub fn labels() -> String {
-    let path = Path::new(enforcer::embedded::EXAMPLE_POLICY_DIR).join("policy_test_labels.wasm");
-    assert!(path.is_file(), "{} was not built", path.display());
-    path.display().to_string()
+    super::common::example("test_labels")
 }
