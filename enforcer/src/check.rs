@@ -6,7 +6,7 @@ use std::path::Path;
 use policy_sdk::NamespaceType;
 use serde::Serialize;
 
-use crate::cgroup::{CgroupLayout, ControllerState, discover};
+use crate::cgroup::{CgroupLayout, ControllerState, Hierarchy, discover};
 
 /// Capabilities `run` needs when not root: (name, bit).
 const NEEDED_CAPABILITIES: [(&str, u32); 5] = [
@@ -23,12 +23,23 @@ const NEEDED_CAPABILITIES: [(&str, u32); 5] = [
 pub struct HostReport {
     /// `uname -r`.
     pub kernel_release: String,
-    /// `v1`, `v2`, `hybrid` or `unknown`.
+    /// `v1`, `v2`, `hybrid` or `unknown`, from the reachable hierarchies.
     pub cgroup_mode: policy_sdk::CgroupMode,
+    /// Every reachable cgroup hierarchy: the cgroup2 mount first (listed
+    /// even when it holds no controller: device programs attach there and
+    /// sandboxes have a cgroup there), then the v1 ones.
+    pub hierarchies: Vec<HierarchyRow>,
+    /// Cgroup mounts another mount covers: unusable from here.
+    pub shadowed_mounts: Vec<ShadowedRow>,
+    /// v1 hierarchies the enforcer mounted (`run --mount-controllers`).
+    pub enforcer_mounts: Vec<EnforcerMountRow>,
     /// One row per controller the kernel knows.
     pub controllers: Vec<ControllerRow>,
-    /// The namespace types and whether the kernel offers them.
+    /// The namespace types, whether the kernel offers them, and their
+    /// limits.
     pub namespaces: Vec<NamespaceRow>,
+    /// Whether processes without privileges may create user namespaces.
+    pub user_namespaces: UserNamespaces,
     /// Hugepage sizes and their pools.
     pub hugepages: Vec<HugepageRow>,
     /// Whether this process can do what `run` needs.
@@ -43,12 +54,67 @@ pub struct ControllerRow {
     pub name: String,
     /// `v1`, `v2` or absent.
     pub version: Option<&'static str>,
-    /// Where its hierarchy is mounted.
+    /// Where its hierarchy is mounted (for `shadowed`, the covered mount).
     pub mount_point: Option<String>,
     /// `mounted` (v1), `available` (v2, enabled at the root),
     /// `not-enabled` (v2, offered but not in the root's subtree_control),
+    /// `shadowed` (its hierarchy's mount is covered by another mount),
     /// `unmounted` or `disabled`.
     pub state: &'static str,
+}
+
+/// One reachable cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HierarchyRow {
+    /// `v1` or `v2`.
+    pub version: &'static str,
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// The directory of the hierarchy mounted there (`/` unless a subtree).
+    pub root: String,
+    /// Its controllers: co-mounted (v1) or offered by the root (v2).
+    pub controllers: Vec<String>,
+    /// On v2, the controllers the root enables for its children.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<Vec<String>>,
+    /// A v1 named hierarchy (`systemd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A covered cgroup mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowedRow {
+    /// `v1` or `v2`.
+    pub version: &'static str,
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// Its controllers (v1; unknown for a covered cgroup2).
+    pub controllers: Vec<String>,
+    /// A v1 named hierarchy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where the mount covering it is mounted.
+    pub covered_by: String,
+    /// The covering mount's filesystem type.
+    pub covered_by_fstype: String,
+}
+
+/// A v1 hierarchy the enforcer mounted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnforcerMountRow {
+    /// Its controllers (one, as the enforcer mounts them).
+    pub controllers: Vec<String>,
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// How many cgroups the hierarchy has, its root included
+    /// (`/proc/cgroups`): more than 1 while sandboxes use it.
+    pub cgroups: u64,
+    /// How to give the controller back.
+    pub release: String,
 }
 
 /// One namespace type.
@@ -59,6 +125,26 @@ pub struct NamespaceRow {
     pub kind: NamespaceType,
     /// Whether `/proc/self/ns/<name>` exists.
     pub available: bool,
+    /// `/proc/sys/user/max_<name>_namespaces`: how many of this type each
+    /// user may hold (0: none can be created); absent if unreadable.
+    pub max: Option<u64>,
+}
+
+/// The knobs that let or stop processes without privileges from creating
+/// user namespaces. An absent knob does not restrict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserNamespaces {
+    /// Whether a process without privileges may create one.
+    pub unprivileged_allowed: bool,
+    /// The settings that forbid it (`kernel.unprivileged_userns_clone = 0`).
+    pub restricted_by: Vec<String>,
+    /// `kernel.unprivileged_userns_clone` (Debian's and Ubuntu's kernels).
+    pub unprivileged_userns_clone: Option<i64>,
+    /// `kernel.apparmor_restrict_unprivileged_userns` (AppArmor).
+    pub apparmor_restrict_unprivileged_userns: Option<i64>,
+    /// `user.max_user_namespaces` (0 forbids them to everyone, root too).
+    pub max_user_namespaces: Option<u64>,
 }
 
 /// One hugepage size.
@@ -83,22 +169,37 @@ pub struct Privileges {
     pub sufficient: bool,
 }
 
-/// Gathers the report from this host.
-pub fn gather() -> HostReport {
+/// Gathers the report from this host; `mount_base` is where `run
+/// --mount-controllers` mounts controllers.
+pub fn gather(mount_base: &Path) -> HostReport {
     let layout = discover();
     let host = crate::host::detect_with(&layout);
     let proc_status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let sysctl = |path: &str| std::fs::read_to_string(path).ok();
+    let max = |name: &str| {
+        sysctl(&format!("/proc/sys/user/max_{name}_namespaces"))
+            .and_then(|text| text.trim().parse::<u64>().ok())
+    };
     HostReport {
         kernel_release: host.kernel_release.clone(),
         cgroup_mode: layout.mode(),
+        hierarchies: hierarchy_rows(&layout),
+        shadowed_mounts: shadowed_rows(&layout),
+        enforcer_mounts: enforcer_mounts(&layout, mount_base),
         controllers: controller_rows(&layout),
         namespaces: NamespaceType::ALL
             .iter()
             .map(|&kind| NamespaceRow {
                 kind,
                 available: Path::new("/proc/self/ns").join(kind.proc_name()).exists(),
+                max: max(kind.proc_name()),
             })
             .collect(),
+        user_namespaces: user_namespaces(
+            sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref(),
+            sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref(),
+            max("user"),
+        ),
         hugepages: host
             .hugepage_sizes
             .iter()
@@ -114,21 +215,131 @@ pub fn gather() -> HostReport {
     }
 }
 
+/// The reachable hierarchies, cgroup2 first.
+pub fn hierarchy_rows(layout: &CgroupLayout) -> Vec<HierarchyRow> {
+    layout
+        .v2
+        .iter()
+        .chain(layout.v1.iter())
+        .map(|hierarchy| HierarchyRow {
+            version: version(hierarchy),
+            mount_point: hierarchy.mount_point.display().to_string(),
+            root: hierarchy.root.display().to_string(),
+            controllers: hierarchy.controllers.clone(),
+            enabled: hierarchy.unified.then(|| hierarchy.enabled.clone()),
+            name: hierarchy.name.clone(),
+        })
+        .collect()
+}
+
+/// The covered cgroup mounts.
+pub fn shadowed_rows(layout: &CgroupLayout) -> Vec<ShadowedRow> {
+    layout
+        .shadowed
+        .iter()
+        .map(|covered| ShadowedRow {
+            version: version(&covered.hierarchy),
+            mount_point: covered.hierarchy.mount_point.display().to_string(),
+            controllers: covered.hierarchy.controllers.clone(),
+            name: covered.hierarchy.name.clone(),
+            covered_by: covered.covered_by.mount_point.display().to_string(),
+            covered_by_fstype: covered.covered_by.fstype.clone(),
+        })
+        .collect()
+}
+
+fn version(hierarchy: &Hierarchy) -> &'static str {
+    if hierarchy.unified { "v2" } else { "v1" }
+}
+
+/// The v1 hierarchies mounted below `base` (where `run
+/// --mount-controllers` mounts them), covered ones included, with their
+/// cgroup counts from `/proc/cgroups` and how to release each.
+pub fn enforcer_mounts(layout: &CgroupLayout, base: &Path) -> Vec<EnforcerMountRow> {
+    layout
+        .v1
+        .iter()
+        .chain(layout.shadowed.iter().map(|covered| &covered.hierarchy))
+        .filter(|hierarchy| !hierarchy.unified && hierarchy.mount_point.starts_with(base))
+        .map(|hierarchy| {
+            let cgroups = layout
+                .kernel_controllers
+                .iter()
+                .find(|row| hierarchy.controllers.contains(&row.name))
+                .map_or(0, |row| row.cgroups);
+            let mount = hierarchy.mount_point.display();
+            let unmount = format!("umount {mount} && rmdir {mount}");
+            let release = if cgroups > 1 {
+                format!(
+                    "it still has {} cgroup(s) besides its root: remove the sandboxes using it (enforcer ps, enforcer delete ID, enforcer gc), then {unmount}",
+                    cgroups - 1
+                )
+            } else {
+                unmount
+            };
+            EnforcerMountRow {
+                controllers: hierarchy.controllers.clone(),
+                mount_point: mount.to_string(),
+                cgroups,
+                release,
+            }
+        })
+        .collect()
+}
+
+/// Whether processes without privileges may create user namespaces, from
+/// the text of `kernel.unprivileged_userns_clone`,
+/// `kernel.apparmor_restrict_unprivileged_userns` (each `None` when the
+/// file is absent: that knob does not restrict) and
+/// `user.max_user_namespaces`.
+pub fn user_namespaces(
+    unprivileged_userns_clone: Option<&str>,
+    apparmor_restrict: Option<&str>,
+    max_user_namespaces: Option<u64>,
+) -> UserNamespaces {
+    let number = |text: Option<&str>| text.and_then(|text| text.trim().parse::<i64>().ok());
+    let clone = number(unprivileged_userns_clone);
+    let apparmor = number(apparmor_restrict);
+    let mut restricted_by = Vec::new();
+    if clone == Some(0) {
+        restricted_by.push("kernel.unprivileged_userns_clone = 0".to_string());
+    }
+    if apparmor.is_some_and(|value| value != 0) {
+        restricted_by.push(format!(
+            "kernel.apparmor_restrict_unprivileged_userns = {}",
+            apparmor.unwrap_or_default()
+        ));
+    }
+    if max_user_namespaces == Some(0) {
+        restricted_by.push("user.max_user_namespaces = 0".to_string());
+    }
+    UserNamespaces {
+        unprivileged_allowed: restricted_by.is_empty(),
+        restricted_by,
+        unprivileged_userns_clone: clone,
+        apparmor_restrict_unprivileged_userns: apparmor,
+        max_user_namespaces,
+    }
+}
+
 /// One row per controller of `/proc/cgroups`, in its order.
 pub fn controller_rows(layout: &CgroupLayout) -> Vec<ControllerRow> {
     layout
         .kernel_controllers
         .iter()
-        .map(|(name, _)| {
-            let (version, mount_point, state) = match layout.controller_state(name) {
+        .map(|row| {
+            let (version, mount_point, state) = match layout.controller_state(&row.name) {
                 ControllerState::V1(path) => (Some("v1"), Some(path), "mounted"),
                 ControllerState::V2(path) => (Some("v2"), Some(path), "available"),
                 ControllerState::V2NotEnabled(path) => (Some("v2"), Some(path), "not-enabled"),
+                ControllerState::Shadowed { mount_point, .. } => {
+                    (None, Some(mount_point), "shadowed")
+                }
                 ControllerState::Unmounted => (None, None, "unmounted"),
                 ControllerState::Disabled => (None, None, "disabled"),
             };
             ControllerRow {
-                name: name.clone(),
+                name: row.name.clone(),
                 version,
                 mount_point: mount_point.map(|path| path.display().to_string()),
                 state,
@@ -184,8 +395,107 @@ mod tests {
     }
 
     #[test]
+    fn user_namespace_knobs() {
+        // Absent files: not restricted by them.
+        let open = user_namespaces(None, None, Some(63_000));
+        assert!(open.unprivileged_allowed && open.restricted_by.is_empty());
+        assert_eq!(open.unprivileged_userns_clone, None);
+        let open = user_namespaces(Some("1\n"), Some("0\n"), None);
+        assert!(open.unprivileged_allowed);
+        assert_eq!(open.unprivileged_userns_clone, Some(1));
+        let closed = user_namespaces(Some("0\n"), Some("1\n"), Some(0));
+        assert!(!closed.unprivileged_allowed);
+        assert_eq!(
+            closed.restricted_by,
+            [
+                "kernel.unprivileged_userns_clone = 0",
+                "kernel.apparmor_restrict_unprivileged_userns = 1",
+                "user.max_user_namespaces = 0"
+            ]
+        );
+    }
+
+    const PROC_CGROUPS: &str =
+        "memory\t4\t1\t1\nnet_cls\t9\t3\t1\nnet_prio\t10\t1\t1\nhugetlb\t0\t1\t1\n";
+
+    fn layout(extra: &str) -> CgroupLayout {
+        crate::cgroup::discovery::parse_layout(
+            &format!(
+                "1 0 8:1 / / rw - ext4 /dev/root rw\n\
+                 30 1 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+                 31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                 34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                 40 1 0:40 / /run/enforcer/cgroup/net_cls rw - cgroup cgroup rw,net_cls\n\
+                 41 1 0:41 / /srv/mounts/net_prio rw - cgroup cgroup rw,net_prio\n{extra}"
+            ),
+            PROC_CGROUPS,
+        )
+    }
+
+    #[test]
+    fn the_cgroup2_mount_is_listed_without_controllers() {
+        let rows = hierarchy_rows(&layout(""));
+        assert_eq!(rows[0].version, "v2");
+        assert_eq!(rows[0].mount_point, "/sys/fs/cgroup/unified");
+        assert!(rows[0].controllers.is_empty());
+        assert_eq!(rows[0].enabled, Some(Vec::new()));
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[1].enabled, None, "v1 has no subtree_control");
+    }
+
+    #[test]
+    fn shadowed_mounts_are_reported_with_what_covers_them() {
+        let layout = layout("90 31 0:90 / /sys/fs/cgroup/unified rw - tmpfs none rw\n");
+        assert_eq!(layout.mode(), policy_sdk::CgroupMode::V1);
+        assert_eq!(
+            shadowed_rows(&layout),
+            [ShadowedRow {
+                version: "v2",
+                mount_point: "/sys/fs/cgroup/unified".into(),
+                controllers: Vec::new(),
+                name: None,
+                covered_by: "/sys/fs/cgroup/unified".into(),
+                covered_by_fstype: "tmpfs".into(),
+            }]
+        );
+        let hugetlb = controller_rows(&layout)
+            .into_iter()
+            .find(|row| row.name == "hugetlb")
+            .expect("hugetlb");
+        assert_eq!(hugetlb.state, "shadowed");
+        assert_eq!(
+            hugetlb.mount_point.as_deref(),
+            Some("/sys/fs/cgroup/unified")
+        );
+    }
+
+    #[test]
+    fn mounts_below_the_base_are_the_enforcers() {
+        let layout = layout("");
+        let rows = enforcer_mounts(&layout, Path::new("/run/enforcer/cgroup"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].controllers, ["net_cls"]);
+        assert_eq!(rows[0].cgroups, 3);
+        assert!(
+            rows[0].release.starts_with("it still has 2 cgroup(s)")
+                && rows[0].release.ends_with(
+                    "umount /run/enforcer/cgroup/net_cls && rmdir /run/enforcer/cgroup/net_cls"
+                ),
+            "{}",
+            rows[0].release
+        );
+        let rows = enforcer_mounts(&layout, Path::new("/srv/mounts"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].release,
+            "umount /srv/mounts/net_prio && rmdir /srv/mounts/net_prio"
+        );
+        assert!(enforcer_mounts(&layout, Path::new("/nowhere")).is_empty());
+    }
+
+    #[test]
     fn this_host_report_matches_the_kernel() {
-        let report = gather();
+        let report = gather(Path::new(crate::cgroup::mount::DEFAULT_MOUNT_BASE));
         let proc_cgroups = std::fs::read_to_string("/proc/cgroups").expect("readable");
         assert_eq!(
             report.controllers.len(),
@@ -202,5 +512,20 @@ mod tests {
             .find(|row| row.kind == NamespaceType::Pid)
             .expect("pid");
         assert!(pid.available);
+        let max = std::fs::read_to_string("/proc/sys/user/max_pid_namespaces")
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        assert_eq!(pid.max, max);
+        let layout = discover();
+        assert_eq!(
+            report.hierarchies.len(),
+            layout.v1.len() + usize::from(layout.v2.is_some())
+        );
+        if let Some(v2) = &layout.v2 {
+            assert_eq!(
+                report.hierarchies[0].mount_point,
+                v2.mount_point.display().to_string()
+            );
+        }
     }
 }

@@ -3,9 +3,22 @@
 mod cli;
 
 fn main() {
+    restore_sigpipe();
     ensure_standard_streams();
     let code = cli::run();
     std::process::exit(code);
+}
+
+/// Gives SIGPIPE back its default disposition (the Rust runtime ignores it
+/// before `main`), so that a command whose output is closed (`enforcer
+/// check | head -1`) ends quietly, killed by SIGPIPE, as coreutils do,
+/// instead of panicking on EPIPE. `run` and `exec` ignore it again
+/// ([`cli::run`]): they must outlive a closed output to clean up.
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition before any thread exists.
+    unsafe {
+        nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
+    }
 }
 
 /// Opens `/dev/null` on any of descriptors 0 to 2 the caller left closed,

@@ -7,8 +7,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::cgroupfs::{self, NotCgroupfs};
 use super::devices_bpf;
 use super::freezer;
+use super::membership::{self, NotMember};
 use super::plan::{CgroupPlan, Value};
 
 /// A cgroup failure, naming the file, the value and the kernel's error.
@@ -25,7 +27,26 @@ pub enum CgroupError {
         /// The kernel's error.
         source: std::io::Error,
     },
-    /// A read or write failed.
+    /// A directory would be made where no cgroup filesystem is (a plain
+    /// directory, a mount covering the hierarchy).
+    #[error("refusing to create cgroup {path} in {parent}: {why}")]
+    NotCgroupfs {
+        /// The directory to create.
+        path: PathBuf,
+        /// Its parent.
+        parent: PathBuf,
+        /// What the parent is instead.
+        why: NotCgroupfs,
+    },
+    /// A file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The kernel's error.
+        source: std::io::Error,
+    },
+    /// A write failed.
     #[error("cannot write {value:?} to {file}: {source}")]
     Write {
         /// The file.
@@ -60,6 +81,17 @@ pub enum CgroupError {
         path: PathBuf,
         /// The kernel's error.
         source: std::io::Error,
+    },
+    /// After the write to `cgroup.procs`, the kernel does not show the
+    /// process in the leaf (`/proc/<pid>/cgroup`).
+    #[error("process {pid} did not join cgroup {leaf}: {why}")]
+    NotJoined {
+        /// The process.
+        pid: i32,
+        /// The leaf.
+        leaf: PathBuf,
+        /// What the kernel shows instead.
+        why: Box<NotMember>,
     },
     /// Members did not go away in time.
     #[error("cgroup {path} still has processes {pids:?} after {waited:?}")]
@@ -101,7 +133,28 @@ pub fn create(plan: &CgroupPlan) -> Result<CreatedCgroup, CgroupError> {
 }
 
 fn create_inner(plan: &CgroupPlan, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    let mut checked: Vec<&Path> = Vec::new();
     for directory in &plan.directories {
+        // Each parent is a cgroupfs directory: a mount over a hierarchy or
+        // over a level of it would otherwise take the mkdir. (One this call
+        // made itself is, as its own parent was.)
+        if let Some(parent) = directory.parent()
+            && !checked.contains(&parent)
+            && !created.iter().any(|made| made == parent)
+        {
+            match cgroupfs::check_directory(parent) {
+                Ok(true) => checked.push(parent),
+                // The mkdir below reports it.
+                Ok(false) => {}
+                Err(why) => {
+                    return Err(CgroupError::NotCgroupfs {
+                        path: directory.clone(),
+                        parent: parent.to_path_buf(),
+                        why,
+                    });
+                }
+            }
+        }
         match std::fs::create_dir(directory) {
             Ok(()) => created.push(directory.clone()),
             Err(error) if error.kind() == ErrorKind::AlreadyExists => {
@@ -151,11 +204,10 @@ fn read_parent(file: &Path) -> Result<String, CgroupError> {
         .and_then(Path::parent)
         .map(|directory| directory.join(name))
         .unwrap_or_default();
-    std::fs::read_to_string(&parent)
+    read_nofollow(&parent)
         .map(|text| text.trim().to_string())
-        .map_err(|source| CgroupError::Write {
+        .map_err(|source| CgroupError::Read {
             file: parent,
-            value: "(read)".into(),
             source,
         })
 }
@@ -169,14 +221,21 @@ fn write_file(file: &Path, value: &str) -> Result<(), CgroupError> {
 }
 
 /// Opens a cgroupfs interface file without following a symlink (`O_NOFOLLOW`;
-/// `ELOOP` if it is one), for reading or for writing (never creating).
+/// `ELOOP` if it is one), for reading or for writing (never creating). A
+/// file opened for writing must be on a cgroup filesystem: a plain file
+/// where an interface file should be (a mount covering the hierarchy, a
+/// planted tree) is never written.
 pub(crate) fn open_nofollow(file: &Path, write: bool) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    let opened = std::fs::OpenOptions::new()
         .read(!write)
         .write(write)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-        .open(file)
+        .open(file)?;
+    if write {
+        cgroupfs::check_fd(&opened).map_err(std::io::Error::other)?;
+    }
+    Ok(opened)
 }
 
 /// Writes `value` to the interface file `file` in one `write`, without
@@ -194,17 +253,56 @@ pub(crate) fn read_nofollow(file: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Moves process `pid` into every leaf; verify with `/proc/<pid>/cgroup`.
+/// Reads the interface file `file`, without following a symlink, only if it
+/// is on a cgroup filesystem.
+fn read_cgroupfs(file: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut opened = open_nofollow(file, false)?;
+    cgroupfs::check_fd(&opened).map_err(std::io::Error::other)?;
+    let mut text = String::new();
+    opened.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Moves process `pid` into every leaf, then confirms from
+/// `/proc/<pid>/cgroup` that the kernel has it there, hierarchy by
+/// hierarchy (on the layout as it is now): a leaf that is not the kernel's
+/// cgroup is a [`CgroupError::NotJoined`] naming the leaf and the
+/// hierarchy. The caller then removes the cgroup, killing `pid` with it.
 pub fn join(cgroup: &CreatedCgroup, pid: i32) -> Result<(), CgroupError> {
     for leaf in &cgroup.leaves {
         write_file(&leaf.join("cgroup.procs"), &pid.to_string())?;
     }
+    let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
+    let text =
+        std::fs::read_to_string(&file).map_err(|source| CgroupError::Read { file, source })?;
+    confirm_joined(&super::discover(), &text, cgroup, pid)
+}
+
+/// Checks that `proc_cgroup` (the text of `/proc/<pid>/cgroup`) puts `pid`
+/// in every leaf of `cgroup` on `layout`.
+pub fn confirm_joined(
+    layout: &super::CgroupLayout,
+    proc_cgroup: &str,
+    cgroup: &CreatedCgroup,
+    pid: i32,
+) -> Result<(), CgroupError> {
+    let memberships = membership::parse_proc_cgroup(proc_cgroup);
+    for leaf in &cgroup.leaves {
+        membership::confirm(layout, &memberships, leaf).map_err(|why| CgroupError::NotJoined {
+            pid,
+            leaf: leaf.clone(),
+            why: Box::new(why),
+        })?;
+    }
     Ok(())
 }
 
-/// The processes in `leaf`.
+/// The processes in `leaf`, as its `cgroup.procs` lists them: none unless
+/// that file is on a cgroup filesystem (a plain file's "pids" are never
+/// signalled).
 pub fn members(leaf: &Path) -> Vec<i32> {
-    read_nofollow(&leaf.join("cgroup.procs"))
+    read_cgroupfs(&leaf.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()
         .filter_map(|line| line.trim().parse().ok())

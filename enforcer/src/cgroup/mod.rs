@@ -5,6 +5,7 @@
 //! unmounted. Nothing here knows about policies.
 
 pub mod apply;
+pub mod cgroupfs;
 pub mod devices_bpf;
 mod devices_v1;
 pub mod discovery;
@@ -15,9 +16,12 @@ pub mod plan;
 pub mod stats;
 
 pub use apply::{CgroupError, CreatedCgroup, create, join, members, remove};
-pub use discovery::{CgroupLayout, ControllerState, Hierarchy, discover};
+pub use discovery::{
+    CgroupLayout, ControllerState, Cover, Hierarchy, KernelController, MountEntry, Shadowed,
+    discover,
+};
 pub use freezer::{Freezer, freeze, thaw};
-pub use membership::{Membership, parse_proc_cgroup};
+pub use membership::{Membership, NotMember, parse_proc_cgroup};
 pub use mount::{MountedController, mount_controller, plan_mounting, unmount_controller};
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};
 pub use stats::Stats;

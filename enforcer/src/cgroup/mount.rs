@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::mount::{MntFlags, MsFlags};
 use policy_sdk::Resources;
 
-use super::discovery::{CgroupLayout, ControllerState, discover};
+use super::discovery::{CgroupLayout, ControllerState, discover, parse_proc_cgroups};
 use super::plan::{CgroupPlan, PlanError, plan};
 
 /// The default directory for the hierarchies the enforcer mounts.
@@ -65,6 +65,16 @@ pub fn mount_controller(
         }
         ControllerState::V2(_) => {
             return Err(refuse("it is in use on the cgroup2 hierarchy"));
+        }
+        ControllerState::Shadowed {
+            mount_point,
+            covered_by,
+        } => {
+            return Err(refuse(&format!(
+                "its hierarchy at {} is covered by another mount at {}; the enforcer does not mount a controller it cannot see",
+                mount_point.display(),
+                covered_by.display()
+            )));
         }
         ControllerState::Disabled => return Err(refuse("it is not available in this kernel")),
     }
@@ -172,15 +182,10 @@ pub fn unmount_controller(mounted: &MountedController) -> Result<(), MountError>
 /// `(hierarchy id, number of cgroups)` of `controller` in `/proc/cgroups`.
 fn kernel_row(controller: &str) -> Option<(u32, u64)> {
     let text = std::fs::read_to_string("/proc/cgroups").ok()?;
-    text.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        match fields.as_slice() {
-            [name, hierarchy, cgroups, _] if *name == controller => {
-                Some((hierarchy.parse().ok()?, cgroups.parse().ok()?))
-            }
-            _ => None,
-        }
-    })
+    parse_proc_cgroups(&text)
+        .into_iter()
+        .find(|row| row.name == controller)
+        .map(|row| (row.hierarchy, row.cgroups))
 }
 
 /// Plans `resources`, mounting each missing controller the plan names

@@ -225,6 +225,14 @@ impl Planner<'_> {
             ControllerState::Unmounted => Err(missing(format!(
                 "is enabled in the kernel but mounted nowhere; mount it (mount -t cgroup -o {controller} none /sys/fs/cgroup/{controller}) or let the enforcer mount it (--mount-controllers)"
             ))),
+            ControllerState::Shadowed {
+                mount_point,
+                covered_by,
+            } => Err(missing(format!(
+                "is mounted at {} but that mount is covered by another mount at {}, so nothing can reach it; unmount what covers it, or run the enforcer where the hierarchy is visible (see enforcer check)",
+                mount_point.display(),
+                covered_by.display()
+            ))),
             ControllerState::Disabled => Err(missing(
                 "is not available in this kernel (see /proc/cgroups)".to_string(),
             )),
@@ -503,13 +511,8 @@ impl Planner<'_> {
             let (mount, v2) = self.hierarchy("cpu", "cpu")?;
             let leaf = self.leaf(&mount, "cpu", v2);
             if v2 {
-                if let Some(shares) = cpu.shares {
-                    self.push(
-                        "cpu",
-                        leaf.join("cpu.weight"),
-                        shares_to_weight(shares).to_string(),
-                        false,
-                    );
+                if let Some(weight) = cpu.shares.map(shares_to_weight).filter(|&w| w != 0) {
+                    self.push("cpu", leaf.join("cpu.weight"), weight.to_string(), false);
                 }
                 if cpu.quota.is_some() || cpu.period.is_some() {
                     let quota = match cpu.quota {
@@ -778,13 +781,32 @@ fn mount_holds(layout: &CgroupLayout, mount: &Path, controller: &str) -> bool {
     })
 }
 
-/// v1 `cpu.shares` (2–262144) to v2 `cpu.weight` (1–10000), the conversion
-/// runc and crun use.
+/// v1 `cpu.shares` (2–262144, default 1024) to v2 `cpu.weight` (1–10000,
+/// default 100), as runc (since 1.3.2) and crun (since 1.23) convert it:
+/// with `l = log2(shares)`, `weight = ⌈10^((l² + 125·l) / 612 − 7/34)⌉`,
+/// the quadratic in `l` through (2, 1), (1024, 100) and (262144, 10000);
+/// at most 2 shares give 1, at least 262144 give 10000, and 0 (unset)
+/// gives 0 (nothing to write).
 pub fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 100;
+    match shares {
+        0 => 0,
+        1..=2 => 1,
+        262_144.. => 10_000,
+        _ => {
+            let l = (shares as f64).log2();
+            let weight = 10f64.powf((l * l + 125.0 * l) / 612.0 - 7.0 / 34.0);
+            // Only 1024 shares give a whole number (100), which rounding
+            // up must not turn into 101 over a last-bit error of `powf`;
+            // every other result is at least 2e-6 from a whole number, far
+            // beyond any libm's error, so all implementations agree.
+            let nearest = weight.round();
+            if (weight - nearest).abs() < 1e-9 {
+                nearest as u64
+            } else {
+                weight.ceil() as u64
+            }
+        }
     }
-    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
 }
 
 /// v1 `blkio.weight` (10–1000) to v2 `io.weight` (1–10000), as runc does.
@@ -795,7 +817,7 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::discovery::Hierarchy;
+    use crate::cgroup::discovery::{Hierarchy, KernelController};
     use policy_sdk::{Decision, DeviceRule, MIB};
 
     const KERNEL: [&str; 12] = [
@@ -813,8 +835,16 @@ mod tests {
         "pids",
     ];
 
-    fn kernel_controllers() -> Vec<(String, bool)> {
-        KERNEL.iter().map(|name| (name.to_string(), true)).collect()
+    fn kernel_controllers() -> Vec<KernelController> {
+        KERNEL
+            .iter()
+            .map(|name| KernelController {
+                name: name.to_string(),
+                hierarchy: 0,
+                cgroups: 1,
+                enabled: true,
+            })
+            .collect()
     }
 
     /// A fake pure-v1 host: one hierarchy per controller (cpu,cpuacct
@@ -836,6 +866,7 @@ mod tests {
             std::fs::write(mount.join("cgroup.procs"), "").expect("write");
             v1.push(Hierarchy {
                 mount_point: mount,
+                root: PathBuf::from("/"),
                 unified: false,
                 controllers: controllers.iter().map(|name| name.to_string()).collect(),
                 enabled: Vec::new(),
@@ -847,6 +878,7 @@ mod tests {
             v1,
             v2: None,
             kernel_controllers: kernel_controllers(),
+            ..CgroupLayout::default()
         }
     }
 
@@ -863,6 +895,7 @@ mod tests {
             v1: Vec::new(),
             v2: Some(Hierarchy {
                 mount_point: root.to_path_buf(),
+                root: PathBuf::from("/"),
                 unified: true,
                 controllers: ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"]
                     .map(String::from)
@@ -871,6 +904,7 @@ mod tests {
                 name: None,
             }),
             kernel_controllers: kernel_controllers(),
+            ..CgroupLayout::default()
         }
     }
 
@@ -1016,7 +1050,7 @@ mod tests {
                 (leaf.join("memory.max"), "268435456"),
                 (leaf.join("memory.swap.max"), "0"), // OCI swap minus memory
                 (leaf.join("pids.max"), "64"),
-                (leaf.join("cpu.weight"), "20"), // 512 shares
+                (leaf.join("cpu.weight"), "59"), // 512 shares
                 (leaf.join("cpu.max"), "50000 100000"),
                 (leaf.join("cpuset.cpus"), "0"),
                 (leaf.join("io.weight"), "default 4950"),
@@ -1085,10 +1119,47 @@ mod tests {
     }
 
     #[test]
-    fn conversions_match_runc() {
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(262_144), 10_000);
+    fn shares_convert_to_weight_as_runc_and_crun_do() {
+        // The points of runc's own table (TestConvertCPUSharesToCgroupV2Value):
+        // unset, below the minimum, the minimum, just above it, the
+        // default, just below the maximum, the maximum, above it.
+        for (shares, weight) in [
+            (0, 0),
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (1024, 100),
+            (262_143, 10_000),
+            (262_144, 10_000),
+            (262_145, 10_000),
+        ] {
+            assert_eq!(shares_to_weight(shares), weight, "{shares} shares");
+        }
+        // Points between, from the same formula evaluated with C's libm.
+        for (shares, weight) in [
+            (4, 2),
+            (10, 4),
+            (100, 17),
+            (512, 59),
+            (1000, 99),
+            (2048, 174),
+            (4096, 303),
+            (10_000, 627),
+            (100_000, 4340),
+        ] {
+            assert_eq!(shares_to_weight(shares), weight, "{shares} shares");
+        }
+        // Monotonic over the whole range, and inside the v2 bounds.
+        let mut last = 1;
+        for shares in 2..=262_144 {
+            let weight = shares_to_weight(shares);
+            assert!((last..=10_000).contains(&weight), "{shares}: {weight}");
+            last = weight;
+        }
+    }
+
+    #[test]
+    fn blkio_weight_converts_as_runc_does() {
         assert_eq!(blkio_weight_to_io_weight(10), 1);
         assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
     }

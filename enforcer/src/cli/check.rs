@@ -1,13 +1,20 @@
 //! `enforcer check`.
 
+use std::path::PathBuf;
+
 use clap::Args;
-use enforcer::check::gather;
+use enforcer::check::{HostReport, gather};
+use enforcer::printable::escape;
 
 use super::{EXIT_DENIED, EXIT_OK};
 
-/// Report what this host offers: kernel, cgroup mode, each controller's
-/// version, mount point and state, the namespace types, hugepage pools, and
-/// whether this process has the privileges `run` needs.
+/// Report what this host offers: kernel, cgroup mode, every reachable
+/// cgroup hierarchy (the cgroup2 mount even without controllers), cgroup
+/// mounts that other mounts cover, hierarchies the enforcer mounted and how
+/// to release them, each controller's version, mount point and state, the
+/// namespace types and their limits, whether unprivileged user namespaces
+/// are allowed, hugepage pools, and whether this process has the
+/// privileges `run` needs.
 ///
 /// Exits 0 when the privileges suffice, 1 when they do not. Run it first on a
 /// new host.
@@ -16,11 +23,15 @@ pub struct CheckArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Where `run --mount-controllers=DIR` mounts controllers: the v1
+    /// hierarchies below it are reported as the enforcer's.
+    #[arg(long, value_name = "DIR", default_value = enforcer::cgroup::mount::DEFAULT_MOUNT_BASE)]
+    mount_dir: PathBuf,
 }
 
 /// Runs `enforcer check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let report = gather();
+    let report = gather(&args.mount_dir);
     let code = if report.privileges.sufficient {
         EXIT_OK
     } else {
@@ -30,6 +41,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
+    print_human(&report, &args.mount_dir)?;
+    Ok(code)
+}
+
+fn print_human(report: &HostReport, mount_dir: &std::path::Path) -> anyhow::Result<()> {
     println!("kernel:      {}", report.kernel_release);
     println!(
         "cgroup mode: {}",
@@ -37,6 +53,51 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             .as_str()
             .unwrap_or("?")
     );
+    println!();
+    let width = report
+        .hierarchies
+        .iter()
+        .map(|row| row.mount_point.len())
+        .max()
+        .unwrap_or(0)
+        .max("HIERARCHY".len());
+    println!("{:<width$} VERSION  CONTROLLERS", "HIERARCHY");
+    for row in &report.hierarchies {
+        let mut controllers = if row.controllers.is_empty() {
+            "none".to_string()
+        } else {
+            row.controllers.join(" ")
+        };
+        if let Some(enabled) = &row.enabled {
+            let enabled = if enabled.is_empty() {
+                "none".to_string()
+            } else {
+                enabled.join(" ")
+            };
+            controllers.push_str(&format!(" (enabled for children: {enabled})"));
+        }
+        if let Some(name) = &row.name {
+            controllers = if row.controllers.is_empty() {
+                format!("name={name}")
+            } else {
+                format!("{controllers} name={name}")
+            };
+        }
+        let root = if row.root == "/" {
+            String::new()
+        } else {
+            format!(" [root {}]", row.root)
+        };
+        println!(
+            "{:<width$} {:<8} {controllers}{}",
+            escape(&row.mount_point),
+            row.version,
+            escape(&root)
+        );
+    }
+    if report.hierarchies.is_empty() {
+        println!("(no cgroup hierarchy is reachable)");
+    }
     println!();
     println!(
         "{:<12} {:<8} {:<11} MOUNT POINT",
@@ -48,22 +109,76 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             row.name,
             row.version.unwrap_or("-"),
             row.state,
-            row.mount_point.as_deref().unwrap_or("-")
+            escape(row.mount_point.as_deref().unwrap_or("-"))
         );
     }
     println!();
+    for row in &report.shadowed_mounts {
+        let what = if row.version == "v2" {
+            "cgroup2".to_string()
+        } else {
+            let mut parts = row.controllers.clone();
+            parts.extend(row.name.iter().map(|name| format!("name={name}")));
+            format!("cgroup v1 {}", parts.join(","))
+        };
+        println!(
+            "shadowed:    {} ({what}) is covered by {} at {}: not used",
+            escape(&row.mount_point),
+            escape(&row.covered_by_fstype),
+            escape(&row.covered_by)
+        );
+    }
+    if report.enforcer_mounts.is_empty() {
+        println!(
+            "enforcer mounts: none under {}",
+            escape(&mount_dir.display().to_string())
+        );
+    }
+    for row in &report.enforcer_mounts {
+        println!(
+            "enforcer mount: {} at {}; release: {}",
+            row.controllers.join(","),
+            escape(&row.mount_point),
+            escape(&row.release)
+        );
+    }
     let namespaces: Vec<String> = report
         .namespaces
         .iter()
         .map(|row| {
-            format!(
-                "{}{}",
-                row.kind,
-                if row.available { "" } else { " (missing)" }
-            )
+            let mut text = row.kind.to_string();
+            if !row.available {
+                text.push_str(" (missing)");
+            } else if row.max == Some(0) {
+                text.push_str(" (max 0: none can be created)");
+            } else if let Some(max) = row.max {
+                text.push_str(&format!(" (max {max})"));
+            }
+            text
         })
         .collect();
     println!("namespaces:  {}", namespaces.join(", "));
+    let user = &report.user_namespaces;
+    let knob = |name: &str, value: Option<i64>| match value {
+        Some(value) => format!("{name} = {value}"),
+        None => format!("{name} absent"),
+    };
+    println!(
+        "unprivileged user namespaces: {} ({}, {})",
+        if user.unprivileged_allowed {
+            "allowed".to_string()
+        } else {
+            format!("restricted by {}", user.restricted_by.join(", "))
+        },
+        knob(
+            "kernel.unprivileged_userns_clone",
+            user.unprivileged_userns_clone
+        ),
+        knob(
+            "kernel.apparmor_restrict_unprivileged_userns",
+            user.apparmor_restrict_unprivileged_userns
+        )
+    );
     let hugepages: Vec<String> = report
         .hugepages
         .iter()
@@ -87,5 +202,5 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
             privileges.missing_capabilities.join(", ")
         );
     }
-    Ok(code)
+    Ok(())
 }

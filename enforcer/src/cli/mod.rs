@@ -251,6 +251,39 @@ pub fn describe_error(error: &anyhow::Error) -> String {
     text
 }
 
+/// Ignores SIGPIPE again, for the commands that supervise a workload: a
+/// closed output must not kill the enforcer before it has cleaned up (a
+/// write then fails with EPIPE, and [`print_stdout`] ends quietly). The
+/// workload gets the default disposition back before it starts.
+fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition; no handler is installed.
+    unsafe {
+        nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_IGN);
+    }
+}
+
+/// Prints `line` to stdout; if stdout is closed (EPIPE), ends the process
+/// quietly, killed by SIGPIPE as if it had not been ignored (exit status
+/// 141 in a shell), the way coreutils end.
+pub fn print_stdout(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            // SAFETY: restoring the default disposition and raising the
+            // signal ends the process; nothing runs after it.
+            unsafe {
+                nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
+                nix::libc::raise(nix::libc::SIGPIPE);
+            }
+            std::process::exit(128 + nix::libc::SIGPIPE);
+        }
+        Err(error) => eprintln!("enforcer: error: cannot write to standard output: {error}"),
+    }
+}
+
 /// Parses arguments, runs the command, returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -258,9 +291,15 @@ pub fn run() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
-        Command::Run(args) => return run::run(args),
+        Command::Run(args) => {
+            ignore_sigpipe();
+            return run::run(args);
+        }
         Command::Ps(args) => sandbox::ps(args),
-        Command::Exec(args) => return sandbox::exec(args),
+        Command::Exec(args) => {
+            ignore_sigpipe();
+            return sandbox::exec(args);
+        }
         Command::Stats(args) => sandbox::stats(args),
         Command::Kill(args) => sandbox::kill(args),
         Command::Delete(args) => sandbox::delete(args),

@@ -164,7 +164,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
         }
         RunOutcome::Exited(code) => Ok(code),
         RunOutcome::Detached(state) => {
-            println!("{}", escape(&state.id));
+            super::print_stdout(&escape(&state.id));
             Ok(0)
         }
     }

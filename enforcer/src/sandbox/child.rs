@@ -30,7 +30,8 @@
 //! 6. rlimits, capability bounding set, groups and ids, capabilities,
 //!    ambient set, umask, `noNewPrivileges`; then `chdir` into the working
 //!    directory as the workload's user, every descriptor above 2 but the
-//!    preserved ones marked close-on-exec, the signal mask back as it was;
+//!    preserved ones marked close-on-exec, SIGPIPE at its default
+//!    disposition, the signal mask back as it was;
 //! 7. `execve` each candidate path in turn.
 
 use std::ffi::CString;
@@ -392,6 +393,10 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             fail(plan, Stage::Cwd, 0);
         }
         keep_only_workload_descriptors(plan);
+        // The enforcer ignores SIGPIPE while it supervises; an ignored
+        // signal stays ignored across execve, so the workload gets the
+        // default back (as std's Command gives its children).
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         libc::sigprocmask(libc::SIG_SETMASK, &plan.signal_mask, std::ptr::null_mut());
         exec(plan)
     }

@@ -17,11 +17,6 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
-use nix::sys::statfs::{CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC};
-
 use super::state::CgroupRecord;
 use crate::cgroup::CgroupLayout;
 
@@ -137,34 +132,12 @@ fn is_canonical(path: &Path) -> bool {
 /// A missing directory is fine (nothing to touch there); an existing one
 /// must be a real directory on cgroupfs.
 fn is_cgroup_directory(path: &Path) -> Result<(), ConfineError> {
-    let not_cgroup = |why: String| ConfineError::NotCgroup {
-        path: path.to_path_buf(),
-        why,
-    };
-    let fd = match nix::fcntl::open(
-        path,
-        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(()),
-        // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR.
-        Err(Errno::ELOOP | Errno::ENOTDIR) if is_symlink(path) => {
-            return Err(not_cgroup("it is a symbolic link".into()));
-        }
-        Err(Errno::ENOTDIR) => return Err(not_cgroup("it is not a directory".into())),
-        Err(errno) => return Err(not_cgroup(format!("cannot open it: {errno}"))),
-    };
-    let statfs = nix::sys::statfs::fstatfs(&fd)
-        .map_err(|errno| not_cgroup(format!("cannot statfs it: {errno}")))?;
-    let kind = statfs.filesystem_type();
-    if kind != CGROUP_SUPER_MAGIC && kind != CGROUP2_SUPER_MAGIC {
-        return Err(not_cgroup(format!(
-            "it is not on a cgroup filesystem (statfs type {:#x})",
-            kind.0
-        )));
-    }
-    Ok(())
+    crate::cgroup::cgroupfs::check_directory(path)
+        .map(|_| ())
+        .map_err(|why| ConfineError::NotCgroup {
+            path: path.to_path_buf(),
+            why: why.to_string(),
+        })
 }
 
 /// Whether process `pid` is in every leaf of `record`, as its
@@ -174,37 +147,11 @@ pub fn holds_process(record: &CgroupRecord, layout: &CgroupLayout, pid: i32) -> 
         return false;
     };
     let memberships = crate::cgroup::parse_proc_cgroup(&text);
-    let sorted = |names: &[String]| {
-        let mut names = names.to_vec();
-        names.sort();
-        names
-    };
     !record.leaves.is_empty()
-        && record.leaves.iter().all(|leaf| {
-            layout
-                .v1
-                .iter()
-                .chain(layout.v2.iter())
-                .filter_map(|hierarchy| {
-                    let relative = leaf.strip_prefix(&hierarchy.mount_point).ok()?;
-                    Some((hierarchy, Path::new("/").join(relative)))
-                })
-                .any(|(hierarchy, relative)| {
-                    memberships.iter().any(|membership| {
-                        let same_hierarchy = if hierarchy.unified {
-                            membership.is_unified()
-                        } else {
-                            !membership.is_unified()
-                                && sorted(&membership.controllers) == sorted(&hierarchy.controllers)
-                        };
-                        same_hierarchy && Path::new(&membership.path) == relative
-                    })
-                })
-        })
-}
-
-fn is_symlink(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+        && record
+            .leaves
+            .iter()
+            .all(|leaf| crate::cgroup::membership::confirm(layout, &memberships, leaf).is_ok())
 }
 
 #[cfg(test)]
