@@ -269,7 +269,7 @@ fn map_hugepages(cgroup: &TestCgroup, pages: usize) -> WaitStatus {
         },
         ForkResult::Parent { child } => {
             drop(read_end);
-            enforcer::cgroup::join(cgroup.created(), child.as_raw()).expect("joins");
+            enforcer::cgroup::join(cgroup.created(), &discover(), child.as_raw()).expect("joins");
             nix::unistd::write(&write_end, b"g").expect("releases");
             waitpid(child, None).expect("waits")
         }

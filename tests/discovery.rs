@@ -386,7 +386,7 @@ fn join_confirms_membership_with_the_kernel() {
     let cgroup = TestCgroup::plan(&resources).create();
     let mut child = Command::new("sleep").arg("60").spawn().expect("sleep");
     let pid = child.id() as i32;
-    enforcer::cgroup::join(cgroup.created(), pid).expect("joins");
+    enforcer::cgroup::join(cgroup.created(), &discover(), pid).expect("joins");
     // Moved out of the leaf behind the enforcer's back, into the test's
     // own root: the kernel now disagrees, and says where it is.
     std::fs::write(
@@ -430,7 +430,7 @@ fn join_refuses_a_leaf_that_is_not_cgroupfs() {
         created: Vec::new(),
         leaves: vec![fake.path().to_path_buf()],
     };
-    let error = enforcer::cgroup::join(&cgroup, std::process::id() as i32)
+    let error = enforcer::cgroup::join(&cgroup, &discover(), std::process::id() as i32)
         .expect_err("a plain file is no cgroup");
     assert!(
         error.to_string().contains(&format!(

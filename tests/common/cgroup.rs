@@ -118,7 +118,7 @@ impl TestCgroup {
             .spawn()
             .expect("sh starts");
         let pid = child.id() as i32;
-        join(self.created(), pid).expect("joins");
+        join(self.created(), &discover(), pid).expect("joins");
         let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("readable");
         let suffix = format!("/{}/sandbox", self.root);
         let joined = membership

@@ -266,17 +266,22 @@ fn read_cgroupfs(file: &Path) -> std::io::Result<String> {
 
 /// Moves process `pid` into every leaf, then confirms from
 /// `/proc/<pid>/cgroup` that the kernel has it there, hierarchy by
-/// hierarchy (on the layout as it is now): a leaf that is not the kernel's
+/// hierarchy (on `layout`, the one the cgroup was planned on): a leaf that
+/// is not the kernel's
 /// cgroup is a [`CgroupError::NotJoined`] naming the leaf and the
 /// hierarchy. The caller then removes the cgroup, killing `pid` with it.
-pub fn join(cgroup: &CreatedCgroup, pid: i32) -> Result<(), CgroupError> {
+pub fn join(
+    cgroup: &CreatedCgroup,
+    layout: &super::CgroupLayout,
+    pid: i32,
+) -> Result<(), CgroupError> {
     for leaf in &cgroup.leaves {
         write_file(&leaf.join("cgroup.procs"), &pid.to_string())?;
     }
     let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
     let text =
         std::fs::read_to_string(&file).map_err(|source| CgroupError::Read { file, source })?;
-    confirm_joined(&super::discover(), &text, cgroup, pid)
+    confirm_joined(layout, &text, cgroup, pid)
 }
 
 /// Checks that `proc_cgroup` (the text of `/proc/<pid>/cgroup`) puts `pid`

@@ -215,7 +215,7 @@ pub fn exec(
         hostname: None,
         domainname: None,
         privileges: &privileges,
-        cgroup: Some(&cgroup),
+        cgroup: Some((&cgroup, &layout)),
         init: false,
         die_with_parent: true,
         null_stdio: false,

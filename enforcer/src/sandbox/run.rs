@@ -359,20 +359,21 @@ fn start(
         resources,
         cgroups_path,
     } = prepared;
-    let plan = match &options.mount_controllers {
+    let (plan, layout) = match &options.mount_controllers {
         Some(base) => {
-            let (plan, _, mounted) =
+            let (plan, layout, mounted) =
                 cgroup::plan_mounting(resources, &options.cgroup_root, cgroups_path, base)?;
             report_mounts(&mounted);
-            plan
+            (plan, layout)
         }
-        None => cgroup::plan(
-            resources,
-            &cgroup::discover(),
-            &options.cgroup_root,
-            cgroups_path,
-        )
-        .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?,
+        None => {
+            let layout = cgroup::discover();
+            let plan = cgroup::plan(resources, &layout, &options.cgroup_root, cgroups_path)
+                .map_err(|error| {
+                    anyhow::anyhow!("the decision cannot be applied on this host: {error}")
+                })?;
+            (plan, layout)
+        }
     };
     let mut state = SandboxState {
         version: FORMAT_VERSION,
@@ -454,7 +455,7 @@ fn start(
         hostname: decision.hostname.as_deref(),
         domainname: decision.domainname.as_deref(),
         privileges,
-        cgroup: Some(&created),
+        cgroup: Some((&created, &layout)),
         init: options.init && namespaces.creates(NamespaceType::Pid),
         die_with_parent: !options.detach,
         null_stdio: options.detach,

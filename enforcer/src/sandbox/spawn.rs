@@ -14,7 +14,7 @@ use policy_sdk::{IdMapping, NamespaceType};
 use super::child::{self, ChildError, ChildPlan, RECORD_SIZE, Stage};
 use super::namespaces::NamespaceSetup;
 use super::privileges::{DEFAULT_PATH, Privileges, default_environment};
-use crate::cgroup::{CreatedCgroup, join};
+use crate::cgroup::{CgroupLayout, CreatedCgroup, join};
 
 /// What to start, and how.
 pub struct SpawnOptions<'a> {
@@ -33,8 +33,9 @@ pub struct SpawnOptions<'a> {
     pub domainname: Option<&'a str>,
     /// The workload's privileges.
     pub privileges: &'a Privileges,
-    /// The cgroups to move the child into before it runs.
-    pub cgroup: Option<&'a CreatedCgroup>,
+    /// The cgroups to move the child into before it runs, and the layout
+    /// they were planned on (the join is confirmed against it).
+    pub cgroup: Option<(&'a CreatedCgroup, &'a CgroupLayout)>,
     /// Run the minimal init as pid 1 of a new pid namespace.
     pub init: bool,
     /// SIGKILL the sandbox if the enforcer dies.
@@ -329,8 +330,8 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if options.namespaces.clone_flags & libc::CLONE_NEWUSER != 0 {
         write_id_maps(pid, options.uid_mappings, options.gid_mappings).map_err(abort)?;
     }
-    if let Some(cgroup) = options.cgroup {
-        join(cgroup, pid.as_raw()).map_err(|error| abort(error.into()))?;
+    if let Some((cgroup, layout)) = options.cgroup {
+        join(cgroup, layout, pid.as_raw()).map_err(|error| abort(error.into()))?;
     }
     nix::unistd::write(&release_write, &[1]).map_err(|error| {
         abort(SpawnError::Parent {
