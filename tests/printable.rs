@@ -6,10 +6,13 @@
 //! (`ESC [2J`), a bidi override. JSON output keeps the exact strings.
 
 mod common;
+#[path = "common/sandbox.rs"]
+mod sandbox;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
-use common::{Run, enforcer, enforcer_with_stdin, fixture};
+use common::{enforcer, enforcer_with_stdin, fixture};
+use sandbox::Harness;
 use test_cgroup::{cannot_run, require, unique_root};
 
 /// What the attacker hopes to see as a line of its own.
@@ -111,71 +114,22 @@ fn an_error_quoting_a_request_field_is_one_line() {
     run.expect_stderr(&["enforcer: error: ", &format!("k\\n{FORGED}\\x1b[2J")]);
 }
 
-/// A state directory and cgroup root of one test; deletes what is left.
-struct Sandboxes {
-    root: String,
-    state: tempfile::TempDir,
-}
-
-impl Sandboxes {
-    fn new() -> Sandboxes {
-        Sandboxes {
-            root: unique_root(),
-            state: tempfile::Builder::new()
-                .prefix("enforcer-test-state-")
-                .tempdir()
-                .expect("tempdir"),
-        }
-    }
-
-    fn command(&self, command: &str, args: &[&str]) -> Run {
-        let state = self.state.path().display().to_string();
-        let mut all = vec![command, "--state-dir", &state];
-        if command == "run" {
-            all.extend(["--cgroup-root", &self.root]);
-        }
-        all.extend_from_slice(args);
-        enforcer(&all)
-    }
-}
-
-impl Drop for Sandboxes {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.state.path()) {
-            for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let _ = self.command("delete", &[&id]);
-            }
-        }
-    }
-}
-
 #[test]
 fn ps_shows_a_forged_command_as_one_escaped_row_and_json_keeps_it() {
     require!(cannot_run());
-    let sandboxes = Sandboxes::new();
+    let harness = Harness::new();
     // `sh -c SCRIPT NAME ARG`: the extra words are only carried along, in
     // the recorded command line.
     let name = "x\nforged 1 running detached 2026-01-01 00:00:00 /bin/evil";
     let argument = "\u{1b}[2J\u{9b}31m\u{202e}";
-    let started = sandboxes.command(
-        "run",
-        &[
-            "--detach",
-            "--id",
-            "printable",
-            "--",
-            "/bin/sh",
-            "-c",
-            "sleep 60",
-            name,
-            argument,
-        ],
+    let started = harness.run(
+        &["--detach", "--id", "printable"],
+        &["/bin/sh", "-c", "sleep 60", name, argument],
     );
     started.expect_code(0);
     assert_eq!(started.stdout, "printable\n");
 
-    let table = sandboxes.command("ps", &[]);
+    let table = harness.command("ps", &[]);
     table.expect_code(0);
     assert_printable("ps", &table.stdout);
     let rows: Vec<&str> = table.stdout.lines().collect();
@@ -190,11 +144,11 @@ fn ps_shows_a_forged_command_as_one_escaped_row_and_json_keeps_it() {
         rows[1]
     );
 
-    let json = sandboxes.command("ps", &["--json"]);
+    let json = harness.command("ps", &["--json"]);
     json.expect_code(0);
     assert_eq!(
         json.json()[0]["command"],
         serde_json::json!(["/bin/sh", "-c", "sleep 60", name, argument])
     );
-    sandboxes.command("delete", &["printable"]).expect_code(0);
+    harness.command("delete", &["printable"]).expect_code(0);
 }

@@ -7,155 +7,19 @@
 //! directory, and checks on drop that nothing of either is left.
 
 mod common;
+#[path = "common/sandbox.rs"]
+mod sandbox;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-use common::{Run, enforcer, example};
+use common::{enforcer, example};
 use enforcer::cgroup::discover;
-use test_cgroup::{cannot_run, require, skipped, unique_root, wait_for};
-
-/// One test's cgroup root and state directory.
-struct Harness {
-    root: String,
-    state: tempfile::TempDir,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Harness {
-            root: unique_root(),
-            state: tempfile::Builder::new()
-                .prefix("enforcer-test-state-")
-                .tempdir()
-                .expect("tempdir"),
-        }
-    }
-
-    fn state_dir(&self) -> String {
-        self.state.path().display().to_string()
-    }
-
-    /// `enforcer COMMAND --state-dir ... ARGS` for lifecycle commands.
-    fn command(&self, command: &str, args: &[&str]) -> Run {
-        let state = self.state_dir();
-        let mut all = vec![command, "--state-dir", &state];
-        all.extend_from_slice(args);
-        enforcer(&all)
-    }
-
-    /// The arguments of `enforcer run` up to the command.
-    fn run_args(&self, options: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--cgroup-root",
-            &self.root,
-            "--state-dir",
-            &self.state_dir(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(options.iter().map(|s| s.to_string()));
-        args
-    }
-
-    /// `enforcer run OPTIONS -- sh -c SCRIPT`.
-    fn sh(&self, options: &[&str], script: &str) -> Run {
-        let mut args = self.run_args(options);
-        args.extend(["--", "/bin/sh", "-c", script].map(String::from));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        enforcer(&args)
-    }
-
-    /// `enforcer run OPTIONS -- sh -c SCRIPT` in the background.
-    fn spawn_sh(&self, options: &[&str], script: &str) -> Child {
-        let mut args = self.run_args(options);
-        args.extend(["--", "/bin/sh", "-c", script].map(String::from));
-        Command::new(env!("CARGO_BIN_EXE_enforcer"))
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("enforcer starts")
-    }
-
-    /// Starts `sh -c SCRIPT` detached; returns the id.
-    fn detach(&self, options: &[&str], script: &str) -> String {
-        let mut options = options.to_vec();
-        options.push("--detach");
-        let run = self.sh(&options, script);
-        run.expect_code(0);
-        run.stdout.trim().to_string()
-    }
-
-    /// The state of sandbox `id`.
-    fn state(&self, id: &str) -> serde_json::Value {
-        let path = self.state.path().join(id).join("state.json");
-        serde_json::from_slice(&std::fs::read(&path).expect("state file")).expect("state JSON")
-    }
-
-    /// The first pid of sandbox `id`.
-    fn pid(&self, id: &str) -> i32 {
-        self.state(id)["process"]["pid"]
-            .as_i64()
-            .expect("a started sandbox") as i32
-    }
-
-    /// `<mount>/<root>` in every hierarchy.
-    fn root_directories(&self) -> Vec<PathBuf> {
-        let layout = discover();
-        layout
-            .v1
-            .iter()
-            .chain(layout.v2.iter())
-            .map(|hierarchy| hierarchy.mount_point.join(&self.root))
-            .collect()
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        // Remove whatever a failed test left running.
-        if let Ok(entries) = std::fs::read_dir(self.state.path()) {
-            for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let _ = self.command("delete", &[&id]);
-            }
-        }
-        if std::thread::panicking() {
-            return;
-        }
-        let left: Vec<String> = std::fs::read_dir(self.state.path())
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|entry| entry.path().display().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(left.is_empty(), "state left behind: {left:?}");
-        for directory in self.root_directories() {
-            assert!(!directory.exists(), "{} left behind", directory.display());
-        }
-    }
-}
-
-fn inode(path: &str) -> u64 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|error| panic!("{path}: {error}"))
-        .ino()
-}
-
-fn labels() -> String {
-    // The fixture policy that takes limits from labels.
-    example("test_labels")
-}
+use sandbox::{Harness, inode, labels};
+use test_cgroup::{cannot_run, require, skipped, wait_for};
 
 #[test]
 fn zero_config_run_prints_hello() {
@@ -170,7 +34,7 @@ fn zero_config_run_prints_hello() {
 fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     require!(cannot_run());
     let harness = Harness::new();
-    let id = harness.detach(&["--id", "ns-test"], "sleep 60");
+    let id = harness.detach_sh(&["--id", "ns-test"], "sleep 60");
     assert_eq!(id, "ns-test");
     let pid = harness.pid(&id);
     // Created: every type differs from ours (pid: where its processes live).
@@ -184,8 +48,8 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         ("cgroup", "cgroup"),
     ] {
         assert_ne!(
-            inode(&format!("/proc/self/ns/{ours}")),
-            inode(&format!("/proc/{pid}/ns/{theirs}")),
+            inode(format!("/proc/self/ns/{ours}")),
+            inode(format!("/proc/{pid}/ns/{theirs}")),
             "{ours} namespace"
         );
     }
@@ -240,7 +104,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         };
         assert_eq!(
             lines[index],
-            inode(&format!("/proc/{pid}/ns/{theirs}")).to_string(),
+            inode(format!("/proc/{pid}/ns/{theirs}")).to_string(),
             "exec joins the {name} namespace"
         );
     }
@@ -322,7 +186,7 @@ fn the_domain_name_is_the_decisions() {
 fn concurrent_deletes_do_not_trip_over_each_other() {
     require!(cannot_run());
     let harness = Harness::new();
-    let id = harness.detach(&["--id", "twice"], "sleep 60");
+    let id = harness.detach_sh(&["--id", "twice"], "sleep 60");
     let (first, second) = std::thread::scope(|scope| {
         let first = scope.spawn(|| harness.command("delete", &[&id]));
         let second = scope.spawn(|| harness.command("delete", &[&id]));
@@ -348,12 +212,7 @@ fn exit_codes_and_signals() {
     harness.sh(&["--as-pid-1"], "exit 3").expect_code(3);
     let missing = harness.sh(&[], "exec /no/such/program");
     assert_ne!(missing.code, Some(0));
-    let command = |program: &str| {
-        let mut args = harness.run_args(&[]);
-        args.extend(["--", program].map(String::from));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        enforcer(&args)
-    };
+    let command = |program: &str| harness.run(&[], &[program]);
     command("no-such-program-anywhere")
         .expect_code(125)
         .expect_stderr(&[
@@ -548,7 +407,7 @@ fn joining_a_host_namespace_needs_the_allow_list() {
 fn a_sandbox_can_join_another_sandboxs_network_by_id() {
     require!(cannot_run());
     let harness = Harness::new();
-    let first = harness.detach(&["--id", "net-owner"], "sleep 60");
+    let first = harness.detach_sh(&["--id", "net-owner"], "sleep 60");
     let pid = harness.pid(&first);
     let policy = labels();
     let run = harness.sh(
@@ -571,13 +430,13 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
     for (index, name) in ["net", "ipc", "uts"].iter().enumerate() {
         assert_eq!(
             inodes[index],
-            inode(&format!("/proc/{pid}/ns/{name}")).to_string(),
+            inode(format!("/proc/{pid}/ns/{name}")).to_string(),
             "joined {name} is the target's"
         );
     }
     assert_ne!(
         inodes[3],
-        inode(&format!("/proc/{pid}/ns/pid_for_children")).to_string(),
+        inode(format!("/proc/{pid}/ns/pid_for_children")).to_string(),
         "the pid namespace is its own"
     );
     harness.command("delete", &[&first]).expect_code(0);
@@ -587,7 +446,7 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
 fn lifecycle_detach_ps_kill_delete_and_conflicts() {
     require!(cannot_run());
     let harness = Harness::new();
-    let id = harness.detach(&["--id", "life"], "sleep 60");
+    let id = harness.detach_sh(&["--id", "life"], "sleep 60");
     let conflict = harness.sh(&["--id", "life"], "true");
     conflict.expect_code(125).expect_stderr(&["exists already"]);
     let ps = harness.command("ps", &["--json"]);
@@ -691,9 +550,8 @@ fn a_hundred_starts_in_a_row_never_hang() {
     let harness = Harness::new();
     for round in 0..100 {
         let user = if round % 2 == 0 { "0" } else { "1000" };
-        let mut args = harness.run_args(&["--user", user]);
-        args.extend(["--", "/bin/true"].map(String::from));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        enforcer(&args).expect_code(0);
+        harness
+            .run(&["--user", user], &["/bin/true"])
+            .expect_code(0);
     }
 }

@@ -90,6 +90,21 @@ impl Harness {
         run.stdout.trim().to_string()
     }
 
+    /// `enforcer run OPTIONS -- /bin/sh -c SCRIPT`.
+    pub fn sh(&self, options: &[&str], script: &str) -> Run {
+        self.run(options, &["/bin/sh", "-c", script])
+    }
+
+    /// `enforcer run OPTIONS -- /bin/sh -c SCRIPT` in the background.
+    pub fn spawn_sh(&self, options: &[&str], script: &str) -> Child {
+        self.spawn(options, &["/bin/sh", "-c", script])
+    }
+
+    /// Starts `/bin/sh -c SCRIPT` detached; returns the id.
+    pub fn detach_sh(&self, options: &[&str], script: &str) -> String {
+        self.detach(options, &["/bin/sh", "-c", script])
+    }
+
     /// The path of sandbox `id`'s state file.
     pub fn state_file(&self, id: &str) -> PathBuf {
         self.state.path().join(id).join("state.json")

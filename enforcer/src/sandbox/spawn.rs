@@ -184,7 +184,11 @@ fn prepare(
         namespace_ids: namespace_ids(options),
         terminal: options.terminal.map(|fd| fd.as_raw_fd()),
         preserve_fds: options.preserve_fds,
-        process_title: child::ProcessTitle::of_this_process(),
+        // Only a supervisor that stays behind (an init or a pid fork) needs
+        // to know where to wipe.
+        process_title: (options.init || namespaces.needs_pid_fork())
+            .then(child::ProcessTitle::of_this_process)
+            .flatten(),
         cwd: cstring("the working directory", privileges.cwd.clone().into_bytes())?,
         setns: namespaces.setns_list(),
         unshare_flags: namespaces.unshare_flags,
