@@ -44,13 +44,7 @@ pub fn from_file(path: &Path) -> anyhow::Result<Request> {
 
 /// Whether `id` can name a sandbox: 1 to 64 of `A-Z a-z 0-9 _ . -`, not
 /// starting with `.` or `-` (it becomes a directory name and a cgroup).
-pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && !id.starts_with(['.', '-'])
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-}
+pub use policy_model::is_valid_id;
 
 /// An error naming the id if it cannot name a sandbox; empty is fine (one
 /// is generated).

@@ -21,11 +21,9 @@
 //! assert_eq!(decision.memory_limit_bytes(), Some(256 * MIB as i64));
 //! ```
 
-pub mod decision;
-pub mod devices;
+pub use policy_model::{decision, devices, units};
 pub mod request;
 pub mod testing;
-pub mod units;
 
 mod export;
 mod logging;

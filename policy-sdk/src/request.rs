@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::decision::{Decision, Resources};
+pub use policy_model::host::{CgroupMode, Host};
 
 /// Everything a policy knows about the workload it decides on.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -68,53 +69,6 @@ pub struct User {
     pub name: Option<String>,
 }
 
-/// How the host's cgroup hierarchies are laid out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CgroupMode {
-    /// Only cgroup v1 hierarchies.
-    V1,
-    /// Only the unified cgroup v2 hierarchy.
-    V2,
-    /// v1 hierarchies plus cgroup2 (usually at `/sys/fs/cgroup/unified`).
-    Hybrid,
-    /// The enforcer could not tell.
-    #[default]
-    #[serde(other)]
-    Unknown,
-}
-
-/// Facts about the machine, filled in by the enforcer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Host {
-    /// The cgroup layout.
-    #[serde(default)]
-    pub cgroup_mode: CgroupMode,
-    /// Controllers mounted and usable (`memory`, `pids`, `hugetlb`, ...).
-    #[serde(default)]
-    pub controllers: Vec<String>,
-    /// Number of online CPUs.
-    #[serde(default)]
-    pub cpus: u32,
-    /// Total memory in bytes (`MemTotal`).
-    #[serde(default)]
-    pub memory_bytes: u64,
-    /// Hugepage sizes the kernel supports, OCI notation (`"2MB"`, `"1GB"`).
-    #[serde(default)]
-    pub hugepage_sizes: Vec<String>,
-    /// Pages reserved in each hugepage pool (`nr_hugepages`), by size.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub hugepage_pools: BTreeMap<String, u64>,
-    /// Character device majors by driver name, from `/proc/devices`
-    /// (`"nvidia-uvm": 510`), for drivers with dynamic majors.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub char_devices: BTreeMap<String, u32>,
-    /// `uname -r`.
-    #[serde(default)]
-    pub kernel_release: String,
-}
-
 impl Request {
     /// The label `key`, if set.
     pub fn label(&self, key: &str) -> Option<&str> {
@@ -144,13 +98,6 @@ impl Request {
     }
 }
 
-impl Host {
-    /// Whether the host supports hugepages of `page_size` (OCI notation).
-    pub fn has_hugepage_size(&self, page_size: &str) -> bool {
-        self.hugepage_sizes.iter().any(|size| size == page_size)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,19 +110,5 @@ mod tests {
         assert_eq!(request.tenant.as_deref(), Some("acme"));
         assert_eq!(request.program(), Some("sh"));
         assert_eq!(request.host.cgroup_mode, CgroupMode::Unknown);
-    }
-
-    #[test]
-    fn host_uses_camel_case() {
-        let host = Host {
-            cgroup_mode: CgroupMode::Hybrid,
-            memory_bytes: 1,
-            hugepage_sizes: vec!["2MB".into()],
-            ..Host::default()
-        };
-        let json = serde_json::to_string(&host).expect("serializes");
-        assert!(json.contains(r#""cgroupMode":"hybrid""#), "{json}");
-        assert!(json.contains(r#""memoryBytes":1"#), "{json}");
-        assert!(json.contains(r#""hugepageSizes":["2MB"]"#), "{json}");
     }
 }

@@ -18,24 +18,7 @@
 use crate::devices::permits;
 use crate::{CgroupMode, Decision, DeviceType, GIB, Host, PolicyError, Request, User};
 
-/// A host like a typical server: hybrid cgroups, 4 CPUs, 8 GiB, 2MB and 1GB
-/// hugepages.
-pub fn typical_host() -> Host {
-    Host {
-        cgroup_mode: CgroupMode::Hybrid,
-        controllers: [
-            "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb",
-        ]
-        .map(String::from)
-        .to_vec(),
-        cpus: 4,
-        memory_bytes: 8 * GIB,
-        hugepage_sizes: vec!["2MB".into(), "1GB".into()],
-        hugepage_pools: [("2MB".to_string(), 512), ("1GB".to_string(), 2)].into(),
-        char_devices: Default::default(),
-        kernel_release: "6.1.0".into(),
-    }
-}
+pub use policy_model::host::typical_host;
 
 /// Starts a request: id `test`, user 1000:1000, command `/bin/true`, on
 /// [`typical_host`].

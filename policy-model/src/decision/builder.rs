@@ -186,7 +186,7 @@ impl Decision {
 
     /// Denies `/dev/tty` (`c 5:0`), which [`Decision::default_devices`]
     /// grants: for a workload without a terminal of its own
-    /// ([`crate::Request::terminal`] false), which has no business opening
+    /// (the request's `terminal` false), which has no business opening
     /// the controlling terminal of anybody else.
     pub fn deny_tty_device(mut self) -> Decision {
         self.resources_mut()

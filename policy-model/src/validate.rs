@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use policy_sdk::units::parse_page_size;
-use policy_sdk::{
+use crate::units::parse_page_size;
+use crate::{
     BlockIo, Cpu, Decision, Host, IdMapping, Memory, NamespaceType, Process, Resources,
     ThrottleDevice,
 };
@@ -134,6 +134,16 @@ pub const RLIMITS: [&str; 16] = [
     "RLIMIT_STACK",
 ];
 
+/// Whether `id` can name a sandbox: 1 to 64 characters of `A-Z`, `a-z`,
+/// `0-9`, `_`, `.` and `-`, not starting with `.` or `-`.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with(['.', '-'])
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// Checks `decision` against the host and normalises it: a missing
 /// `cgroupsPath` becomes `default_cgroup`, a trailing `/` is dropped.
 /// A denial is returned as is, after checking its reason.
@@ -206,7 +216,7 @@ impl Checker {
             }
             if let Some(target) = &namespace.path {
                 let valid = match target.strip_prefix(SANDBOX_PREFIX) {
-                    Some(id) => crate::request::is_valid_id(id),
+                    Some(id) => is_valid_id(id),
                     None => is_clean_absolute(target),
                 };
                 self.that(valid, &format!("{path}.path"), || {
@@ -799,8 +809,8 @@ fn list_or_none(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy_sdk::testing::typical_host;
-    use policy_sdk::{DeviceRule, MIB};
+    use crate::host::typical_host;
+    use crate::{DeviceRule, MIB};
 
     fn violations(decision: Decision) -> Vec<String> {
         match validate(decision, &typical_host(), "job") {
@@ -881,7 +891,7 @@ mod tests {
             "{found:?}"
         );
         let mut decision = Decision::allow();
-        decision.resources_mut().pids = Some(policy_sdk::Pids { limit: 0 });
+        decision.resources_mut().pids = Some(crate::Pids { limit: 0 });
         assert_violation(decision, "resources.pids.limit: 0 must be -1");
         assert_violation(Decision::allow().cpu_shares(1), "resources.cpu.shares");
         assert_violation(Decision::allow().cpus("0-9"), "this host has CPUs 0 to 3");
@@ -962,7 +972,7 @@ mod tests {
             Decision::allow()
                 .rlimit("RLIMIT_NOFILE", 10, 5)
                 .rlimit("RLIMIT_FOO", 1, 1);
-        decision.process.as_mut().expect("process").capabilities = Some(policy_sdk::Capabilities {
+        decision.process.as_mut().expect("process").capabilities = Some(crate::Capabilities {
             bounding: vec!["CAP_SYS_ADMIN".into(), "CAP_WIZARD".into()],
             ..Default::default()
         });

@@ -1,0 +1,36 @@
+//! The decision model the enforcer and policy authors share.
+//!
+//! * [`decision`]: the decision a policy returns, in the OCI runtime spec's
+//!   shape, with builders.
+//! * [`validate()`]: range checks and confinement of one decision against
+//!   the host.
+//! * [`normal`]: the one explicit form of a validated decision, every
+//!   default materialised; everything downstream reads only that form.
+//! * [`tighten`]: the tighten-only rule of a policy chain, comparing two
+//!   normal forms field by field.
+//!
+//! Pure code: no Wasm, no kernel, no I/O. It builds for `wasm32` too, so a
+//! policy's own unit tests run exactly the rules the enforcer runs (see
+//! `policy_sdk::testing::assert_valid` and `assert_tightens`).
+
+pub mod decision;
+pub mod devices;
+pub mod host;
+pub mod normal;
+pub mod tighten;
+pub mod units;
+mod validate;
+
+pub use decision::{
+    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
+    HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
+    Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
+};
+pub use host::{CgroupMode, Host};
+pub use normal::{Context, Limit, NormalDecision, normalize};
+pub use tighten::{Loosened, check_tightens};
+pub use units::{GIB, KIB, MIB};
+pub use validate::{
+    CAPABILITIES, InvalidDecision, RLIMITS, SANDBOX_PREFIX, Violation, is_valid_id, parse_cpu_list,
+    validate,
+};
