@@ -129,8 +129,13 @@ fn net_cls_net_prio_and_perf_event_are_mounted_applied_and_unmounted() {
         ..Resources::default()
     };
     let root = unique_root();
-    let (plan, layout, mounted) =
-        plan_mounting(&resources, &root, "sandbox", mounts.base.path()).expect("plans");
+    let (plan, layout, mounted) = plan_mounting(
+        &enforcer::decision::NormalResources::from_oci(&resources),
+        &root,
+        "sandbox",
+        mounts.base.path(),
+    )
+    .expect("plans");
     mounts.points.extend(mounted);
     for controller in ["net_cls", "net_prio", "perf_event"] {
         assert!(
@@ -289,8 +294,13 @@ fn hugetlb_limit_makes_the_mapping_fail() {
         .resources
         .expect("resources");
     let root = unique_root();
-    let (plan, layout, mounted) =
-        plan_mounting(&resources, &root, "sandbox", mounts.base.path()).expect("plans");
+    let (plan, layout, mounted) = plan_mounting(
+        &enforcer::decision::NormalResources::from_oci(&resources),
+        &root,
+        "sandbox",
+        mounts.base.path(),
+    )
+    .expect("plans");
     mounts.points.extend(mounted);
     let hugetlb_leaf = match layout.controller_state("hugetlb") {
         ControllerState::V1(mount) | ControllerState::V2(mount) => {

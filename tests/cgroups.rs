@@ -473,7 +473,9 @@ fn blkio_files_read_back_as_written() {
 #[test]
 fn sandboxes_sharing_a_parent_are_removed_independently() {
     require!(cannot_run().or(usable("pids")));
-    let resources = Decision::allow().pids(16).resources.expect("resources");
+    let resources = enforcer::decision::NormalResources::from_oci(
+        &Decision::allow().pids(16).resources.expect("resources"),
+    );
     let layout = discover();
     let root = test_cgroup::unique_root();
     let first = plan(&resources, &layout, &root, "first").expect("plans");

@@ -32,6 +32,7 @@ fn cgroups(c: &mut Criterion) {
         .default_devices()
         .resources
         .expect("resources");
+    let resources = enforcer::decision::NormalResources::from_oci(&resources);
     let layout = discover();
     let mut group = c.benchmark_group("cgroups");
     group.measurement_time(Duration::from_secs(5));

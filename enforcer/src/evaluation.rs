@@ -1,17 +1,37 @@
 //! Evaluating a request against a chain of policies: each policy sees the
-//! decision so far (`request.previous`), its decision is validated, and it
-//! may only tighten what came before. The first denial ends the chain.
+//! decision so far (`request.previous`, in its explicit normal form), its
+//! decision is validated and normalised, and it may only tighten what came
+//! before. The first denial ends the chain.
 
 use policy_sdk::{Decision, Request};
 
-use crate::decision::{ComposeError, InvalidDecision, check_tightens, validate};
+use crate::decision::{
+    Context, InvalidDecision, Loosened, NormalDecision, check_tightens, normalize, validate,
+};
 use crate::policy::{Policy, PolicyError};
+
+/// What the enforcer knows when it normalises a decision for `request`:
+/// its own ids and rlimits (what a silent decision keeps), the id-derived
+/// cgroup, and the workload's `TERM` when it gets a terminal.
+pub fn context(request: &Request) -> Context {
+    Context {
+        caller: (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+        default_cgroup: crate::request::default_cgroups_path(request),
+        term: request.terminal.then(|| {
+            crate::sandbox::privileges::terminal_type(std::env::var("TERM").ok().as_deref())
+        }),
+        rlimits: crate::decision::own_rlimits(),
+    }
+}
 
 /// The result of a chain that ran to the end.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Every policy allowed; the final, validated decision.
-    Allowed(Decision),
+    /// Every policy allowed; the final decision, normalised.
+    Allowed(NormalDecision),
     /// A policy denied.
     Denied {
         /// The policy that denied.
@@ -44,30 +64,32 @@ pub enum ChainError {
         /// The policy.
         policy: String,
         /// What it loosened.
-        error: ComposeError,
+        error: Loosened,
     },
 }
 
 /// Runs `request` through `policies` in order.
 pub fn evaluate_chain(policies: &[Policy], request: &Request) -> Result<Outcome, ChainError> {
+    let context = context(request);
     let mut request = request.clone();
-    let mut so_far: Option<Decision> = None;
+    let mut so_far: Option<NormalDecision> = None;
     for policy in policies {
-        request.set_previous_decision(so_far.as_ref());
+        request.set_previous_decision(so_far.as_ref().map(NormalDecision::to_decision).as_ref());
         let decision = policy.evaluate(&request)?;
-        let default_cgroup = crate::request::default_cgroups_path(&request);
-        let decision = validate(decision, &request.host, &default_cgroup).map_err(|error| {
-            ChainError::Invalid {
-                policy: policy.name().to_string(),
-                error,
-            }
-        })?;
+        let decision =
+            validate(decision, &request.host, &context.default_cgroup).map_err(|error| {
+                ChainError::Invalid {
+                    policy: policy.name().to_string(),
+                    error,
+                }
+            })?;
         if !decision.allow {
             return Ok(Outcome::Denied {
                 policy: policy.name().to_string(),
                 decision,
             });
         }
+        let decision = normalize(&decision, &context);
         if let Some(earlier) = &so_far {
             check_tightens(earlier, &decision).map_err(|error| ChainError::Loosened {
                 policy: policy.name().to_string(),

@@ -107,7 +107,8 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
         (Ok(outcome), None) => outcome,
     };
     let decision = match &outcome {
-        Outcome::Allowed(decision) | Outcome::Denied { decision, .. } => decision,
+        Outcome::Allowed(normal) => normal.to_decision(),
+        Outcome::Denied { decision, .. } => decision.clone(),
     };
     if let Some(allow) = expect.allow
         && decision.allow != allow
@@ -125,7 +126,7 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
         }
     }
     if let Some(expected) = &expect.decision {
-        let actual = serde_json::to_value(decision).map_err(|error| error.to_string())?;
+        let actual = serde_json::to_value(&decision).map_err(|error| error.to_string())?;
         subset_mismatch(expected, &actual, "")?;
     }
     Ok(())

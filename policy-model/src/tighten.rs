@@ -437,11 +437,26 @@ fn unified_kind(key: &str) -> Option<UnifiedKind> {
     Some(kind)
 }
 
+/// A cgroup v2 byte value as the kernel reads it (`memparse`): `max`, or
+/// a number with an optional `K`, `M`, `G`, `T`, `P` or `E` suffix.
 fn unified_bytes(value: &str) -> Option<Limit> {
-    match value.trim() {
-        "max" => Some(Limit::Unlimited),
-        number => number.parse().ok().map(Limit::At),
+    let value = value.trim();
+    if value == "max" {
+        return Some(Limit::Unlimited);
     }
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let shift = match &value[digits.len()..] {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        "t" | "T" => 40,
+        "p" | "P" => 50,
+        "e" | "E" => 60,
+        _ => return None,
+    };
+    let number: u64 = digits.parse().ok()?;
+    number.checked_mul(1 << shift).map(Limit::At)
 }
 
 fn unified_tightened(
@@ -761,6 +776,8 @@ mod tests {
             check_tightens(&normal(&platform), &normal(&later)).map_err(|e| e.to_string())
         };
         with("memory.high", "100000000").expect("tighter");
+        with("memory.high", "100M").expect("suffixes are read as the kernel reads them");
+        assert!(with("memory.high", "1G").is_err());
         let raised = with("memory.high", "max").expect_err("looser");
         assert!(
             raised.contains("resources.unified[memory.high]"),

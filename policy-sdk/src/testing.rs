@@ -16,7 +16,7 @@
 //! ```
 
 use crate::devices::permits;
-use crate::{CgroupMode, Decision, DeviceType, GIB, Host, PolicyError, Request, User};
+use crate::{Decision, DeviceType, Host, PolicyError, Request, User};
 
 pub use policy_model::host::typical_host;
 
@@ -201,4 +201,91 @@ pub fn assert_device_denied(
         kind.letter(),
         decision.device_rules()
     );
+}
+
+/// Checks `decision` with exactly the rules the enforcer applies to what a
+/// policy returns (ranges, confinement, what `host` offers) and returns
+/// its normal form, every default explicit. Panics with every violation.
+///
+/// ```
+/// use policy_sdk::testing::{assert_valid, typical_host};
+/// use policy_sdk::{Decision, MIB};
+/// let normal = assert_valid(&Decision::allow().memory_limit(256 * MIB), &typical_host());
+/// assert!(normal.process.no_new_privileges);
+/// ```
+pub fn assert_valid(decision: &Decision, host: &Host) -> policy_model::NormalDecision {
+    let context = policy_model::Context::typical();
+    match policy_model::validate(decision.clone(), host, &context.default_cgroup) {
+        Ok(valid) => policy_model::normalize(&valid, &context),
+        Err(invalid) => panic!("{invalid}"),
+    }
+}
+
+/// Checks that `later` only tightens `earlier`, with the rule the enforcer
+/// applies between policies of a chain (both are validated on
+/// [`typical_host`] first). Panics with the loosened field, e.g.
+/// `loosens process.capabilities.effective: adds CAP_SYS_ADMIN`.
+///
+/// ```
+/// use policy_sdk::testing::assert_tightens;
+/// use policy_sdk::Decision;
+/// assert_tightens(&Decision::allow().pids(64), &Decision::allow().pids(32));
+/// ```
+pub fn assert_tightens(earlier: &Decision, later: &Decision) {
+    let host = typical_host();
+    let (earlier, later) = (assert_valid(earlier, &host), assert_valid(later, &host));
+    if let Err(loosened) = policy_model::check_tightens(&earlier, &later) {
+        panic!("{loosened}");
+    }
+}
+
+/// Checks that `later` loosens `earlier` at `field` (a test that a chain
+/// would refuse it), and returns the refusal's message.
+pub fn assert_loosens(earlier: &Decision, later: &Decision, field: &str) -> String {
+    let host = typical_host();
+    let (earlier, later) = (assert_valid(earlier, &host), assert_valid(later, &host));
+    match policy_model::check_tightens(&earlier, &later) {
+        Ok(()) => panic!("expected a loosening of {field}, but the later decision only tightens"),
+        Err(loosened) if loosened.field == field => loosened.to_string(),
+        Err(loosened) => panic!("expected a loosening of {field}, got: {loosened}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MIB, NamespaceType};
+
+    #[test]
+    fn the_enforcers_rules_run_in_a_policy_test() {
+        let platform = Decision::allow().standard_namespaces().pids(64);
+        assert_tightens(&platform, &platform.clone().pids(32));
+        let mut tenant = platform.clone();
+        tenant
+            .process
+            .get_or_insert_with(Default::default)
+            .capabilities = Some(crate::Capabilities {
+            effective: vec!["CAP_SYS_ADMIN".into()],
+            ..Default::default()
+        });
+        let message = assert_loosens(&platform, &tenant, "process.capabilities.effective");
+        assert!(message.contains("adds CAP_SYS_ADMIN"), "{message}");
+        assert_loosens(
+            &platform,
+            &platform.clone().pids(128),
+            "resources.pids.limit",
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "needs a new uts namespace")]
+    fn an_invalid_decision_fails_the_test() {
+        assert_valid(
+            &Decision::allow()
+                .namespace(NamespaceType::Pid)
+                .hostname("box")
+                .memory_limit(MIB),
+            &typical_host(),
+        );
+    }
 }

@@ -83,7 +83,8 @@ impl TestCgroup {
     /// Plans on `layout`, which a test may alter to pick a back-end.
     pub fn plan_on(resources: &Resources, layout: &CgroupLayout) -> TestCgroup {
         let root = unique_root();
-        let plan = plan(resources, layout, &root, "sandbox").expect("plannable here");
+        let normal = enforcer::decision::NormalResources::from_oci(resources);
+        let plan = plan(&normal, layout, &root, "sandbox").expect("plannable here");
         TestCgroup::with_plan(root, plan)
     }
 

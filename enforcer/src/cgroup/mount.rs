@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::decision::NormalResources;
 use nix::mount::{MntFlags, MsFlags};
-use policy_sdk::Resources;
 
 use super::discovery::{CgroupLayout, ControllerState, discover, parse_proc_cgroups};
 use super::plan::{CgroupPlan, PlanError, plan};
@@ -193,7 +193,7 @@ fn kernel_row(controller: &str) -> Option<(u32, u64)> {
 /// the hierarchies mounted (for the caller to record or undo). On an error
 /// the hierarchies this call mounted are unmounted again.
 pub fn plan_mounting(
-    resources: &Resources,
+    resources: &NormalResources,
     root: &str,
     cgroups_path: &str,
     base: &Path,

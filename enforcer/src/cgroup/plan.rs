@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use policy_sdk::{BlockIo, Cpu, DeviceRule, Memory, Resources};
+
+use crate::decision::NormalResources;
 use serde::Serialize;
 
 use super::discovery::{CgroupLayout, ControllerState};
@@ -113,13 +115,17 @@ pub enum PlanError {
 }
 
 /// Plans `resources` for the cgroup `cgroups_path` below the operator's
-/// `root` (a relative name such as `enforcer`) on `layout`.
+/// `root` (a relative name such as `enforcer`) on `layout`. Only what a
+/// fresh cgroup does not already have is written
+/// ([`NormalResources::changes`]): an unlimited limit writes nothing, and
+/// needs no controller.
 pub fn plan(
-    resources: &Resources,
+    resources: &NormalResources,
     layout: &CgroupLayout,
     root: &str,
     cgroups_path: &str,
 ) -> Result<CgroupPlan, PlanError> {
+    let resources = &resources.changes();
     let mut planner = Planner {
         layout,
         relative: Path::new(root).join(cgroups_path),
@@ -817,6 +823,21 @@ pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan of OCI resources, normalised as a decision's would be.
+    fn plan(
+        resources: &Resources,
+        layout: &CgroupLayout,
+        root: &str,
+        cgroups_path: &str,
+    ) -> Result<CgroupPlan, PlanError> {
+        super::plan(
+            &NormalResources::from_oci(resources),
+            layout,
+            root,
+            cgroups_path,
+        )
+    }
     use crate::cgroup::discovery::{Hierarchy, KernelController};
     use policy_sdk::{Decision, DeviceRule, MIB};
 

@@ -53,23 +53,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
     let policies = load_policies(&engine, &args.request.policies)?;
     let outcome = evaluate_chain(&policies, &request)?;
     let (decision, code) = match &outcome {
-        Outcome::Allowed(decision) => (decision, EXIT_OK),
+        Outcome::Allowed(decision) => (decision.to_decision(), EXIT_OK),
         Outcome::Denied { policy, decision } => {
             eprintln!(
                 "enforcer: denied by policy {}: {}",
                 escape(policy),
                 escape(decision.reason.as_deref().unwrap_or("no reason given"))
             );
-            (decision, EXIT_DENIED)
+            (decision.clone(), EXIT_DENIED)
         }
     };
-    if let (Some(format), Outcome::Allowed(decision)) = (args.plan, &outcome) {
-        let resources = decision.resources.clone().unwrap_or_default();
-        let cgroups_path = decision.cgroups_path.as_deref().unwrap_or(&request.id);
-        let plan =
-            plan(&resources, &discover(), &args.cgroup_root, cgroups_path).map_err(|error| {
-                anyhow::anyhow!("the decision cannot be applied on this host: {error}")
-            })?;
+    if let (Some(format), Outcome::Allowed(normal)) = (args.plan, &outcome) {
+        let plan = plan(
+            &normal.resources,
+            &discover(),
+            &args.cgroup_root,
+            &normal.cgroups_path,
+        )
+        .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?;
         match format {
             PlanFormat::Text => print_plan(&plan),
             PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -77,9 +78,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         return Ok(code);
     }
     let json = if args.compact {
-        serde_json::to_string(decision)?
+        serde_json::to_string(&decision)?
     } else {
-        serde_json::to_string_pretty(decision)?
+        serde_json::to_string_pretty(&decision)?
     };
     println!("{json}");
     Ok(code)

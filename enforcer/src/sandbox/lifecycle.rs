@@ -203,10 +203,25 @@ pub fn exec(
         });
     }
     sort_joins(&mut setup.joins);
-    let privileges = Privileges::from_process(state.decision.process.as_ref())
+    let term = terminal_type(std::env::var("TERM").ok().as_deref());
+    // The recorded decision is the run's normal form, explicit already; a
+    // record from an older enforcer gets the defaults it would have had.
+    let context = crate::decision::Context {
+        caller: (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+        default_cgroup: String::new(),
+        term: options.tty.then(|| term.clone()),
+        rlimits: crate::decision::own_rlimits(),
+    };
+    let mut process = crate::decision::normalize(&state.decision, &context).process;
+    if options.tty && !process.env.iter().any(|entry| entry.starts_with("TERM=")) {
+        process.env.push(format!("TERM={term}"));
+    }
+    let privileges = Privileges::from_normal(&process)
         .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
     let pty = options.tty.then(open_pty).transpose()?;
-    let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
         command,
         namespaces: &setup,

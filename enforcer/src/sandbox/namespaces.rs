@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::libc;
-use policy_sdk::{Decision, NamespaceType};
+use policy_sdk::{Namespace, NamespaceType};
 
 use crate::decision::SANDBOX_PREFIX;
 
@@ -305,13 +305,13 @@ const NS_GET_USERNS: libc::c_ulong = 0xb701;
 /// tenant), opens every file to join and checks its type, and for a
 /// sandbox its recorded inode and owner.
 pub fn prepare(
-    decision: &Decision,
+    namespaces: &[Namespace],
     allow: &JoinAllowList,
     resolve: &dyn Fn(&str) -> Result<SandboxTarget, String>,
 ) -> Result<NamespaceSetup, NamespaceError> {
     let mut setup = NamespaceSetup::default();
     let mut creates = 0;
-    for (index, namespace) in decision.namespaces.iter().enumerate() {
+    for (index, namespace) in namespaces.iter().enumerate() {
         let Some(requested) = &namespace.path else {
             creates |= clone_flag(namespace.kind);
             setup.created.push(namespace.kind);
@@ -385,7 +385,7 @@ pub fn prepare(
         setup.clone_flags = others;
         setup.unshare_flags = cgroup;
         if others & libc::CLONE_NEWUSER != 0 {
-            if let Some(index) = decision.namespaces.iter().position(|namespace| {
+            if let Some(index) = namespaces.iter().position(|namespace| {
                 namespace.kind == NamespaceType::Mount && namespace.path.is_some()
             }) {
                 return Err(NamespaceError::Unsupported {
@@ -402,6 +402,7 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use policy_sdk::Decision;
 
     fn no_sandboxes(id: &str) -> Result<SandboxTarget, String> {
         Err(format!("no sandbox {id}"))
@@ -419,7 +420,12 @@ mod tests {
     #[test]
     fn creating_uses_clone_except_cgroup() {
         let decision = Decision::allow().standard_namespaces();
-        let setup = prepare(&decision, &JoinAllowList::default(), &no_sandboxes).expect("ok");
+        let setup = prepare(
+            &decision.namespaces,
+            &JoinAllowList::default(),
+            &no_sandboxes,
+        )
+        .expect("ok");
         assert_eq!(setup.unshare_flags, libc::CLONE_NEWCGROUP);
         assert_eq!(setup.clone_flags & libc::CLONE_NEWCGROUP, 0);
         assert_ne!(setup.clone_flags & libc::CLONE_NEWPID, 0);
@@ -430,16 +436,20 @@ mod tests {
     fn joining_needs_the_allow_list_and_the_right_type() {
         let decision =
             Decision::allow().join_namespace(NamespaceType::Network, "/proc/self/ns/net");
-        let error =
-            prepare(&decision, &JoinAllowList::default(), &no_sandboxes).expect_err("not allowed");
+        let error = prepare(
+            &decision.namespaces,
+            &JoinAllowList::default(),
+            &no_sandboxes,
+        )
+        .expect_err("not allowed");
         assert!(error.to_string().contains("--allow-join"), "{error}");
         let allow = JoinAllowList {
             patterns: vec!["/proc/self/ns/*".into()],
         };
-        let setup = prepare(&decision, &allow, &no_sandboxes).expect("allowed");
+        let setup = prepare(&decision.namespaces, &allow, &no_sandboxes).expect("allowed");
         assert_eq!(setup.joins.len(), 1);
         let wrong = Decision::allow().join_namespace(NamespaceType::Ipc, "/proc/self/ns/net");
-        let error = prepare(&wrong, &allow, &no_sandboxes).expect_err("a net namespace");
+        let error = prepare(&wrong.namespaces, &allow, &no_sandboxes).expect_err("a net namespace");
         assert!(
             error
                 .to_string()
@@ -450,7 +460,8 @@ mod tests {
         let allow = JoinAllowList {
             patterns: vec!["sandbox:*".into()],
         };
-        let error = prepare(&missing, &allow, &no_sandboxes).expect_err("no such sandbox");
+        let error =
+            prepare(&missing.namespaces, &allow, &no_sandboxes).expect_err("no such sandbox");
         assert!(error.to_string().contains("no sandbox ghost"), "{error}");
     }
 
@@ -494,13 +505,16 @@ mod tests {
         let allow = JoinAllowList {
             patterns: vec!["sandbox:*".into()],
         };
-        let error = prepare(&decision, &allow, &|_| Ok(target.clone())).expect_err("forged");
+        let error =
+            prepare(&decision.namespaces, &allow, &|_| Ok(target.clone())).expect_err("forged");
         assert!(
             error.to_string().contains("not by 1 as recorded"),
             "{error}"
         );
         let error = prepare(
-            &Decision::allow().join_namespace(NamespaceType::Ipc, "sandbox:web"),
+            &Decision::allow()
+                .join_namespace(NamespaceType::Ipc, "sandbox:web")
+                .namespaces,
             &allow,
             &|_| Ok(target.clone()),
         )
@@ -520,7 +534,7 @@ mod tests {
         let allow = JoinAllowList {
             patterns: vec!["/proc/self/ns/*".into()],
         };
-        let setup = prepare(&decision, &allow, &no_sandboxes).expect("ok");
+        let setup = prepare(&decision.namespaces, &allow, &no_sandboxes).expect("ok");
         assert!(setup.joins.is_empty());
         assert_eq!(setup.parent_joins.len(), 1);
         assert!(
@@ -530,7 +544,7 @@ mod tests {
         let mount = Decision::allow()
             .namespace(NamespaceType::User)
             .join_namespace(NamespaceType::Mount, "/proc/self/ns/mnt");
-        let error = prepare(&mount, &allow, &no_sandboxes).expect_err("refused");
+        let error = prepare(&mount.namespaces, &allow, &no_sandboxes).expect_err("refused");
         assert!(error.to_string().contains("not supported"), "{error}");
     }
 
@@ -543,7 +557,7 @@ mod tests {
         let allow = JoinAllowList {
             patterns: vec!["/proc/self/ns/*".into()],
         };
-        let setup = prepare(&decision, &allow, &no_sandboxes).expect("ok");
+        let setup = prepare(&decision.namespaces, &allow, &no_sandboxes).expect("ok");
         assert_eq!(setup.clone_flags, 0);
         assert_eq!(setup.unshare_flags, libc::CLONE_NEWPID | libc::CLONE_NEWUTS);
         assert!(setup.needs_pid_fork());

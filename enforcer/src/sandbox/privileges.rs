@@ -2,13 +2,15 @@
 //! `noNewPrivileges`, rlimits) turned into the numbers the child applies
 //! with system calls after the namespace work and before `exec`.
 //!
-//! Secure defaults where the decision is silent: no capability in any set
-//! (bounding included) and `noNewPrivileges` on.
+//! What a silent decision means (no capability in any set, bounding
+//! included, `noNewPrivileges` on, the caller's ids) was decided by the
+//! normal form (`policy_model::normal`); this module only turns names into
+//! numbers.
 
 use nix::libc;
-use policy_sdk::{Decision, NamespaceType, Process, ProcessUser};
 
 use crate::decision::CAPABILITIES;
+use crate::decision::normal::NormalProcess;
 
 /// Capability sets as bit masks (bit n = capability number n).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,8 +30,9 @@ pub struct CapabilitySets {
 /// Everything the child sets about itself before `exec`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Privileges {
-    /// `(uid, gid, additional gids)` the workload always switches to (see
-    /// [`resolve_user`]): never ids the enforcer merely inherited.
+    /// `(uid, gid, additional gids)` the workload always switches to (the
+    /// normal form made them explicit): never ids the enforcer merely
+    /// inherited.
     pub user: (u32, u32, Vec<u32>),
     /// File mode creation mask.
     pub umask: Option<u32>,
@@ -45,48 +48,7 @@ pub struct Privileges {
     pub cwd: String,
 }
 
-/// The search path of [`default_environment`], as runc and docker give it.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Makes the workload's user explicit in `decision` when `process.user` is
-/// silent: root of its user namespace when it has one (created or joined;
-/// validation made sure a created one maps 0), else the caller's own ids,
-/// without supplementary groups. Everything downstream (the child, the
-/// state that `exec` reads later) then sees one explicit user.
-pub fn resolve_user(decision: &mut Decision, caller: (u32, u32)) {
-    if !decision.allow {
-        return;
-    }
-    let has_user_namespace = decision
-        .namespaces
-        .iter()
-        .any(|namespace| namespace.kind == NamespaceType::User);
-    let process = decision.process.get_or_insert_with(Process::default);
-    if process.user.is_none() {
-        let (uid, gid) = if has_user_namespace { (0, 0) } else { caller };
-        process.user = Some(ProcessUser {
-            uid,
-            gid,
-            ..ProcessUser::default()
-        });
-    }
-}
-
-/// The environment of a workload whose decision gives none: `PATH`,
-/// `HOME` (`/root` for uid 0, else `/`), `LANG`, and `TERM` when it has a
-/// terminal. Nothing of the enforcer's own environment.
-pub fn default_environment(uid: u32, term: Option<&str>) -> Vec<String> {
-    let home = if uid == 0 { "/root" } else { "/" };
-    let mut env = vec![
-        format!("PATH={DEFAULT_PATH}"),
-        format!("HOME={home}"),
-        "LANG=C.UTF-8".to_string(),
-    ];
-    if let Some(term) = term {
-        env.push(format!("TERM={term}"));
-    }
-    env
-}
+pub use crate::decision::normal::{DEFAULT_PATH, default_environment};
 
 /// The operator's `TERM` for a workload given a terminal: the value when it
 /// is a plain terminal name, else `xterm`.
@@ -136,8 +98,8 @@ pub fn rlimit_resource(name: &str) -> Option<libc::c_int> {
     Some(resource as libc::c_int)
 }
 
-fn mask(names: &[String]) -> Result<u64, String> {
-    names.iter().try_fold(0u64, |mask, name| {
+fn mask<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<u64, String> {
+    names.into_iter().try_fold(0u64, |mask, name| {
         capability_number(name)
             .map(|number| mask | (1 << number))
             .ok_or_else(|| format!("{name:?} is not a capability"))
@@ -145,42 +107,43 @@ fn mask(names: &[String]) -> Result<u64, String> {
 }
 
 impl Privileges {
-    /// The privileges of a decision's `process`, whose user
-    /// [`resolve_user`] made explicit (absent sets: the defaults). Names
+    /// The numbers the child applies for a normalised `process`. Names
     /// were checked by validation; an unknown one is still an error.
-    pub fn from_process(process: Option<&Process>) -> Result<Privileges, String> {
-        let default = Process::default();
-        let process = process.unwrap_or(&default);
-        let capabilities = match &process.capabilities {
-            Some(sets) => CapabilitySets {
-                bounding: mask(&sets.bounding)?,
-                effective: mask(&sets.effective)?,
-                permitted: mask(&sets.permitted)?,
-                inheritable: mask(&sets.inheritable)?,
-                ambient: mask(&sets.ambient)?,
-            },
-            None => CapabilitySets::default(),
-        };
-        let rlimits = process
-            .rlimits
+    pub fn from_normal(process: &NormalProcess) -> Result<Privileges, String> {
+        let NormalProcess {
+            user,
+            capabilities,
+            no_new_privileges,
+            rlimits,
+            env,
+            cwd,
+        } = process;
+        let rlimits = rlimits
             .iter()
-            .map(|rlimit| {
-                rlimit_resource(&rlimit.kind)
-                    .map(|resource| (resource, rlimit.soft, rlimit.hard))
-                    .ok_or_else(|| format!("{:?} is not a resource limit", rlimit.kind))
+            .map(|(kind, value)| {
+                rlimit_resource(kind)
+                    .map(|resource| (resource, value.soft, value.hard))
+                    .ok_or_else(|| format!("{kind:?} is not a resource limit"))
             })
             .collect::<Result<_, _>>()?;
-        let user = process.user.as_ref().ok_or_else(|| {
-            "the workload's user is not resolved (process.user is missing)".to_string()
-        })?;
         Ok(Privileges {
-            user: (user.uid, user.gid, user.additional_gids.clone()),
+            user: (
+                user.uid,
+                user.gid,
+                user.additional_gids.iter().copied().collect(),
+            ),
             umask: user.umask,
-            capabilities,
-            no_new_privileges: process.no_new_privileges.unwrap_or(true),
+            capabilities: CapabilitySets {
+                bounding: mask(&capabilities.bounding)?,
+                effective: mask(&capabilities.effective)?,
+                permitted: mask(&capabilities.permitted)?,
+                inheritable: mask(&capabilities.inheritable)?,
+                ambient: mask(&capabilities.ambient)?,
+            },
+            no_new_privileges: *no_new_privileges,
             rlimits,
-            env: process.env.clone(),
-            cwd: process.cwd.clone().unwrap_or_else(|| "/".to_string()),
+            env: env.clone(),
+            cwd: cwd.clone(),
         })
     }
 }
@@ -208,46 +171,26 @@ mod tests {
     }
 
     #[test]
-    fn silence_means_no_capabilities_and_no_new_privileges() {
-        let error = Privileges::from_process(None).expect_err("no user");
-        assert!(error.contains("process.user"), "{error}");
-        let mut decision = Decision::allow();
-        resolve_user(&mut decision, (1234, 99));
-        let privileges = Privileges::from_process(decision.process.as_ref()).expect("defaults");
+    fn the_normal_form_becomes_the_numbers_the_child_applies() {
+        let context = crate::decision::Context::typical();
+        let silent = crate::decision::normalize(&Decision::allow(), &context);
+        let privileges = Privileges::from_normal(&silent.process).expect("defaults");
         assert_eq!(privileges.capabilities, CapabilitySets::default());
         assert!(privileges.no_new_privileges);
-        assert_eq!(privileges.user, (1234, 99, vec![]));
-        assert_eq!(privileges.cwd, "/");
-        assert!(privileges.env.is_empty());
-        let decision = Decision::allow()
-            .run_as(1000, 1000)
-            .rlimit("RLIMIT_NOFILE", 64, 128);
-        let privileges = Privileges::from_process(decision.process.as_ref()).expect("valid");
         assert_eq!(privileges.user, (1000, 1000, vec![]));
-        assert_eq!(
-            privileges.rlimits,
-            vec![(libc::RLIMIT_NOFILE as libc::c_int, 64, 128)]
+        assert_eq!(privileges.cwd, "/");
+        assert_eq!(privileges.rlimits.len(), RLIMITS.len());
+        let decision = Decision::allow()
+            .run_as(7, 8)
+            .rlimit("RLIMIT_NOFILE", 64, 128);
+        let normal = crate::decision::normalize(&decision, &context);
+        let privileges = Privileges::from_normal(&normal.process).expect("valid");
+        assert_eq!(privileges.user, (7, 8, vec![]));
+        assert!(
+            privileges
+                .rlimits
+                .contains(&(libc::RLIMIT_NOFILE as libc::c_int, 64, 128))
         );
-    }
-
-    #[test]
-    fn a_user_namespace_means_its_root_else_the_caller() {
-        let mut decision = Decision::allow()
-            .namespace(NamespaceType::User)
-            .map_ids(0, 100000, 65536);
-        resolve_user(&mut decision, (0, 0));
-        let user = decision
-            .process
-            .and_then(|process| process.user)
-            .expect("user");
-        assert_eq!((user.uid, user.gid), (0, 0));
-        let mut decision = Decision::allow().run_as(7, 8);
-        resolve_user(&mut decision, (0, 0));
-        let user = decision
-            .process
-            .and_then(|process| process.user)
-            .expect("user");
-        assert_eq!((user.uid, user.gid), (7, 8), "an explicit user stays");
     }
 
     #[test]

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use nix::libc;
-use policy_sdk::{Decision, NamespaceType, Request};
+use policy_sdk::{NamespaceType, Request};
+
+use crate::decision::NormalDecision;
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
-use super::privileges::{Privileges, resolve_user, terminal_type};
+use super::privileges::{Privileges, terminal_type};
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{
     CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
@@ -177,7 +179,7 @@ pub fn run(
     options: &RunOptions,
     timings: &mut Timings,
 ) -> anyhow::Result<RunOutcome> {
-    let mut decision = match evaluate_chain(policies, request)? {
+    let decision = match evaluate_chain(policies, request)? {
         Outcome::Allowed(decision) => decision,
         Outcome::Denied { policy, decision } => {
             return Ok(RunOutcome::Denied {
@@ -194,27 +196,15 @@ pub fn run(
             "--tty needs an attached run: a detached sandbox has nobody to relay its terminal to"
         );
     }
-    resolve_user(
-        &mut decision,
-        (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        ),
-    );
     if request.command.is_empty() {
         anyhow::bail!("no command to run: give one after --, or in the request's \"command\"");
     }
     let states = &options.state_dir;
     let resolve = |id: &str| resolve_sandbox(states, id, request.tenant.as_deref());
     let prepared = Prepared {
-        namespaces: prepare(&decision, &options.allow_join, &resolve)?,
-        privileges: Privileges::from_process(decision.process.as_ref())
+        namespaces: prepare(&decision.namespaces, &options.allow_join, &resolve)?,
+        privileges: Privileges::from_normal(&decision.process)
             .map_err(|error| anyhow::anyhow!("process: {error}"))?,
-        resources: decision.resources.clone().unwrap_or_default(),
-        cgroups_path: decision
-            .cgroups_path
-            .clone()
-            .unwrap_or_else(|| crate::request::default_cgroups_path(request)),
         decision,
     };
     timings.lap("prepare");
@@ -337,11 +327,9 @@ fn survey_others(
 
 /// A decision made ready to apply.
 struct Prepared {
-    decision: Decision,
+    decision: NormalDecision,
     namespaces: NamespaceSetup,
     privileges: Privileges,
-    resources: policy_sdk::Resources,
-    cgroups_path: String,
 }
 
 fn start(
@@ -356,9 +344,9 @@ fn start(
         decision,
         namespaces,
         privileges,
-        resources,
-        cgroups_path,
     } = prepared;
+    let resources = &decision.resources;
+    let cgroups_path = &decision.cgroups_path;
     let (plan, layout) = match &options.mount_controllers {
         Some(base) => {
             let (plan, layout, mounted) =
@@ -389,7 +377,7 @@ fn start(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |time| time.as_secs()),
         command: request.command.clone(),
-        decision: decision.clone(),
+        decision: decision.to_decision(),
         cgroup_root: options.cgroup_root.clone(),
         cgroup: CgroupRecord::default(),
         namespaces: BTreeMap::new(),
