@@ -30,15 +30,22 @@ const MIB: u64 = 1024 * 1024;
 /// An allowing decision: a few created namespaces (uts, so a hostname is
 /// valid) plus `fields`, which replace the base's keys.
 fn allow(fields: Value) -> Value {
-    let mut decision = json!({
-        "allow": true,
-        "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-    });
-    let (Value::Object(base), Value::Object(fields)) = (&mut decision, fields) else {
+    merged(
+        json!({
+            "allow": true,
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+        }),
+        fields,
+    )
+}
+
+/// `base` with the keys of `fields` replacing its own.
+fn merged(mut base: Value, fields: Value) -> Value {
+    let (Value::Object(object), Value::Object(fields)) = (&mut base, fields) else {
         panic!("decisions are objects");
     };
-    base.extend(fields);
-    decision
+    object.extend(fields);
+    base
 }
 
 /// Two policy modules in a directory of their own.
@@ -642,18 +649,14 @@ fn a_domainname_left_unset_may_be_set_later() {
 
 /// The default policy's id mapping: uid and gid 0 inside are 1000000000.
 fn mapped(fields: Value) -> Value {
-    let mut decision = allow(json!({
+    let base = allow(json!({
         "namespaces": [{"type": "user"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
                        {"type": "mount"}, {"type": "network"}, {"type": "cgroup"}],
         "uidMappings": [{"containerID": 0, "hostID": 1_000_000_000u32, "size": 65536}],
         "gidMappings": [{"containerID": 0, "hostID": 1_000_000_000u32, "size": 65536}],
         "cgroupsPath": "chain",
     }));
-    let (Value::Object(base), Value::Object(fields)) = (&mut decision, fields) else {
-        panic!("decisions are objects");
-    };
-    base.extend(fields);
-    decision
+    merged(base, fields)
 }
 
 /// The rules a shell needs, with `/dev/zero` (c 1:5) denied and, if
