@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::wat::{module, responding};
 use common::{Run, enforcer};
 
 /// Writes `wat` to a temporary file and evaluates it with `extra` flags.
@@ -22,34 +23,6 @@ fn eval_wat(wat: &str, extra: &[&str]) -> Run {
         run.stderr
     );
     run
-}
-
-/// The ABI exports around a custom `policy_evaluate` body and extra items.
-fn module(evaluate_body: &str, extra: &str) -> String {
-    format!(
-        r#"(module
-  {extra}
-  (memory (export "memory") 1)
-  (func (export "policy_abi_version") (result i32) (i32.const 1))
-  (func (export "policy_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "policy_evaluate") (param $ptr i32) (param $len i32) (result i64)
-    {evaluate_body}))"#
-    )
-}
-
-/// A module whose `policy_evaluate` returns `response` verbatim.
-fn responding(response: &[u8]) -> String {
-    let escaped: String = response
-        .iter()
-        .map(|byte| format!("\\{byte:02x}"))
-        .collect();
-    module(
-        &format!(
-            "(i64.or (i64.shl (i64.const 32768) (i64.const 32)) (i64.const {}))",
-            response.len()
-        ),
-        &format!(r#"(data (i32.const 32768) "{escaped}")"#),
-    )
 }
 
 fn expect_error(run: &Run, needles: &[&str]) {

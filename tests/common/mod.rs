@@ -1,9 +1,11 @@
 //! Helpers shared by the end-to-end tests: run the built `enforcer` binary
-//! and find the example policies ([`policies`] builds them).
+//! and find the example policies ([`policies`] builds them) or write
+//! hand-made ones ([`wat`]).
 
 #![allow(dead_code)]
 
 pub mod policies;
+pub mod wat;
 
 use std::io::Write;
 use std::path::PathBuf;
