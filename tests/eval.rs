@@ -26,11 +26,18 @@ fn default_policy_needs_no_files() {
         .iter()
         .map(|ns| ns["type"].as_str().expect("type"))
         .collect();
+    // The normal form lists namespaces in the order they are created.
     assert_eq!(
         namespaces,
-        ["pid", "ipc", "uts", "mount", "network", "cgroup"]
+        ["pid", "network", "mount", "ipc", "uts", "cgroup"]
     );
     assert_eq!(decision["resources"]["pids"]["limit"], 256);
+    // Silence is made explicit: no capabilities, no new privileges.
+    assert_eq!(decision["process"]["noNewPrivileges"], true);
+    assert_eq!(
+        decision["process"]["capabilities"]["bounding"],
+        serde_json::json!([])
+    );
     let limit = decision["resources"]["memory"]["limit"]
         .as_i64()
         .expect("memory limit");
