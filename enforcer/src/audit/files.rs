@@ -106,7 +106,9 @@ pub(super) fn open_checked(
         Err(Errno::ENOTDIR) if kind == Kind::Directory => {
             return Err(untrusted(path, "it is not a directory"));
         }
-        Err(Errno::ENXIO) => return Err(untrusted(path, "it is not a regular file")),
+        Err(Errno::ENXIO | Errno::EISDIR) if kind == Kind::File => {
+            return Err(untrusted(path, "it is not a regular file"));
+        }
         Err(errno) => return Err(io("open", path)(errno)),
     };
     let stat = nix::sys::stat::fstat(&fd).map_err(io("stat", path))?;

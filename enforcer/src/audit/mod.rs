@@ -25,9 +25,12 @@
 //!   it. Rotation keeps one old file: lines rotated out of `.1` are gone
 //!   by design (size-capped retention), never lost in between.
 //! - **Bounded size.** A line that would take the current file past
-//!   `max_bytes` rotates it first, so `<path>` and `<path>.1` each hold at
-//!   most `max_bytes` (a single line longer than `max_bytes` is still
-//!   written, alone in its file). If the exclusive lock cannot be had
+//!   `max_bytes` rotates it first, so `<path>` and `<path>.1` each hold
+//!   about `max_bytes`: writers check the size and write under a *shared*
+//!   lock, so lines appended at the same moment as the one that crosses the
+//!   cap land in the same file, which then passes the cap by those lines
+//!   (at most one line per concurrent writer). A single line longer than
+//!   `max_bytes` is still written, alone in its file. If the exclusive lock cannot be had
 //!   within [`ROTATE_WAIT`] (a writer stopped while holding the shared
 //!   one), the line goes to the current file over the cap rather than
 //!   failing the request.

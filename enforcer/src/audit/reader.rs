@@ -65,12 +65,15 @@ pub struct InvalidLines {
 
 impl fmt::Display for InvalidLines {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (lines, are) = if self.count == 1 {
+            ("line", "is not an audit record")
+        } else {
+            ("lines", "are not audit records")
+        };
         write!(
             f,
-            "{} line{} of the audit log {} not audit records; the first is {}:{}: {}",
+            "{} {lines} of the audit log {are}; the first is {}:{}: {}",
             self.count,
-            if self.count == 1 { "" } else { "s" },
-            if self.count == 1 { "is" } else { "are" },
             self.file.display(),
             self.line_number,
             self.why
