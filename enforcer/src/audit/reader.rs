@@ -256,7 +256,11 @@ mod tests {
         let mut record = AuditRecord::new(
             DecisionId::random().expect("random"),
             "id",
-            AuditUser { uid: 0, gid: 0, name: None },
+            AuditUser {
+                uid: 0,
+                gid: 0,
+                name: None,
+            },
             vec!["true".into()],
         )
         .with_tenant(tenant.map(String::from));
@@ -270,7 +274,10 @@ mod tests {
         let late = record(Some("acme"), "2026-12-01T10:00:00.001Z");
         let other = record(Some("globex"), "2026-12-01T10:00:00Z");
         let none = record(None, "2026-12-01T10:00:00Z");
-        let acme = Filter { tenant: Some("acme".into()), since: None };
+        let acme = Filter {
+            tenant: Some("acme".into()),
+            since: None,
+        };
         assert!(acme.matches(&early) && acme.matches(&late));
         assert!(!acme.matches(&other) && !acme.matches(&none));
         let since = Filter {
@@ -279,19 +286,38 @@ mod tests {
         };
         assert!(!since.matches(&early));
         assert!(since.matches(&late) && since.matches(&other) && since.matches(&none));
-        let both = Filter { tenant: Some("acme".into()), ..since };
+        let both = Filter {
+            tenant: Some("acme".into()),
+            ..since
+        };
         assert!(both.matches(&late) && !both.matches(&early) && !both.matches(&other));
         assert!(Filter::default().matches(&none));
     }
 
     #[test]
     fn bad_lines_say_what_is_wrong() {
-        assert!(parse_line(b"{", true).expect_err("bad").starts_with("it is not JSON"));
-        assert!(parse_line(b"{}", true).expect_err("bad").contains("not an audit record"));
-        assert!(parse_line(b"\xff", true).expect_err("bad").contains("UTF-8"));
+        assert!(
+            parse_line(b"{", true)
+                .expect_err("bad")
+                .starts_with("it is not JSON")
+        );
+        assert!(
+            parse_line(b"{}", true)
+                .expect_err("bad")
+                .contains("not an audit record")
+        );
+        assert!(
+            parse_line(b"\xff", true)
+                .expect_err("bad")
+                .contains("UTF-8")
+        );
         assert!(parse_line(b"", true).is_err());
         let line = serde_json::to_string(&record(None, "2026-12-01T09:00:00Z")).expect("json");
-        assert!(parse_line(line.as_bytes(), false).expect_err("partial").contains("no newline"));
+        assert!(
+            parse_line(line.as_bytes(), false)
+                .expect_err("partial")
+                .contains("no newline")
+        );
         assert_eq!(parse_line(line.as_bytes(), true).expect("parses").1, line);
     }
 }

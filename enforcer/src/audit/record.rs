@@ -258,9 +258,10 @@ impl AuditRecord {
 
     /// With the final normalised decision (anything that serialises).
     pub fn with_decision(mut self, decision: &impl Serialize) -> AuditRecord {
-        self.decision = Some(serde_json::to_value(decision).unwrap_or_else(|error| {
-            serde_json::json!({ "unserialisable": error.to_string() })
-        }));
+        self.decision = Some(
+            serde_json::to_value(decision)
+                .unwrap_or_else(|error| serde_json::json!({ "unserialisable": error.to_string() })),
+        );
         self
     }
 
@@ -379,7 +380,9 @@ pub fn encode_line(record: &AuditRecord) -> Result<Vec<u8>, String> {
     }
     let cut = smaller.command.len() - kept;
     smaller.command.truncate(kept);
-    smaller.command.push(format!("…[truncated {cut} more words]"));
+    smaller
+        .command
+        .push(format!("…[truncated {cut} more words]"));
     let line = encode(&smaller)?;
     if line.len() <= MAX_LINE_BYTES {
         return Ok(line);
@@ -413,14 +416,20 @@ mod tests {
         let a = DecisionId::random().expect("random");
         let b = DecisionId::random().expect("random");
         assert_eq!(a.as_str().len(), 32);
-        assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            a.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 
     #[test]
     fn the_json_shape_is_the_documented_one() {
         let mut record = record()
-            .with_chain(vec![serde_json::json!({"policy": "p.wasm", "mode": "enforce"})])
+            .with_chain(vec![
+                serde_json::json!({"policy": "p.wasm", "mode": "enforce"}),
+            ])
             .with_decision(&serde_json::json!({"allow": true}))
             .with_outcome(Outcome::Signaled { signal: 9 });
         record.time = Timestamp::parse_rfc3339("2026-12-01T09:41:07.123Z").expect("time");
@@ -432,15 +441,29 @@ mod tests {
             .map(String::as_str)
             .collect();
         let mut expected = vec![
-            "time", "decisionId", "requestId", "tenant", "user", "command", "chain",
-            "decision", "error", "outcome",
+            "time",
+            "decisionId",
+            "requestId",
+            "tenant",
+            "user",
+            "command",
+            "chain",
+            "decision",
+            "error",
+            "outcome",
         ];
         expected.sort_unstable();
         assert_eq!(keys, expected);
         assert_eq!(value["time"], "2026-12-01T09:41:07.123Z");
         assert_eq!(value["error"], Value::Null);
-        assert_eq!(value["user"], serde_json::json!({"uid": 1000, "gid": 100, "name": "ci"}));
-        assert_eq!(value["outcome"], serde_json::json!({"kind": "signaled", "signal": 9}));
+        assert_eq!(
+            value["user"],
+            serde_json::json!({"uid": 1000, "gid": 100, "name": "ci"})
+        );
+        assert_eq!(
+            value["outcome"],
+            serde_json::json!({"kind": "signaled", "signal": 9})
+        );
         let back: AuditRecord = serde_json::from_value(value).expect("parses back");
         assert_eq!(back, record);
     }
@@ -452,11 +475,17 @@ mod tests {
             (Outcome::Detached, r#"{"kind":"detached"}"#),
             (Outcome::Evaluated, r#"{"kind":"evaluated"}"#),
             (
-                Outcome::Denied { policy: "t.wasm".into(), reason: "no".into() },
+                Outcome::Denied {
+                    policy: "t.wasm".into(),
+                    reason: "no".into(),
+                },
                 r#"{"kind":"denied","policy":"t.wasm","reason":"no"}"#,
             ),
             (
-                Outcome::Failed { step: Step::Cgroups, error: "EBUSY".into() },
+                Outcome::Failed {
+                    step: Step::Cgroups,
+                    error: "EBUSY".into(),
+                },
                 r#"{"kind":"failed","step":"cgroups","error":"EBUSY"}"#,
             ),
         ] {
@@ -465,7 +494,13 @@ mod tests {
         let future: Outcome =
             serde_json::from_str(r#"{"kind":"failed","step":"teleport","error":"x"}"#)
                 .expect("an unknown step still parses");
-        assert_eq!(future, Outcome::Failed { step: Step::Other, error: "x".into() });
+        assert_eq!(
+            future,
+            Outcome::Failed {
+                step: Step::Other,
+                error: "x".into()
+            }
+        );
     }
 
     #[test]
@@ -508,7 +543,10 @@ mod tests {
         assert!(line.len() <= MAX_LINE_BYTES);
         let back: AuditRecord = serde_json::from_slice(&line).expect("parses");
         assert_eq!(back.chain, vec![truncated_marker(MAX_LINE_BYTES + 4)]);
-        assert!(back.command[0].ends_with(&format!("…[truncated {} bytes]", MAX_LINE_BYTES - MAX_FIELD_BYTES)));
+        assert!(back.command[0].ends_with(&format!(
+            "…[truncated {} bytes]",
+            MAX_LINE_BYTES - MAX_FIELD_BYTES
+        )));
         assert!(back.error.expect("error").len() < MAX_FIELD_BYTES + 64);
 
         let mut many = self::tests::record();
@@ -517,7 +555,10 @@ mod tests {
         assert!(line.len() <= MAX_LINE_BYTES);
         let back: AuditRecord = serde_json::from_slice(&line).expect("parses");
         let last = back.command.last().expect("a last word");
-        assert!(last.starts_with("…[truncated ") && last.ends_with(" more words]"), "{last}");
+        assert!(
+            last.starts_with("…[truncated ") && last.ends_with(" more words]"),
+            "{last}"
+        );
         assert_eq!(back.command[0], many.command[0]);
     }
 }

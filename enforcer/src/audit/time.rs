@@ -38,7 +38,9 @@ impl Timestamp {
     pub fn now() -> Timestamp {
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+            });
         Timestamp { millis }
     }
 
@@ -94,7 +96,9 @@ impl Timestamp {
             return Err(bad(&format!("{year:04}-{month:02} has no day {day:02}")));
         }
         if hour > 23 || minute > 59 || second > 59 {
-            return Err(bad("the time of day is out of range (leap seconds are refused)"));
+            return Err(bad(
+                "the time of day is out of range (leap seconds are refused)",
+            ));
         }
         let mut at = 19;
         let mut millis = 0;
@@ -292,9 +296,15 @@ mod tests {
 
     #[test]
     fn parses_offsets_fractions_and_lower_case() {
-        assert_eq!(at("2026-12-01T10:41:07.123+01:00"), at("2026-12-01T09:41:07.123Z"));
+        assert_eq!(
+            at("2026-12-01T10:41:07.123+01:00"),
+            at("2026-12-01T09:41:07.123Z")
+        );
         assert_eq!(at("2026-12-01T04:11:07-05:30"), at("2026-12-01T09:41:07Z"));
-        assert_eq!(at("2026-12-01t09:41:07.1234567z"), at("2026-12-01T09:41:07.123Z"));
+        assert_eq!(
+            at("2026-12-01t09:41:07.1234567z"),
+            at("2026-12-01T09:41:07.123Z")
+        );
         assert_eq!(at("2026-12-01 09:41:07.5Z").unix_millis() % 1000, 500);
     }
 
@@ -352,7 +362,10 @@ mod tests {
         let time = at("2026-12-01T09:41:07.123Z");
         let json = serde_json::to_string(&time).expect("serialises");
         assert_eq!(json, "\"2026-12-01T09:41:07.123Z\"");
-        assert_eq!(serde_json::from_str::<Timestamp>(&json).expect("parses"), time);
+        assert_eq!(
+            serde_json::from_str::<Timestamp>(&json).expect("parses"),
+            time
+        );
         assert!(serde_json::from_str::<Timestamp>("\"noon\"").is_err());
     }
 }

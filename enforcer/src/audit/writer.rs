@@ -13,9 +13,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag};
 use nix::libc;
 
-use super::files::{
-    Kind, flock_within, free_space, io, is_entry, open_checked, size, unlock,
-};
+use super::files::{Kind, flock_within, free_space, io, is_entry, open_checked, size, unlock};
 use super::record::{AuditRecord, encode_line};
 use super::{AuditError, AuditSettings, OnError, Problem};
 
@@ -105,10 +103,12 @@ impl AuditLog {
         let Some(writer) = &self.writer else {
             return Ok(()); // failed open at open(): warned then
         };
-        let result = encode_line(record).map_err(Problem::Encode).and_then(|line| {
-            let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
-            writer.append(&line, self.settings.max_bytes)
-        });
+        let result = encode_line(record)
+            .map_err(Problem::Encode)
+            .and_then(|line| {
+                let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                writer.append(&line, self.settings.max_bytes)
+            });
         match result {
             Ok(()) => Ok(()),
             Err(problem) => self.fail(problem),
@@ -259,7 +259,12 @@ impl Writer {
             // Not atomic: another writer may rotate in between, which the
             // checks under the exclusive lock see.
             unlock(self.lock.as_fd());
-            if flock_within(self.lock.as_fd(), libc::LOCK_EX, ROTATE_WAIT, &self.lock_path)? {
+            if flock_within(
+                self.lock.as_fd(),
+                libc::LOCK_EX,
+                ROTATE_WAIT,
+                &self.lock_path,
+            )? {
                 self.follow()?;
                 if self.would_overflow(line, max_bytes)? {
                     self.rotate()?;

@@ -125,14 +125,26 @@ mod tests {
         let record = AuditRecord::new(
             DecisionId::random().expect("random"),
             "r",
-            AuditUser { uid: 5, gid: 6, name: Some("a\nb".into()) },
+            AuditUser {
+                uid: 5,
+                gid: 6,
+                name: Some("a\nb".into()),
+            },
             vec!["echo".into(), "x\u{1b}[2J".into()],
         )
         .with_tenant(Some("t\n".into()))
-        .with_outcome(Outcome::Denied { policy: "p\n".into(), reason: "r".into() });
+        .with_outcome(Outcome::Denied {
+            policy: "p\n".into(),
+            reason: "r".into(),
+        });
         let line = human_line(&record);
-        assert!(!line.chars().any(enforcer::printable::needs_escape), "{line}");
-        assert!(line.contains("t\\n") && line.contains("a\\nb(5)") && line.contains("denied by p\\n"));
+        assert!(
+            !line.chars().any(enforcer::printable::needs_escape),
+            "{line}"
+        );
+        assert!(
+            line.contains("t\\n") && line.contains("a\\nb(5)") && line.contains("denied by p\\n")
+        );
         assert!(line.ends_with("echo x\\x1b[2J"), "{line}");
     }
 }
