@@ -66,7 +66,6 @@ enum Command {
     Delete(sandbox::DeleteArgs),
     /// Remove sandboxes whose processes or whose `enforcer run` are gone.
     Gc(sandbox::GcArgs),
-    /// Read the audit log: one line per request, with its outcome.
     Audit(audit::AuditArgs),
     /// Report what this host offers (cgroups, namespaces, hugepages,
     /// privileges).
