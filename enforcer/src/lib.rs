@@ -6,6 +6,7 @@
 //! (validate, compose) → apply. See `docs/` for the ABI, the CLI and how to
 //! write policies.
 
+pub mod audit;
 pub mod cgroup;
 pub mod check;
 pub mod decision;

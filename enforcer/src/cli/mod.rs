@@ -2,6 +2,7 @@
 //! lives in the library; this layer turns results into text, JSON and exit
 //! codes.
 
+mod audit;
 mod check;
 mod eval;
 mod inspect;
@@ -65,6 +66,7 @@ enum Command {
     Delete(sandbox::DeleteArgs),
     /// Remove sandboxes whose processes or whose `enforcer run` are gone.
     Gc(sandbox::GcArgs),
+    Audit(audit::AuditArgs),
     /// Report what this host offers (cgroups, namespaces, hugepages,
     /// privileges).
     Check(check::CheckArgs),
@@ -304,6 +306,7 @@ pub fn run() -> i32 {
         Command::Kill(args) => sandbox::kill(args),
         Command::Delete(args) => sandbox::delete(args),
         Command::Gc(args) => sandbox::gc(args),
+        Command::Audit(args) => audit::run(args),
         Command::Test(args) => test::run(args),
         Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
         Command::CompilePolicy(args) => {
