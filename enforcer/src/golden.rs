@@ -99,7 +99,9 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
     let settings = case.settings.clone().map(Value::Object);
     request.set_settings(settings.as_ref());
     let result = match &settings {
-        Some(settings) => require_valid_for_all(policies, settings).map_err(|error| error.to_string()),
+        Some(settings) => {
+            require_valid_for_all(policies, settings).map_err(|error| error.to_string())
+        }
         None => Ok(()),
     }
     .and_then(|()| evaluate_chain(policies, &request).map_err(|error| error.to_string()));

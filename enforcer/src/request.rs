@@ -252,7 +252,9 @@ mod tests {
         let error = parse(r#"{"command":["sh"],"settings":{"maxPids":100000}}"#)
             .expect_err("settings are the operator's");
         assert!(
-            error.to_string().contains("\"settings\" is not the caller's to set"),
+            error
+                .to_string()
+                .contains("\"settings\" is not the caller's to set"),
             "{error}"
         );
     }

@@ -88,8 +88,8 @@ fn parse_settings(text: &str) -> anyhow::Result<Value> {
         }
         None => ("--settings".to_string(), text.to_string()),
     };
-    let value: Value = serde_json::from_str(&json)
-        .with_context(|| format!("{origin}: not valid JSON"))?;
+    let value: Value =
+        serde_json::from_str(&json).with_context(|| format!("{origin}: not valid JSON"))?;
     if !value.is_object() {
         bail!(
             "{origin}: settings must be a JSON object ({{\"key\": value, ...}}), not {}",

@@ -110,9 +110,11 @@ impl Policy {
             return Ok(SettingsCheck::NotExported);
         };
         if !settings.is_object() {
-            return Err(self.error(PolicyErrorKind::SettingsNotObject(
-                response::json_kind(settings),
-            )));
+            return Err(
+                self.error(PolicyErrorKind::SettingsNotObject(response::json_kind(
+                    settings,
+                ))),
+            );
         }
         let json = serde_json::to_vec(settings)
             .map_err(|error| self.error(PolicyErrorKind::Request(error.to_string())))?;
