@@ -27,6 +27,23 @@ fn default_policy_golden_cases_pass() {
 }
 
 #[test]
+fn settings_policy_golden_cases_pass() {
+    let run = enforcer(&[
+        "test",
+        "--no-cache",
+        "--policy",
+        &example("test_settings"),
+        &fixture("cases/settings-policy.toml"),
+    ]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.ends_with("5 passed, 0 failed\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn failing_cases_are_reported_and_fail_the_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("wrong.toml");

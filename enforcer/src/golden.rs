@@ -13,6 +13,11 @@
 //! expect = { allow = false, reason = "must name a tenant" }
 //! ```
 //!
+//! A case may give `settings = { ... }` (a table, a JSON object): every
+//! policy gets them in `request.settings`, and each policy that exports a
+//! settings check must accept them first; a refusal fails the case with the
+//! policy's message, unless `expect.error` matches it.
+//!
 //! `expect.decision` matches as a subset: every key given must be present
 //! with an equal value (arrays compare element by element, whole).
 //! `expect.reason` and `expect.error` match as substrings. A request without
@@ -26,6 +31,7 @@ use serde_json::Value;
 
 use crate::evaluation::{Outcome, evaluate_chain};
 use crate::policy::Policy;
+use crate::settings::require_valid_for_all;
 
 /// A file of cases.
 #[derive(Debug, Deserialize)]
@@ -44,6 +50,9 @@ pub struct Case {
     pub name: String,
     /// The request (host facts filled in when absent).
     pub request: Value,
+    /// Settings for every policy, as the operator's config gives them.
+    #[serde(default)]
+    pub settings: Option<serde_json::Map<String, Value>>,
     /// What must happen.
     pub expect: Expectation,
 }
@@ -87,17 +96,25 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
     if request.id.is_empty() {
         request.id = "golden".into();
     }
+    let settings = case.settings.clone().map(Value::Object);
+    request.set_settings(settings.as_ref());
+    let result = match &settings {
+        Some(settings) => {
+            require_valid_for_all(policies, settings).map_err(|error| error.to_string())
+        }
+        None => Ok(()),
+    }
+    .and_then(|()| evaluate_chain(policies, &request).map_err(|error| error.to_string()));
     let expect = &case.expect;
-    let outcome = match (evaluate_chain(policies, &request), &expect.error) {
-        (Err(error), Some(needle)) => {
-            let message = error.to_string();
+    let outcome = match (result, &expect.error) {
+        (Err(message), Some(needle)) => {
             return if message.contains(needle.as_str()) {
                 Ok(())
             } else {
                 Err(format!("error {message:?} does not contain {needle:?}"))
             };
         }
-        (Err(error), None) => return Err(format!("unexpected error: {error}")),
+        (Err(message), None) => return Err(format!("unexpected error: {message}")),
         (Ok(outcome), Some(needle)) => {
             return Err(format!(
                 "expected an error containing {needle:?}, got {}",
@@ -223,5 +240,22 @@ mod tests {
             toml::from_str::<CaseFile>("[[case]]\nname=\"a\"\nrequest={}\nexpect={alow=true}\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn case_settings_are_a_table() {
+        let file: CaseFile = toml::from_str(
+            "[[case]]\nname = \"a\"\nrequest = {}\nsettings = { maxPids = 8, allowedCommands = [\"sh\"] }\nexpect = { allow = true }\n",
+        )
+        .expect("toml");
+        assert_eq!(
+            file.case[0].settings.clone().map(Value::Object),
+            Some(json!({"maxPids": 8, "allowedCommands": ["sh"]}))
+        );
+        let error = toml::from_str::<CaseFile>(
+            "[[case]]\nname = \"a\"\nrequest = {}\nsettings = [1]\nexpect = { allow = true }\n",
+        )
+        .expect_err("not a table");
+        assert!(error.to_string().contains("settings"), "{error}");
     }
 }

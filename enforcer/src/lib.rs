@@ -18,3 +18,4 @@ pub mod policy;
 pub mod printable;
 pub mod request;
 pub mod sandbox;
+pub mod settings;

@@ -102,6 +102,12 @@ pub fn parse(text: &str) -> anyhow::Result<Request> {
     let Some(object) = value.as_object() else {
         bail!("a request must be a JSON object");
     };
+    if object.contains_key("settings") {
+        bail!(
+            "request field \"settings\" is not the caller's to set: a policy's settings come from the operator, \
+             with --settings (eval, run) or a golden case's `settings` (test)"
+        );
+    }
     if let Some(unknown) = object
         .keys()
         .find(|key| !REQUEST_FIELDS.contains(&key.as_str()))
@@ -233,6 +239,18 @@ mod tests {
         assert!(error.to_string().starts_with("user.uid:"), "{error}");
         let error = parse(r#"{"requested":{"memory":{"limt":1}}}"#).expect_err("nested typo");
         assert!(error.to_string().contains("limt"), "{error}");
+    }
+
+    #[test]
+    fn a_caller_cannot_set_the_operators_settings() {
+        let error = parse(r#"{"command":["sh"],"settings":{"maxPids":100000}}"#)
+            .expect_err("settings are the operator's");
+        assert!(
+            error
+                .to_string()
+                .contains("\"settings\" is not the caller's to set"),
+            "{error}"
+        );
     }
 
     #[test]

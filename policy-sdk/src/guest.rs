@@ -4,7 +4,11 @@
 use std::alloc::{Layout, alloc, dealloc};
 use std::sync::Mutex;
 
-use crate::{Decision, Metadata, PolicyError, Request, Response, pack_ptr_len};
+use std::fmt::Display;
+
+use serde::de::DeserializeOwned;
+
+use crate::{Decision, Metadata, PolicyError, Request, Response, pack_ptr_len, settings};
 
 /// Alignment of buffers handed to the host.
 const BUFFER_ALIGN: usize = 8;
@@ -45,12 +49,9 @@ pub fn evaluate_export(
     evaluate: fn(&Request) -> Result<Decision, PolicyError>,
 ) -> i64 {
     install_panic_hook();
-    let input: &[u8] = match usize::try_from(len) {
-        Ok(0) | Err(_) => &[],
-        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it obtained
-        // from `policy_alloc`.
-        Ok(len) => unsafe { std::slice::from_raw_parts(ptr as *const u8, len) },
-    };
+    // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it obtained from
+    // `policy_alloc`.
+    let input = unsafe { input(ptr, len) };
     let response = match serde_json::from_slice::<Request>(input) {
         Ok(request) => match evaluate(&request) {
             Ok(decision) => Response::Decision(decision),
@@ -59,6 +60,37 @@ pub fn evaluate_export(
         Err(error) => Response::Error(format!("invalid request JSON: {error}")),
     };
     publish(&response, &OUTPUT)
+}
+
+/// `policy_validate_settings`: checks the settings JSON at `ptr..ptr+len`
+/// with `check` (see [`settings::validate`]) and returns the packed location
+/// of `{"valid": ...}`, or of `{"error": ...}` when the input is not JSON.
+pub fn validate_settings_export<T: DeserializeOwned, E: Display>(
+    ptr: i32,
+    len: i32,
+    check: fn(&T) -> Result<(), E>,
+) -> i64 {
+    install_panic_hook();
+    // SAFETY: as in `evaluate_export`.
+    let input = unsafe { input(ptr, len) };
+    match settings::validate(input, check) {
+        Ok(validation) => publish(&validation, &OUTPUT),
+        Err(message) => publish(&Response::Error(message), &OUTPUT),
+    }
+}
+
+/// The input buffer of an export.
+///
+/// # Safety
+///
+/// `ptr..ptr+len` must be readable, which holds for a buffer the host got
+/// from `policy_alloc(len)` and wrote.
+unsafe fn input<'a>(ptr: i32, len: i32) -> &'a [u8] {
+    match usize::try_from(len) {
+        Ok(0) | Err(_) => &[],
+        // SAFETY: the caller's promise.
+        Ok(len) => unsafe { std::slice::from_raw_parts(ptr as *const u8, len) },
+    }
 }
 
 /// `policy_metadata`: the packed location of the metadata JSON.

@@ -7,7 +7,9 @@
 //!   OCI `LinuxResources` object.
 //! * [`export_policy!`] turns an ordinary function
 //!   `fn(&Request) -> Result<Decision, PolicyError>` into a Wasm module that
-//!   speaks ABI version 1 (see `docs/abi.md`).
+//!   speaks ABI version 1 (see `docs/abi.md`); with
+//!   `validate_settings = check` it also exports a check of the operator's
+//!   [`settings`].
 //! * [`testing`] helps policy authors write unit tests that run natively and
 //!   inside Wasm.
 //!
@@ -23,6 +25,7 @@
 
 pub use policy_model::{decision, devices, units};
 pub mod request;
+pub mod settings;
 pub mod testing;
 
 mod export;

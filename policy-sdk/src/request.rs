@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -52,6 +53,9 @@ pub struct Request {
     /// never look at it do not pay to parse it, in time or in code size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Box<RawValue>>,
+    /// Settings the operator gave this policy in the enforcer's config (a JSON object); read them with `Request::settings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The user asking to run a workload.
@@ -90,6 +94,34 @@ impl Request {
             decision.and_then(|decision| serde_json::value::to_raw_value(decision).ok());
     }
 
+    /// The settings the operator gave this policy, parsed as `T`. Absent
+    /// settings parse as `{}`, so a settings struct whose fields all have
+    /// defaults (`#[serde(default)]`) needs no configuration at all.
+    ///
+    /// ```
+    /// # use policy_sdk::Request;
+    /// #[derive(serde::Deserialize)]
+    /// #[serde(default, rename_all = "camelCase")]
+    /// struct Settings { max_pids: u32 }
+    /// impl Default for Settings { fn default() -> Self { Settings { max_pids: 64 } } }
+    ///
+    /// let settings: Settings = Request::default().settings().expect("defaults");
+    /// assert_eq!(settings.max_pids, 64);
+    /// ```
+    pub fn settings<T: DeserializeOwned>(&self) -> Result<T, crate::PolicyError> {
+        match self.settings.as_deref() {
+            Some(raw) => serde_json::from_str(raw.get()),
+            None => serde_json::from_value(serde_json::Value::Object(Default::default())),
+        }
+        .map_err(|error| crate::PolicyError::new(format!("invalid settings: {error}")))
+    }
+
+    /// Sets the settings (a JSON object) the policy reads with
+    /// [`Request::settings`]; `None` removes them.
+    pub fn set_settings(&mut self, settings: Option<&serde_json::Value>) {
+        self.settings = settings.and_then(|value| serde_json::value::to_raw_value(value).ok());
+    }
+
     /// The program being run: the first word of the command, without its
     /// directory (`/usr/bin/python3` → `python3`).
     pub fn program(&self) -> Option<&str> {
@@ -110,5 +142,98 @@ mod tests {
         assert_eq!(request.tenant.as_deref(), Some("acme"));
         assert_eq!(request.program(), Some("sh"));
         assert_eq!(request.host.cgroup_mode, CgroupMode::Unknown);
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+    struct Settings {
+        max_pids: u32,
+        allowed_commands: Vec<String>,
+    }
+
+    impl Default for Settings {
+        fn default() -> Settings {
+            Settings {
+                max_pids: 64,
+                allowed_commands: Vec::new(),
+            }
+        }
+    }
+
+    #[test]
+    fn absent_settings_parse_as_an_empty_object() {
+        let request = Request::default();
+        assert_eq!(request.settings::<Settings>(), Ok(Settings::default()));
+        #[derive(Debug, Deserialize)]
+        struct Required {
+            #[allow(dead_code)]
+            level: u8,
+        }
+        let error = request
+            .settings::<Required>()
+            .expect_err("level is required");
+        assert_eq!(error.message(), "invalid settings: missing field `level`");
+    }
+
+    #[test]
+    fn settings_come_from_the_request_json() {
+        let request: Request = serde_json::from_str(
+            r#"{"command":["sh"],"settings":{"maxPids":8,"allowedCommands":["sh"]}}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            request.settings::<Settings>(),
+            Ok(Settings {
+                max_pids: 8,
+                allowed_commands: vec!["sh".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn a_settings_error_names_settings_and_the_serde_message() {
+        let mut request = Request::default();
+        request.set_settings(Some(&serde_json::json!({"maxPids": "many"})));
+        let error = request.settings::<Settings>().expect_err("wrong type");
+        assert!(
+            error
+                .message()
+                .starts_with("invalid settings: invalid type: string \"many\", expected u32"),
+            "{error}"
+        );
+        request.set_settings(Some(&serde_json::json!({"maxPid": 1})));
+        let error = request.settings::<Settings>().expect_err("unknown field");
+        assert!(
+            error.message().contains("unknown field `maxPid`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn settings_round_trip_and_are_omitted_when_absent() {
+        let mut request = Request::default();
+        let json = serde_json::to_string(&request).expect("serializes");
+        assert!(!json.contains("settings"), "{json}");
+        request.set_settings(Some(&serde_json::json!({"maxPids": 3})));
+        let json = serde_json::to_string(&request).expect("serializes");
+        assert!(json.contains(r#""settings":{"maxPids":3}"#), "{json}");
+        let back: Request = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.settings::<Settings>().map(|s| s.max_pids), Ok(3));
+        request.set_settings(None);
+        assert!(request.settings.is_none());
+    }
+
+    #[test]
+    fn host_uses_camel_case() {
+        let host = Host {
+            cgroup_mode: CgroupMode::Hybrid,
+            memory_bytes: 1,
+            hugepage_sizes: vec!["2MB".into()],
+            ..Host::default()
+        };
+        let json = serde_json::to_string(&host).expect("serializes");
+        assert!(json.contains(r#""cgroupMode":"hybrid""#), "{json}");
+        assert!(json.contains(r#""memoryBytes":1"#), "{json}");
+        assert!(json.contains(r#""hugepageSizes":["2MB"]"#), "{json}");
     }
 }

@@ -14,8 +14,32 @@
 //! let decision = assert_allowed(evaluate(&request().tenant("acme").build()));
 //! assert_eq!(decision.pids_limit(), Some(16));
 //! ```
+//!
+//! With settings (see [`crate::settings`]):
+//!
+//! ```
+//! use policy_sdk::testing::{assert_settings_invalid, request};
+//! use serde_json::json;
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(default, rename_all = "camelCase")]
+//! struct Settings { max_pids: u32 }
+//! impl Default for Settings { fn default() -> Self { Settings { max_pids: 64 } } }
+//! fn check(settings: &Settings) -> Result<(), String> {
+//!     if settings.max_pids == 0 { Err("maxPids must be at least 1".into()) } else { Ok(()) }
+//! }
+//!
+//! let request = request().settings(json!({"maxPids": 8})).build();
+//! assert_eq!(request.settings::<Settings>().map(|s| s.max_pids), Ok(8));
+//! assert_settings_invalid(check, json!({"maxPids": 0}), "at least 1");
+//! ```
+
+use std::fmt::Display;
+
+use serde::de::DeserializeOwned;
 
 use crate::devices::permits;
+use crate::settings::{SettingsValidation, validate};
 use crate::{Decision, DeviceType, Host, PolicyError, Request, User};
 
 pub use policy_model::host::typical_host;
@@ -124,6 +148,23 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets the settings the operator gives the policy (a JSON object, or
+    /// anything that serializes to one), as the enforcer passes them in
+    /// `request.settings`: `request().settings(json!({"maxPids": 8}))`.
+    ///
+    /// Panics if `settings` does not serialize to a JSON object.
+    #[track_caller]
+    pub fn settings(mut self, settings: impl serde::Serialize) -> Self {
+        let value = serde_json::to_value(settings)
+            .unwrap_or_else(|error| panic!("settings do not serialize: {error}"));
+        assert!(
+            value.is_object(),
+            "settings must be a JSON object, got {value}"
+        );
+        self.request.set_settings(Some(&value));
+        self
+    }
+
     /// The request.
     pub fn build(self) -> Request {
         self.request
@@ -167,6 +208,51 @@ pub fn assert_policy_error(result: Result<Decision, PolicyError>, needle: &str) 
         ),
         Ok(decision) => panic!("expected a policy error, got {decision:?}"),
     }
+}
+
+/// Asserts the settings check `check` (the function given to
+/// `export_policy!(evaluate, validate_settings = check)`) accepts
+/// `settings`, exactly as the exported `policy_validate_settings` would.
+#[track_caller]
+pub fn assert_settings_valid<T: DeserializeOwned, E: Display>(
+    check: fn(&T) -> Result<(), E>,
+    settings: impl serde::Serialize,
+) {
+    let validation = run_settings_check(check, settings);
+    assert!(
+        validation.valid,
+        "expected valid settings, got invalid: {}",
+        validation.message.unwrap_or_default()
+    );
+}
+
+/// Asserts the settings check `check` refuses `settings` with a message
+/// containing `needle` (settings that do not parse as `T` count, with
+/// serde's message), and returns the message.
+#[track_caller]
+pub fn assert_settings_invalid<T: DeserializeOwned, E: Display>(
+    check: fn(&T) -> Result<(), E>,
+    settings: impl serde::Serialize,
+    needle: &str,
+) -> String {
+    let validation = run_settings_check(check, settings);
+    assert!(!validation.valid, "expected invalid settings, got valid");
+    let message = validation.message.unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "settings message {message:?} does not contain {needle:?}"
+    );
+    message
+}
+
+#[track_caller]
+fn run_settings_check<T: DeserializeOwned, E: Display>(
+    check: fn(&T) -> Result<(), E>,
+    settings: impl serde::Serialize,
+) -> SettingsValidation {
+    let json = serde_json::to_vec(&settings)
+        .unwrap_or_else(|error| panic!("settings do not serialize: {error}"));
+    validate(&json, check).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// Asserts the decision's device rules permit `access` on `kind major:minor`.
@@ -287,5 +373,49 @@ mod tests {
                 .memory_limit(MIB),
             &typical_host(),
         );
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+    struct Settings {
+        max_pids: u32,
+    }
+
+    impl Default for Settings {
+        fn default() -> Settings {
+            Settings { max_pids: 64 }
+        }
+    }
+
+    fn check(settings: &Settings) -> Result<(), String> {
+        if settings.max_pids == 0 {
+            Err("maxPids must be at least 1".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_builder_sets_settings() {
+        let with = request().settings(json!({"maxPids": 8})).build();
+        assert_eq!(with.settings(), Ok(Settings { max_pids: 8 }));
+        assert_eq!(request().build().settings(), Ok(Settings::default()));
+    }
+
+    #[test]
+    fn settings_assertions_run_the_check() {
+        assert_settings_valid(check, json!({}));
+        assert_settings_valid(check, json!({"maxPids": 2}));
+        assert_eq!(
+            assert_settings_invalid(check, json!({"maxPids": 0}), "at least 1"),
+            "maxPids must be at least 1"
+        );
+        assert_settings_invalid(check, json!({"other": 1}), "unknown field `other`");
     }
 }

@@ -51,6 +51,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
     let request = args.request.request()?;
     let engine = args.engine.engine()?;
     let policies = load_policies(&engine, &args.request.policies)?;
+    args.request.check_settings(&policies, &request)?;
     let outcome = evaluate_chain(&policies, &request)?;
     let (decision, code) = match &outcome {
         Outcome::Allowed(decision) => (decision.to_decision(), EXIT_OK),

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{EXIT_OK, EngineArgs};
 
 /// Show what a policy module is: ABI version, imports, exports, metadata,
-/// size, its code's shape against the compile caps (functions, largest
+/// whether it checks its settings, size, its code's shape against the compile caps (functions, largest
 /// body, most locals), sha256 and whether its compiled code is cached.
 ///
 /// Loading checks the module exactly as `eval` does, so a module that
@@ -71,6 +71,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
                 "mostLocals": policy.shape().most_locals,
             },
             "metadata": metadata,
+            "validatesSettings": policy.has_settings_check(),
             "imports": imports,
             "exports": exports,
             "cache": {"before": cache_before, "load": policy.cache_outcome().to_string()},
@@ -88,6 +89,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         }
         None => println!("metadata:    (no policy_metadata export)"),
     }
+    println!(
+        "settings:    {}",
+        if policy.has_settings_check() {
+            "checked by policy_validate_settings"
+        } else {
+            "not checked (no policy_validate_settings export)"
+        }
+    );
     println!("size:        {} bytes", policy.size());
     let shape = policy.shape();
     println!(

@@ -1,10 +1,13 @@
 //! The request and policy options `eval` and `run` share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, bail};
 use clap::Args;
+use enforcer::policy::{Policy, json_kind};
 use enforcer::request::{RequestOptions, from_file, from_options};
 use policy_sdk::{Request, User};
+use serde_json::Value;
 
 use super::{parse_label, parse_user};
 
@@ -26,6 +29,11 @@ pub struct RequestArgs {
     /// Requesting user, UID or UID:GID [default: the caller].
     #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
     pub user: Option<User>,
+    /// Settings for the policies, as the operator's config would give
+    /// them: a JSON object, inline or read from @FILE. Every --policy gets
+    /// them, and each that exports a settings check must accept them.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub settings: Option<String>,
     /// Sandbox id [default: generated, sbx-<12 hex digits>].
     #[arg(long)]
     pub id: Option<String>,
@@ -38,15 +46,55 @@ impl RequestArgs {
     /// The request: from the file, or from the options (with the host's
     /// facts filled in either way).
     pub fn request(&self) -> anyhow::Result<Request> {
-        match &self.request {
-            Some(path) => from_file(path),
+        let settings = self.settings()?;
+        let mut request = match &self.request {
+            Some(path) => from_file(path)?,
             None => from_options(RequestOptions {
                 id: self.id.clone(),
                 tenant: self.tenant.clone(),
                 labels: self.labels.clone(),
                 user: self.user.clone(),
                 command: self.command.clone(),
-            }),
-        }
+            })?,
+        };
+        request.set_settings(settings.as_ref());
+        Ok(request)
     }
+
+    /// `--settings`, parsed: `None` without it.
+    pub fn settings(&self) -> anyhow::Result<Option<Value>> {
+        self.settings.as_deref().map(parse_settings).transpose()
+    }
+
+    /// Asks every policy whether it accepts `--settings`, before anything
+    /// is evaluated with them; a refusal names the policy and its reason.
+    pub fn check_settings(&self, policies: &[Policy], request: &Request) -> anyhow::Result<()> {
+        let Some(raw) = &request.settings else {
+            return Ok(());
+        };
+        let settings: Value = serde_json::from_str(raw.get()).context("--settings")?;
+        enforcer::settings::require_valid_for_all(policies, &settings)?;
+        Ok(())
+    }
+}
+
+/// `--settings JSON` or `--settings @FILE`: a JSON object.
+fn parse_settings(text: &str) -> anyhow::Result<Value> {
+    let (origin, json) = match text.strip_prefix('@') {
+        Some(path) => {
+            let json = std::fs::read_to_string(Path::new(path))
+                .with_context(|| format!("--settings: cannot read settings file {path}"))?;
+            (format!("--settings: settings file {path}"), json)
+        }
+        None => ("--settings".to_string(), text.to_string()),
+    };
+    let value: Value =
+        serde_json::from_str(&json).with_context(|| format!("{origin}: not valid JSON"))?;
+    if !value.is_object() {
+        bail!(
+            "{origin}: settings must be a JSON object ({{\"key\": value, ...}}), not {}",
+            json_kind(&value)
+        );
+    }
+    Ok(value)
 }

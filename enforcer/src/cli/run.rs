@@ -135,6 +135,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     let engine = args.engine.engine()?;
     timings.lap("engine");
     let policies = load_policies(&engine, &args.request.policies)?;
+    args.request.check_settings(&policies, &request)?;
     timings.lap("load");
     let options = RunOptions {
         cgroup_root: args.cgroup_root,

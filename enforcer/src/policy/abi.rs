@@ -45,6 +45,8 @@ pub struct Exports {
     pub metadata: Option<ModuleExport>,
     /// `policy_panic_response`, optional.
     pub panic_response: Option<ModuleExport>,
+    /// `policy_validate_settings`, optional.
+    pub validate_settings: Option<ModuleExport>,
 }
 
 /// Refuses any import but `enforcer.log` with its ABI type.
@@ -96,6 +98,7 @@ pub fn resolve_exports(module: &Module) -> Result<Exports, PolicyErrorKind> {
         evaluate: required("policy_evaluate", SIG_EVALUATE)?,
         metadata: func_export(module, "policy_metadata", SIG_PACKED)?,
         panic_response: func_export(module, "policy_panic_response", SIG_PACKED)?,
+        validate_settings: func_export(module, "policy_validate_settings", SIG_EVALUATE)?,
     })
 }
 

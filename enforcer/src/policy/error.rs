@@ -188,6 +188,10 @@ pub enum PolicyErrorKind {
     /// The policy answered `{"error": ...}` (or panicked).
     #[error("reported an error: {0}")]
     Reported(String),
+    /// The settings given to `policy_validate_settings` are not a JSON
+    /// object (the value's kind: `an array`, `a string`, ...).
+    #[error("settings must be a JSON object, not {0}")]
+    SettingsNotObject(&'static str),
     /// The request could not be serialized or is too large.
     #[error("cannot pass the request: {0}")]
     Request(String),

@@ -27,6 +27,7 @@ pub use engine::{Allocation, EngineOptions, PolicyEngine};
 pub use error::{Budget, PolicyError, PolicyErrorKind};
 use limits::StoreState;
 pub use load::hex;
+pub use response::{SettingsCheck, json_kind};
 pub use shape::{CompileCaps, ModuleShape};
 
 /// A loaded, checked policy, ready to evaluate requests from any thread.
@@ -85,12 +86,55 @@ impl Policy {
 
     /// Evaluates a request already serialized as JSON.
     pub fn evaluate_json(&self, request: &[u8]) -> Result<Decision, PolicyError> {
-        let bytes = self.call_packed(|store, instance| {
+        let bytes = self.call_with_input(&self.exports.evaluate, request)?;
+        response::parse_decision(&bytes).map_err(|kind| self.error(kind))
+    }
+
+    /// Whether the module exports `policy_validate_settings`.
+    pub fn has_settings_check(&self) -> bool {
+        self.exports.validate_settings.is_some()
+    }
+
+    /// Asks the policy whether it accepts `settings` (a JSON object), by
+    /// calling its `policy_validate_settings` export under the same sandbox
+    /// as an evaluation: a fresh store, the deadline, the memory, table and
+    /// output caps. A module without the export accepts anything it is
+    /// given ([`SettingsCheck::NotExported`]). A trap, a timeout, a bad
+    /// response or the policy's `{"error": ...}` is an error naming the
+    /// policy; settings that are not an object are refused before any call.
+    pub fn validate_settings(
+        &self,
+        settings: &serde_json::Value,
+    ) -> Result<SettingsCheck, PolicyError> {
+        let Some(export) = &self.exports.validate_settings else {
+            return Ok(SettingsCheck::NotExported);
+        };
+        if !settings.is_object() {
+            return Err(
+                self.error(PolicyErrorKind::SettingsNotObject(response::json_kind(
+                    settings,
+                ))),
+            );
+        }
+        let json = serde_json::to_vec(settings)
+            .map_err(|error| self.error(PolicyErrorKind::Request(error.to_string())))?;
+        let bytes = self.call_with_input(export, &json)?;
+        response::parse_settings_check(&bytes).map_err(|kind| self.error(kind))
+    }
+
+    /// Calls an export of type `(ptr, len) -> packed` with `input` copied
+    /// into a buffer from `policy_alloc`, in a fresh store; after a trap,
+    /// the SDK's recorded panic message is preferred to the bare trap.
+    fn call_with_input(
+        &self,
+        export: &wasmtime::ModuleExport,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PolicyError> {
+        self.call_packed(|store, instance| {
             let memory = memory_of(store, instance, &self.exports)?;
-            let ptr = self.write_request(store, instance, memory, request)?;
-            let evaluate: TypedFunc<(i32, i32), i64> =
-                typed_func(store, instance, &self.exports.evaluate)?;
-            match evaluate.call(&mut *store, (ptr as i32, request.len() as i32)) {
+            let ptr = self.write_request(store, instance, memory, input)?;
+            let func: TypedFunc<(i32, i32), i64> = typed_func(store, instance, export)?;
+            match func.call(&mut *store, (ptr as i32, input.len() as i32)) {
                 Ok(packed) => Ok((memory, packed)),
                 Err(trap) => match self.classify(trap, store) {
                     PolicyErrorKind::Trap(message) => Err(self
@@ -99,8 +143,7 @@ impl Policy {
                     other => Err(other),
                 },
             }
-        })?;
-        response::parse_decision(&bytes).map_err(|kind| self.error(kind))
+        })
     }
 
     /// Calls `policy_metadata`, if the module exports it.

@@ -1,7 +1,8 @@
-//! Parsing a policy's response bytes into a decision, with errors that say
-//! which byte or which field is wrong.
+//! Parsing a policy's response bytes into a decision (or a settings
+//! check), with errors that say which byte or which field is wrong.
 
 use policy_sdk::{Decision, Response};
+use serde::Deserialize;
 use serde_json::error::Category;
 
 use super::error::PolicyErrorKind;
@@ -45,6 +46,78 @@ fn explain_parse_failure(bytes: &[u8]) -> PolicyErrorKind {
     }
 }
 
+/// What a policy said about the settings it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsCheck {
+    /// `{"valid": true}`.
+    Valid,
+    /// `{"valid": false, "message": "..."}`: the policy's reason.
+    Invalid(String),
+    /// The module does not export `policy_validate_settings`: nothing to
+    /// check (it ignores settings, or takes any).
+    NotExported,
+}
+
+/// `policy_validate_settings`'s response, every field optional so that the
+/// combinations can be told apart in the error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsResponse {
+    valid: Option<bool>,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+/// Parses `{"valid": true}`, `{"valid": false, "message": "..."}` or
+/// `{"error": "..."}` (the policy could not check: an error, not a verdict).
+pub fn parse_settings_check(bytes: &[u8]) -> Result<SettingsCheck, PolicyErrorKind> {
+    std::str::from_utf8(bytes).map_err(PolicyErrorKind::InvalidUtf8)?;
+    let response: SettingsResponse = serde_json::from_slice(bytes).map_err(|error| {
+        match error.classify() {
+            Category::Data => PolicyErrorKind::InvalidResponse(format!(
+                "settings: expected {{\"valid\": true}}, {{\"valid\": false, \"message\": \"...\"}} or {{\"error\": \"...\"}}: {error}"
+            )),
+            _ => PolicyErrorKind::InvalidJson(error.to_string()),
+        }
+    })?;
+    match response {
+        SettingsResponse {
+            valid: Some(true),
+            error: None,
+            ..
+        } => Ok(SettingsCheck::Valid),
+        SettingsResponse {
+            valid: Some(false),
+            message,
+            error: None,
+        } => Ok(SettingsCheck::Invalid(
+            message.unwrap_or_else(|| "(the policy gave no reason)".into()),
+        )),
+        SettingsResponse {
+            valid: None,
+            message: None,
+            error: Some(message),
+        } => Err(PolicyErrorKind::Reported(message)),
+        _ => Err(PolicyErrorKind::InvalidResponse(
+            "settings: expected exactly one of `valid` (with an optional `message`) or `error`"
+                .into(),
+        )),
+    }
+}
+
+/// The kind of a JSON value, for messages: `an array`, `a string`, ...
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +153,34 @@ mod tests {
             br#"{"decision":{"allow":true,"namespaces":[{"type":"pid"},{"type":"time"}]}}"#,
         );
         assert!(text.contains("decision.namespaces[1].type"), "{text}");
+    }
+
+    #[test]
+    fn settings_checks_have_kubewardens_shape() {
+        assert_eq!(
+            parse_settings_check(br#"{"valid":true}"#).expect("parses"),
+            SettingsCheck::Valid
+        );
+        assert_eq!(
+            parse_settings_check(br#"{"valid":false,"message":"maxPids must be at least 1"}"#)
+                .expect("parses"),
+            SettingsCheck::Invalid("maxPids must be at least 1".into())
+        );
+        assert_eq!(
+            parse_settings_check(br#"{"valid":false}"#).expect("parses"),
+            SettingsCheck::Invalid("(the policy gave no reason)".into())
+        );
+        let text = |bytes: &[u8]| {
+            parse_settings_check(bytes)
+                .expect_err("must fail")
+                .to_string()
+        };
+        assert_eq!(text(br#"{"error":"boom"}"#), "reported an error: boom");
+        assert!(text(br#"{"valid":true,"error":"x"}"#).contains("exactly one of"));
+        assert!(text(br#"{}"#).contains("exactly one of"));
+        assert!(text(br#"{"valid":"yes"}"#).contains("settings: expected"));
+        assert!(text(br#"{"vaild":true}"#).contains("unknown field `vaild`"));
+        assert!(text(b"{nope").contains("not valid JSON"));
+        assert!(text(b"\xff").contains("not valid UTF-8"));
     }
 }
