@@ -24,8 +24,9 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::evaluation::{Outcome, evaluate_chain};
-use crate::policy::Policy;
+use policy_sdk::Request;
+
+use crate::evaluation::{Chain, Outcome, evaluate_chain};
 
 /// A file of cases.
 #[derive(Debug, Deserialize)]
@@ -74,8 +75,15 @@ pub fn read_case_file(path: &Path) -> anyhow::Result<CaseFile> {
     parsed.with_context(|| format!("case file {}", path.display()))
 }
 
-/// Runs one case; `Err` is the failure message.
-pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
+/// Runs one case against the chain `chain_for` gives for its request
+/// (which depends on the request's tenant when a config is in use); `Err`
+/// is the failure message. A chain that cannot be built counts as an
+/// evaluation error (an unknown tenant, say), which `expect.error` may
+/// expect.
+pub fn run_case(
+    chain_for: impl FnOnce(&Request) -> Result<Chain, String>,
+    case: &Case,
+) -> Result<(), String> {
     let has_host = case.request.get("host").is_some();
     let request = crate::request::parse(&case.request.to_string())
         .map_err(|error| format!("bad request: {error:#}"))?;
@@ -88,9 +96,13 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
         request.id = "golden".into();
     }
     let expect = &case.expect;
-    let outcome = match (evaluate_chain(policies, &request), &expect.error) {
-        (Err(error), Some(needle)) => {
-            let message = error.to_string();
+    let evaluated = chain_for(&request).and_then(|chain| {
+        evaluate_chain(&chain, &request)
+            .map(|evaluation| evaluation.outcome)
+            .map_err(|error| error.to_string())
+    });
+    let outcome = match (evaluated, &expect.error) {
+        (Err(message), Some(needle)) => {
             return if message.contains(needle.as_str()) {
                 Ok(())
             } else {

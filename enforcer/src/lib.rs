@@ -7,7 +7,9 @@
 //! write policies.
 
 pub mod cgroup;
+pub mod chain;
 pub mod check;
+pub mod config;
 pub mod decision;
 pub mod embedded;
 pub mod evaluation;

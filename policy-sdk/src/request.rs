@@ -51,6 +51,9 @@ pub struct Request {
     /// never look at it do not pay to parse it, in time or in code size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Box<RawValue>>,
+    /// Settings the operator gave this policy in the enforcer's config (a JSON object); read them with `Request::settings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The user asking to run a workload.

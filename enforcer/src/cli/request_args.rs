@@ -11,7 +11,9 @@ use super::{parse_label, parse_user};
 /// Which policies decide, and the request they decide on.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
-    /// Policy module (.wasm or .wat); repeat to chain [default: the built-in policy].
+    /// Policy module (.wasm or .wat); repeat to chain. Given, exactly these
+    /// decide (the config's chain is not used) [default: the config's
+    /// platform chain and the tenant's policy, else the built-in policy].
     #[arg(long = "policy", short = 'p', value_name = "FILE")]
     pub policies: Vec<PathBuf>,
     /// Request JSON file, or - for stdin.
