@@ -266,7 +266,9 @@ pub fn evaluate_chain(chain: &Chain, request: &Request) -> Result<Evaluation, Ch
             return run.end(end, &all[index + 1..]);
         }
     }
-    if let (Some(ceilings), Some(decision)) = (&chain.ceilings, run.so_far.take()) {
+    if let Some(ceilings) = &chain.ceilings
+        && let Some(decision) = run.so_far.take()
+    {
         match run.ceiled(decision, ceilings) {
             Ok(decision) => run.so_far = Some(decision),
             Err(error) => return Err(run.fail(error, &chain.tenant.iter().collect::<Vec<_>>())),

@@ -222,7 +222,7 @@ fn print_check(report: &CheckReport, default_absent: bool) {
     for policy in &report.policies {
         let who = match &policy.tenant {
             Some(tenant) => format!("tenant    {}", escape(tenant)),
-            None => "platform ".to_string(),
+            None => "platform".to_string(),
         };
         let path = policy.path.as_deref().map_or_else(
             || "(no policy: the platform's decision)".to_string(),
