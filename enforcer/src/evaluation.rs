@@ -293,7 +293,10 @@ pub fn evaluate_chain(chain: &Chain, request: &Request) -> Result<Evaluation, Ch
 
 /// How an enforcing link ended the chain.
 enum End {
-    Denied { policy: String, decision: Decision },
+    Denied {
+        policy: String,
+        decision: Box<Decision>,
+    },
     Failed(ChainError),
 }
 
@@ -326,7 +329,7 @@ impl Run {
             }
             Ok(false) => Some(End::Denied {
                 policy: link.policy.name().to_string(),
-                decision: decision.unwrap_or_default(),
+                decision: Box::new(decision.unwrap_or_default()),
             }),
             Err(error) => Some(End::Failed(error)),
         }
@@ -406,7 +409,10 @@ impl Run {
                 let mut run = self;
                 run.skip(rest);
                 Ok(Evaluation {
-                    outcome: Outcome::Denied { policy, decision },
+                    outcome: Outcome::Denied {
+                        policy,
+                        decision: *decision,
+                    },
                     links: run.reports,
                 })
             }

@@ -61,9 +61,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Formats a duration the way [`parse_duration`] reads it.
 pub fn format_duration(duration: Duration) -> String {
     let micros = duration.as_micros();
-    if micros % 1_000_000 == 0 {
+    if micros.is_multiple_of(1_000_000) {
         format!("{}s", micros / 1_000_000)
-    } else if micros % 1_000 == 0 {
+    } else if micros.is_multiple_of(1_000) {
         format!("{}ms", micros / 1_000)
     } else {
         format!("{micros}us")
@@ -114,7 +114,7 @@ pub fn check_positive(value: i64) -> Result<i64, String> {
 
 /// Checks a CPU ceiling: at least 0.01 CPU, and finite.
 pub fn check_cpus(cpus: f64) -> Result<f64, String> {
-    if cpus.is_finite() && cpus >= 0.01 && cpus <= 1_000_000.0 {
+    if (0.01..=1_000_000.0).contains(&cpus) {
         Ok(cpus)
     } else {
         Err(format!("{cpus} must be a number of CPUs from 0.01 up"))
