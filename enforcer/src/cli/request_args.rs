@@ -19,7 +19,8 @@ pub struct RequestArgs {
     /// Request JSON file, or - for stdin.
     #[arg(long, short = 'r', value_name = "FILE", conflicts_with_all = ["tenant", "labels", "user", "id", "command"])]
     pub request: Option<PathBuf>,
-    /// Tenant the workload belongs to.
+    /// Tenant the workload belongs to; with a config, picks the tenant's
+    /// policy, mode, settings and ceilings (an unknown tenant is refused).
     #[arg(long)]
     pub tenant: Option<String>,
     /// Request label, KEY=VALUE; repeatable.
