@@ -29,8 +29,9 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::evaluation::{Outcome, evaluate_chain};
-use crate::policy::Policy;
+use policy_sdk::Request;
+
+use crate::evaluation::{Chain, Outcome, evaluate_chain};
 use crate::settings::require_valid_for_all;
 
 /// A file of cases.
@@ -83,8 +84,15 @@ pub fn read_case_file(path: &Path) -> anyhow::Result<CaseFile> {
     parsed.with_context(|| format!("case file {}", path.display()))
 }
 
-/// Runs one case; `Err` is the failure message.
-pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
+/// Runs one case against the chain `chain_for` gives for its request
+/// (which depends on the request's tenant when a config is in use); `Err`
+/// is the failure message. A chain that cannot be built counts as an
+/// evaluation error (an unknown tenant, say), which `expect.error` may
+/// expect.
+pub fn run_case(
+    chain_for: impl FnOnce(&Request) -> Result<Chain, String>,
+    case: &Case,
+) -> Result<(), String> {
     let has_host = case.request.get("host").is_some();
     let request = crate::request::parse(&case.request.to_string())
         .map_err(|error| format!("bad request: {error:#}"))?;
@@ -98,15 +106,17 @@ pub fn run_case(policies: &[Policy], case: &Case) -> Result<(), String> {
     }
     let settings = case.settings.clone().map(Value::Object);
     request.set_settings(settings.as_ref());
-    let result = match &settings {
-        Some(settings) => {
-            require_valid_for_all(policies, settings).map_err(|error| error.to_string())
-        }
-        None => Ok(()),
-    }
-    .and_then(|()| evaluate_chain(policies, &request).map_err(|error| error.to_string()));
     let expect = &case.expect;
-    let outcome = match (result, &expect.error) {
+    let evaluated = chain_for(&request).and_then(|chain| {
+        if let Some(settings) = &settings {
+            let policies: Vec<_> = chain.links().map(|link| link.policy.clone()).collect();
+            require_valid_for_all(&policies, settings).map_err(|error| error.to_string())?;
+        }
+        evaluate_chain(&chain, &request)
+            .map(|evaluation| evaluation.outcome)
+            .map_err(|error| error.to_string())
+    });
+    let outcome = match (evaluated, &expect.error) {
         (Err(message), Some(needle)) => {
             return if message.contains(needle.as_str()) {
                 Ok(())

@@ -8,7 +8,9 @@
 
 pub mod audit;
 pub mod cgroup;
+pub mod chain;
 pub mod check;
+pub mod config;
 pub mod decision;
 pub mod embedded;
 pub mod evaluation;

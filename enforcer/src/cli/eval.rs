@@ -2,18 +2,21 @@
 
 use clap::{Args, ValueEnum};
 use enforcer::cgroup::{CgroupPlan, Value, discover, plan};
-use enforcer::evaluation::{Outcome, evaluate_chain};
-use enforcer::printable::escape;
+use enforcer::evaluation::{LinkReport, LinkResult, Mode, Outcome, evaluate_chain};
+use enforcer::printable::{escape, escape_message};
 
 use super::request_args::RequestArgs;
-use super::{EXIT_DENIED, EXIT_OK, EngineArgs, load_policies};
+use super::{EXIT_DENIED, EXIT_ERROR, EXIT_OK, EngineArgs, chain_for, config};
 
 /// Evaluate a request and print the validated decision as JSON on stdout.
 ///
 /// Policies run in order; each later one sees the decision so far and may
 /// only tighten it. The request comes from --request (a JSON file, or - for
 /// stdin) or from --tenant, --label, --user and the trailing command; the
-/// enforcer always fills in `host` with this machine's facts.
+/// enforcer always fills in `host` with this machine's facts. With a config
+/// and no --policy, the config's platform chain decides, then the
+/// request's tenant's ceilings and policy. What an audit-mode policy would
+/// have done is noted on stderr.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     enforcer eval -- /bin/sh -c 'echo hello'\n  \
@@ -26,6 +29,11 @@ pub struct EvalArgs {
     /// Print the decision on one line.
     #[arg(long)]
     compact: bool,
+    /// Print a report instead of the bare decision: `allow`, the final
+    /// `decision` (or the `error`), and one entry per policy of the chain
+    /// (`links`: policy, sha256, mode, role, result, its decision).
+    #[arg(long, conflicts_with = "plan")]
+    report: bool,
     /// Instead of the decision, print the cgroup directories and files
     /// `run` would create and write on this host (nothing is written):
     /// `--plan` for text, `--plan=json` for JSON.
@@ -39,9 +47,9 @@ pub struct EvalArgs {
     )]
     plan: Option<PlanFormat>,
     /// Cgroup root: the directory, under each hierarchy, that holds every
-    /// sandbox's cgroup.
-    #[arg(long, value_name = "NAME", default_value = "enforcer", value_parser = parse_cgroup_root)]
-    cgroup_root: String,
+    /// sandbox's cgroup [default: the config's cgroup_root, else enforcer].
+    #[arg(long, value_name = "NAME", value_parser = enforcer::config::parse_cgroup_root)]
+    cgroup_root: Option<String>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -50,10 +58,31 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
     let request = args.request.request()?;
     let engine = args.engine.engine()?;
-    let policies = load_policies(&engine, &args.request.policies)?;
-    args.request.check_settings(&policies, &request)?;
-    let outcome = evaluate_chain(&policies, &request)?;
-    let (decision, code) = match &outcome {
+    let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
+    args.request.check_settings(&chain, &request)?;
+    let evaluation = match evaluate_chain(&chain, &request) {
+        Ok(evaluation) => evaluation,
+        Err(failure) => {
+            note_audits(&failure.links);
+            if args.report {
+                let report = serde_json::json!({
+                    "allow": false,
+                    "error": failure.to_string(),
+                    "links": failure.links,
+                });
+                super::print_stdout(&render(&report, args.compact)?);
+                eprintln!(
+                    "enforcer: error: {}",
+                    escape_message(&super::describe_error(&failure.into()))
+                );
+                return Ok(EXIT_ERROR);
+            }
+            return Err(failure.into());
+        }
+    };
+    note_audits(&evaluation.links);
+    let outcome = &evaluation.outcome;
+    let (decision, code) = match outcome {
         Outcome::Allowed(decision) => (decision.to_decision(), EXIT_OK),
         Outcome::Denied { policy, decision } => {
             eprintln!(
@@ -64,11 +93,20 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             (decision.clone(), EXIT_DENIED)
         }
     };
-    if let (Some(format), Outcome::Allowed(normal)) = (args.plan, &outcome) {
+    if args.report {
+        let report = serde_json::json!({
+            "allow": matches!(outcome, Outcome::Allowed(_)),
+            "decision": decision,
+            "links": evaluation.links,
+        });
+        super::print_stdout(&render(&report, args.compact)?);
+        return Ok(code);
+    }
+    if let (Some(format), Outcome::Allowed(normal)) = (args.plan, outcome) {
         let plan = plan(
             &normal.resources,
             &discover(),
-            &args.cgroup_root,
+            &cgroup_root(args.cgroup_root),
             &normal.cgroups_path,
         )
         .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?;
@@ -137,18 +175,39 @@ fn shown(path: &std::path::Path) -> String {
     escape(&path.to_string_lossy()).into_owned()
 }
 
-pub(super) fn parse_cgroup_root(text: &str) -> Result<String, String> {
-    let valid = !text.is_empty()
-        && text != "."
-        && text != ".."
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if valid {
-        Ok(text.to_string())
+/// The cgroup root: the flag, else the config's, else `enforcer`.
+pub(super) fn cgroup_root(flag: Option<String>) -> String {
+    flag.or_else(|| {
+        config()
+            .and_then(|config| config.values.cgroup_root.as_ref())
+            .map(|root| root.0.clone())
+    })
+    .unwrap_or_else(|| "enforcer".to_string())
+}
+
+fn render(value: &serde_json::Value, compact: bool) -> anyhow::Result<String> {
+    Ok(if compact {
+        serde_json::to_string(value)?
     } else {
-        Err(format!(
-            "{text:?} must be one directory name of A-Z, a-z, 0-9, '-', '_' and '.'"
-        ))
+        serde_json::to_string_pretty(value)?
+    })
+}
+
+/// One stderr line per audit-mode policy: what it would have done.
+pub(super) fn note_audits(links: &[LinkReport]) {
+    for link in links.iter().filter(|link| link.mode == Mode::Audit) {
+        let what = match &link.result {
+            LinkResult::Allowed => "would allow".to_string(),
+            LinkResult::Denied { reason } => format!("would deny: {reason}"),
+            LinkResult::Invalid { error }
+            | LinkResult::Loosened { error }
+            | LinkResult::Failed { error } => format!("would fail: {error}"),
+            LinkResult::Skipped => continue,
+        };
+        eprintln!(
+            "enforcer: audit: policy {} (audit mode, not applied) {}",
+            escape(&link.policy),
+            escape_message(&what)
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod check;
+mod config_cmd;
 mod eval;
 mod inspect;
 mod request_args;
@@ -12,11 +13,15 @@ mod sandbox;
 mod test;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use enforcer::chain::build_chain;
+use enforcer::config::{Config, Count, Limits};
+use enforcer::evaluation::Chain;
 use enforcer::policy::{
-    Allocation, CompileBudget, CompileCaps, Compiler, EngineOptions, Policy, PolicyEngine,
+    Allocation, CompileBudget, CompileCaps, Compiler, EngineOptions, PolicyEngine,
 };
 use policy_sdk::{LogLevel, User};
 
@@ -33,8 +38,10 @@ pub const EXIT_ERROR: i32 = 2;
 /// labels, host facts) and returns a decision: allow or deny, the Linux
 /// namespaces to create or join, cgroup limits and the workload's
 /// privileges, in the OCI runtime spec's shape. `enforcer run` applies it
-/// and runs the command in that sandbox. Without --policy, the built-in
-/// default policy is used.
+/// and runs the command in that sandbox. Without --policy, the operator's
+/// config (/etc/enforcer/config.toml, see docs/operators.md) names the
+/// platform and tenant policies; without either, the built-in default
+/// policy is used.
 #[derive(Debug, Parser)]
 #[command(name = "enforcer", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  \
@@ -43,9 +50,14 @@ pub const EXIT_ERROR: i32 = 2;
     enforcer eval -- /bin/sh -c 'echo hello'\n  \
     enforcer eval --policy tiers.wasm --tenant acme --label tier=pro -- python3 job.py\n  \
     enforcer inspect tiers.wasm\n  \
-    enforcer test --policy tiers.wasm cases.toml\n\n\
+    enforcer test --policy tiers.wasm cases.toml\n  \
+    enforcer config check\n\n\
     Exit status: 0 allowed (or tests passed), 1 denied (or a test failed), 2 error.")]
 struct Cli {
+    /// The operator's config file; its config.d/ and tenants.d/ beside it
+    /// are read too [default: /etc/enforcer/config.toml, if it exists].
+    #[arg(long, global = true, value_name = "FILE", env = enforcer::config::ENV_VAR)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,6 +89,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Run golden cases (TOML or JSON) against policy modules.
     Test(test::TestArgs),
+    /// Check or show the operator's config.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
     /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).
     ///
     /// WASI is limited to stdout, stderr and arguments: no filesystem, no
@@ -87,6 +102,21 @@ enum Command {
     /// the enforcer runs itself this way on a cache miss).
     #[command(name = enforcer::policy::compiler::CHILD_COMMAND, hide = true)]
     CompilePolicy(CompilePolicyArgs),
+}
+
+impl Command {
+    /// Whether the command reads the operator's config at start (`config`
+    /// reads it itself, to report what is wrong; `check`, the test runner
+    /// and the compiler child never do).
+    fn uses_config(&self) -> bool {
+        !matches!(
+            self,
+            Command::Check(_)
+                | Command::Config(_)
+                | Command::TestRunner(_)
+                | Command::CompilePolicy(_)
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -104,115 +134,154 @@ struct TestRunnerArgs {
     args: Vec<String>,
 }
 
-/// Settings of the Wasm sandbox policies run in.
+/// Settings of the Wasm sandbox policies run in. Each flag overrides the
+/// config's `[limits]` key of the same meaning, which overrides the
+/// built-in default.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Wall-clock budget of one evaluation, e.g. 100ms, 2s.
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
-    deadline: Duration,
-    /// Linear-memory cap of a policy instance, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    memory_cap: usize,
-    /// Largest response a policy may return, in KiB.
-    #[arg(long, value_name = "KIB", default_value_t = 1024)]
-    output_cap: usize,
-    /// Largest policy module accepted, in MiB (checked before compiling).
-    #[arg(long, value_name = "MIB", default_value_t = CompileCaps::default().module_bytes >> 20)]
-    max_module_size: usize,
-    /// Most functions a policy module may define (checked before compiling).
-    #[arg(long, value_name = "N", default_value_t = CompileCaps::default().functions)]
-    max_functions: u32,
+    /// Wall-clock budget of one evaluation, e.g. 100ms, 2s [default: 100ms].
+    #[arg(long, value_name = "DURATION", value_parser = enforcer::config::parse_duration)]
+    deadline: Option<Duration>,
+    /// Linear-memory cap of a policy instance, in MiB [default: 64].
+    #[arg(long, value_name = "MIB")]
+    memory_cap: Option<usize>,
+    /// Largest response a policy may return, in KiB [default: 1024].
+    #[arg(long, value_name = "KIB")]
+    output_cap: Option<usize>,
+    /// Largest policy module accepted, in MiB (checked before compiling)
+    /// [default: 4].
+    #[arg(long, value_name = "MIB")]
+    max_module_size: Option<usize>,
+    /// Most functions a policy module may define (checked before
+    /// compiling) [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_functions: Option<u32>,
     /// Largest function body of a policy module, in KiB (checked before
-    /// compiling).
-    #[arg(long, value_name = "KIB", default_value_t = CompileCaps::default().function_bytes >> 10)]
-    max_function_size: usize,
+    /// compiling) [default: 256].
+    #[arg(long, value_name = "KIB")]
+    max_function_size: Option<usize>,
     /// Most locals one function of a policy module may declare (checked
-    /// before compiling).
-    #[arg(long, value_name = "N", default_value_t = CompileCaps::default().locals)]
-    max_locals: u32,
-    /// CPU seconds compiling one policy module may use.
-    #[arg(long, value_name = "SECONDS", default_value_t = CompileBudget::default().cpu_seconds,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    compile_time: u64,
+    /// before compiling) [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_locals: Option<u32>,
+    /// CPU seconds compiling one policy module may use [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    compile_time: Option<u64>,
     /// Address space the process compiling one policy module may use, in
-    /// MiB.
-    #[arg(long, value_name = "MIB", default_value_t = CompileBudget::default().memory_bytes >> 20)]
-    compile_memory: usize,
-    /// Directory for compiled policy code [default: /var/cache/enforcer for
-    /// root, else $XDG_CACHE_HOME/enforcer].
+    /// MiB [default: 1024].
+    #[arg(long, value_name = "MIB")]
+    compile_memory: Option<usize>,
+    /// Directory for compiled policy code [default: the config's
+    /// cache_dir, else /var/cache/enforcer for root, else
+    /// $XDG_CACHE_HOME/enforcer].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile policies every time; read and write no cache.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
-    /// Lowest policy log level printed to stderr: error, warn, info, debug.
-    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_log_level)]
-    policy_log: LogLevel,
+    /// Lowest policy log level printed to stderr: error, warn, info, debug
+    /// [default: info].
+    #[arg(long, value_name = "LEVEL", value_parser = parse_log_level)]
+    policy_log: Option<LogLevel>,
 }
 
 impl EngineArgs {
-    /// Engine options for a one-shot run (on-demand allocation).
+    /// Engine options for a one-shot run (on-demand allocation): each
+    /// flag, else the config's `[limits]`, else the built-in default.
     pub fn engine(&self) -> anyhow::Result<PolicyEngine> {
+        let limits = config().map(|config| &config.values.limits);
+        let from = |pick: fn(&Limits) -> Option<u64>| limits.and_then(pick);
+        let caps = CompileCaps::default();
+        let budget = CompileBudget::default();
+        let mib = |value: usize| value.saturating_mul(1 << 20);
+        let kib = |value: usize| value.saturating_mul(1 << 10);
+        let size = |flag: Option<usize>, pick: fn(&Limits) -> Option<u64>, default: usize| {
+            flag.or_else(|| from(pick).map(|value| usize::try_from(value).unwrap_or(usize::MAX)))
+                .unwrap_or(default)
+        };
+        let count = |flag: Option<u32>, pick: fn(&Limits) -> Option<u64>, default: u32| {
+            flag.or_else(|| from(pick).map(|value| u32::try_from(value).unwrap_or(u32::MAX)))
+                .unwrap_or(default)
+        };
         let mut options = EngineOptions {
-            deadline: self.deadline,
-            memory_cap: self.memory_cap.saturating_mul(1 << 20),
-            output_cap: self.output_cap.saturating_mul(1 << 10),
+            deadline: self
+                .deadline
+                .or_else(|| limits.and_then(|limits| limits.deadline.map(|deadline| deadline.0)))
+                .unwrap_or(DEFAULT_DEADLINE),
+            memory_cap: mib(size(self.memory_cap, |l| count_of(l.memory_cap_mib), 64)),
+            output_cap: kib(size(self.output_cap, |l| count_of(l.output_cap_kib), 1024)),
             allocation: Allocation::OnDemand,
-            log_level: self.policy_log,
+            log_level: self
+                .policy_log
+                .or_else(|| limits.and_then(|limits| limits.policy_log.map(LogLevel::from)))
+                .unwrap_or(LogLevel::Info),
             compile_caps: CompileCaps {
-                module_bytes: self.max_module_size.saturating_mul(1 << 20),
-                functions: self.max_functions,
-                function_bytes: self.max_function_size.saturating_mul(1 << 10),
-                locals: self.max_locals,
+                module_bytes: mib(size(
+                    self.max_module_size,
+                    |l| count_of(l.max_module_size_mib),
+                    caps.module_bytes >> 20,
+                )),
+                functions: count(
+                    self.max_functions,
+                    |l| count_of(l.max_functions),
+                    caps.functions,
+                ),
+                function_bytes: kib(size(
+                    self.max_function_size,
+                    |l| count_of(l.max_function_size_kib),
+                    caps.function_bytes >> 10,
+                )),
+                locals: count(self.max_locals, |l| count_of(l.max_locals), caps.locals),
             },
             compiler: Compiler::this_executable(),
             compile_budget: CompileBudget {
-                cpu_seconds: self.compile_time,
-                memory_bytes: self.compile_memory.saturating_mul(1 << 20),
+                cpu_seconds: self
+                    .compile_time
+                    .or_else(|| from(|l| count_of(l.compile_time_s)))
+                    .unwrap_or(budget.cpu_seconds),
+                memory_bytes: mib(size(
+                    self.compile_memory,
+                    |l| count_of(l.compile_memory_mib),
+                    budget.memory_bytes >> 20,
+                )),
             },
             ..EngineOptions::default()
         };
+        let configured = config()
+            .and_then(|config| config.values.cache_dir.as_ref())
+            .map(|dir| dir.path().to_path_buf());
         if self.no_cache {
             options.cache_dir = None;
-        } else if let Some(dir) = &self.cache_dir {
-            options.cache_dir = Some(dir.clone());
+        } else if let Some(dir) = self.cache_dir.clone().or(configured) {
+            options.cache_dir = Some(dir);
         }
         PolicyEngine::new(options)
     }
 }
 
-/// Loads `paths`, or the embedded default policy when there are none.
-pub fn load_policies(engine: &PolicyEngine, paths: &[PathBuf]) -> anyhow::Result<Vec<Policy>> {
-    if paths.is_empty() {
-        return Ok(vec![engine.load_bytes(
-            enforcer::embedded::DEFAULT_POLICY_NAME,
-            enforcer::embedded::DEFAULT_POLICY,
-        )?]);
-    }
-    paths
-        .iter()
-        .map(|path| engine.load_file(path).map_err(anyhow::Error::from))
-        .collect()
+/// The built-in evaluation deadline.
+const DEFAULT_DEADLINE: Duration = Duration::from_millis(100);
+
+fn count_of(count: Option<Count>) -> Option<u64> {
+    count.map(Count::get)
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 100ms or 2s"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "s" => Duration::from_secs(value),
-        "us" => Duration::from_micros(value),
-        _ => return Err(format!("{text:?}: the unit must be us, ms or s")),
-    };
-    if duration.is_zero() {
-        return Err("the deadline must be positive".into());
-    }
-    Ok(duration)
+/// The config loaded at start, if there is one (see [`run`]).
+static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
+
+/// The operator's config, when one was found at start.
+pub fn config() -> Option<&'static Config> {
+    CONFIG.get().and_then(Option::as_ref)
+}
+
+/// The chain for a request from `tenant`: the `--policy` modules if any,
+/// else the config's chain, else the embedded default.
+pub fn chain_for(
+    engine: &PolicyEngine,
+    policies: &[PathBuf],
+    tenant: Option<&str>,
+) -> anyhow::Result<Chain> {
+    Ok(build_chain(engine, config(), policies, tenant)?)
 }
 
 fn parse_log_level(text: &str) -> Result<LogLevel, String> {
@@ -289,6 +358,23 @@ pub fn print_stdout(line: &str) {
 /// Parses arguments, runs the command, returns the exit status.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    if cli.command.uses_config() {
+        match enforcer::config::load(cli.config.as_deref()) {
+            Ok(config) => {
+                let _ = CONFIG.set(config);
+            }
+            Err(error) => {
+                eprintln!(
+                    "enforcer: error: {}",
+                    enforcer::printable::escape_message(&error.to_string())
+                );
+                return match cli.command {
+                    Command::Run(_) | Command::Exec(_) => run::EXIT_RUN_ERROR,
+                    _ => EXIT_ERROR,
+                };
+            }
+        }
+    }
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
@@ -308,6 +394,7 @@ pub fn run() -> i32 {
         Command::Gc(args) => sandbox::gc(args),
         Command::Audit(args) => audit::run(args),
         Command::Test(args) => test::run(args),
+        Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
         Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
         Command::CompilePolicy(args) => {
             return enforcer::policy::compiler::compiler_main(&args.spec);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use enforcer::evaluation::Chain;
 use enforcer::policy::{Policy, json_kind};
 use enforcer::request::{RequestOptions, from_file, from_options};
 use policy_sdk::{Request, User};
@@ -14,13 +15,16 @@ use super::{parse_label, parse_user};
 /// Which policies decide, and the request they decide on.
 #[derive(Debug, Args)]
 pub struct RequestArgs {
-    /// Policy module (.wasm or .wat); repeat to chain [default: the built-in policy].
+    /// Policy module (.wasm or .wat); repeat to chain. Given, exactly these
+    /// decide (the config's chain is not used) [default: the config's
+    /// platform chain and the tenant's policy, else the built-in policy].
     #[arg(long = "policy", short = 'p', value_name = "FILE")]
     pub policies: Vec<PathBuf>,
     /// Request JSON file, or - for stdin.
     #[arg(long, short = 'r', value_name = "FILE", conflicts_with_all = ["tenant", "labels", "user", "id", "command"])]
     pub request: Option<PathBuf>,
-    /// Tenant the workload belongs to.
+    /// Tenant the workload belongs to; with a config, picks the tenant's
+    /// policy, mode, settings and ceilings (an unknown tenant is refused).
     #[arg(long)]
     pub tenant: Option<String>,
     /// Request label, KEY=VALUE; repeatable.
@@ -68,12 +72,18 @@ impl RequestArgs {
 
     /// Asks every policy whether it accepts `--settings`, before anything
     /// is evaluated with them; a refusal names the policy and its reason.
-    pub fn check_settings(&self, policies: &[Policy], request: &Request) -> anyhow::Result<()> {
+    pub fn check_settings(&self, chain: &Chain, request: &Request) -> anyhow::Result<()> {
         let Some(raw) = &request.settings else {
             return Ok(());
         };
         let settings: Value = serde_json::from_str(raw.get()).context("--settings")?;
-        enforcer::settings::require_valid_for_all(policies, &settings)?;
+        // The links the operator gave no settings get the caller's.
+        let policies: Vec<Policy> = chain
+            .links()
+            .filter(|link| link.settings.is_none())
+            .map(|link| link.policy.clone())
+            .collect();
+        enforcer::settings::require_valid_for_all(&policies, &settings)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use enforcer::sandbox::signals;
 
 use super::request_args::RequestArgs;
 use super::sandbox::StateDirArg;
-use super::{EXIT_DENIED, EngineArgs, load_policies};
+use super::{EXIT_DENIED, EngineArgs, chain_for, config};
 
 /// Exit status of `run` when the enforcer itself fails (as docker and
 /// podman do: the workload's own codes stay unambiguous).
@@ -49,11 +49,14 @@ pub struct RunArgs {
     as_pid_1: bool,
     /// Let decisions join existing namespaces whose path matches GLOB
     /// (`*`, `?`; e.g. '/run/netns/*', 'sandbox:acme-*'); repeatable.
-    /// Without it no decision may join a namespace.
+    /// Replaces the config's allow_join; without either no decision may
+    /// join a namespace.
     #[arg(long, value_name = "GLOB")]
     allow_join: Vec<String>,
     /// Mount cgroup controllers the decision needs but the host has not
-    /// mounted (or has left unused on cgroup2) as v1 hierarchies under DIR.
+    /// mounted (or has left unused on cgroup2) as v1 hierarchies under DIR
+    /// [default: the config's mount_controllers, else off; DIR defaults to
+    /// /run/enforcer/cgroup].
     #[arg(
         long,
         value_name = "DIR",
@@ -63,9 +66,9 @@ pub struct RunArgs {
     )]
     mount_controllers: Option<PathBuf>,
     /// Cgroup root: the directory, under each hierarchy, that holds every
-    /// sandbox's cgroup.
-    #[arg(long, value_name = "NAME", default_value = "enforcer", value_parser = super::eval::parse_cgroup_root)]
-    cgroup_root: String,
+    /// sandbox's cgroup [default: the config's cgroup_root, else enforcer].
+    #[arg(long, value_name = "NAME", value_parser = enforcer::config::parse_cgroup_root)]
+    cgroup_root: Option<String>,
     /// Print the time each phase took (evaluate, cgroups, spawn, ...) on stderr.
     #[arg(long)]
     timings: bool,
@@ -134,23 +137,35 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     timings.lap("request");
     let engine = args.engine.engine()?;
     timings.lap("engine");
-    let policies = load_policies(&engine, &args.request.policies)?;
-    args.request.check_settings(&policies, &request)?;
+    let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
+    args.request.check_settings(&chain, &request)?;
     timings.lap("load");
+    let configured = config().map(|config| &config.values);
+    let allow_join = if args.allow_join.is_empty() {
+        configured
+            .and_then(|values| values.allow_join.clone())
+            .unwrap_or_default()
+    } else {
+        args.allow_join
+    };
     let options = RunOptions {
-        cgroup_root: args.cgroup_root,
+        cgroup_root: super::eval::cgroup_root(args.cgroup_root),
         state_dir: args.state.state_dir(),
         allow_join: JoinAllowList {
-            patterns: args.allow_join,
+            patterns: allow_join,
         },
-        mount_controllers: args.mount_controllers,
+        mount_controllers: args.mount_controllers.or_else(|| {
+            configured
+                .and_then(|values| values.mount_controllers.as_ref())
+                .and_then(|mount| mount.dir())
+        }),
         detach: args.detach,
         init: !args.as_pid_1,
         signal_mask,
         tty: args.start.tty,
         preserve_fds: args.start.preserve_fds,
     };
-    let outcome = run_sandbox(&request, &policies, &options, &mut timings);
+    let outcome = run_sandbox(&request, &chain, &options, &mut timings);
     if args.timings {
         eprintln!("enforcer: timings: {}", timings.summary());
     }

@@ -15,15 +15,25 @@ use super::run::{EXIT_RUN_ERROR, StartArgs};
 /// Where sandbox state lives.
 #[derive(Debug, Clone, Args)]
 pub struct StateDirArg {
-    /// Directory of sandbox state files.
-    #[arg(long, value_name = "DIR", env = "ENFORCER_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
-    state_dir: PathBuf,
+    /// Directory of sandbox state files [default: the config's state_dir,
+    /// else /run/enforcer].
+    #[arg(long, value_name = "DIR", env = "ENFORCER_STATE_DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 impl StateDirArg {
-    /// The state directory.
+    /// The state directory: the flag (or `$ENFORCER_STATE_DIR`), else the
+    /// config's, else the built-in default.
     pub fn state_dir(&self) -> StateDir {
-        StateDir::new(&self.state_dir)
+        let configured = super::config()
+            .and_then(|config| config.values.state_dir.as_ref())
+            .map(|dir| dir.path().to_path_buf());
+        let dir = self
+            .state_dir
+            .clone()
+            .or(configured)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        StateDir::new(&dir)
     }
 }
 

@@ -5,6 +5,9 @@
 //! the operator's `TERM`). Nothing here calls Wasm or the kernel's
 //! mutating interfaces.
 
+mod ceilings;
+
+pub use ceilings::{Ceilings, DEFAULT_CPU_PERIOD_US, apply_ceilings};
 pub use policy_model::normal::{self, Context, Limit, NormalDecision, NormalResources, normalize};
 pub use policy_model::tighten::{Loosened, check_tightens};
 pub use policy_model::{

@@ -26,8 +26,7 @@ use super::state::{
 };
 use super::tty::{Relay, open_pty, wait_relaying};
 use crate::cgroup::{self, CreatedCgroup, MountedController};
-use crate::evaluation::{Outcome, evaluate_chain};
-use crate::policy::Policy;
+use crate::evaluation::{Chain, Outcome, evaluate_chain};
 
 /// How long removing a sandbox's cgroups may take.
 pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -172,14 +171,14 @@ fn clean_up_attached(
     undo.undo();
 }
 
-/// Runs `request` through `policies` and, if allowed, the workload.
+/// Runs `request` through `chain` and, if allowed, the workload.
 pub fn run(
     request: &Request,
-    policies: &[Policy],
+    chain: &Chain,
     options: &RunOptions,
     timings: &mut Timings,
 ) -> anyhow::Result<RunOutcome> {
-    let decision = match evaluate_chain(policies, request)? {
+    let decision = match evaluate_chain(chain, request)?.outcome {
         Outcome::Allowed(decision) => decision,
         Outcome::Denied { policy, decision } => {
             return Ok(RunOutcome::Denied {
@@ -214,7 +213,7 @@ pub fn run(
         lock: Some(states.claim(&request.id)?),
         cgroup: None,
     };
-    match start(request, policies, options, &prepared, &mut undo, timings) {
+    match start(request, chain, options, &prepared, &mut undo, timings) {
         Ok(outcome) => Ok(outcome),
         Err(error) => {
             undo.undo();
@@ -334,7 +333,7 @@ struct Prepared {
 
 fn start(
     request: &Request,
-    policies: &[Policy],
+    chain: &Chain,
     options: &RunOptions,
     prepared: &Prepared,
     undo: &mut Undo<'_>,
@@ -382,8 +381,8 @@ fn start(
         cgroup: CgroupRecord::default(),
         namespaces: BTreeMap::new(),
         namespace_owners: BTreeMap::new(),
-        policies: policies
-            .iter()
+        policies: chain
+            .enforcing()
             .map(|policy| PolicyRecord {
                 name: policy.name().to_string(),
                 sha256: policy.digest().to_string(),

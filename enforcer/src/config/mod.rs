@@ -1,0 +1,242 @@
+//! The operator's config: `/etc/enforcer/config.toml` (or `--config`,
+//! `$ENFORCER_CONFIG`), its `config.d/*.toml` drop-ins and
+//! `tenants.d/<tenant>.toml` files, merged into one [`Config`]. It holds
+//! the cgroup root, state and cache directories, policy execution limits,
+//! the audit log's settings, the platform chain and the tenants. Nothing
+//! here evaluates a policy or applies a decision (see [`crate::chain`]).
+//!
+//! See `docs/operators.md` for every field.
+
+mod error;
+mod load;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use error::{ConfigError, ParseError};
+pub use load::{DEFAULT_PATH, ENV_VAR, load, load_from};
+pub use schema::{
+    AbsolutePath, Audit, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline, Limits,
+    MemorySize, MountControllers, OnError, PlatformPolicy, PolicyLog, Tenant, TenantName,
+};
+pub use validate::{
+    format_duration, parse_cgroup_root, parse_duration, parse_size, parse_tenant_name,
+    settings_json,
+};
+
+/// The merged config and where each part came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The merged values (policy paths absolute).
+    pub values: ConfigFile,
+    /// Every file read, in order.
+    pub files: Vec<PathBuf>,
+    /// The file each platform policy came from, in chain order.
+    pub platform_sources: Vec<PathBuf>,
+    /// The file each tenant came from.
+    pub tenant_sources: BTreeMap<String, PathBuf>,
+}
+
+impl Config {
+    /// Tenant `name`, if the config defines it.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.values.tenants.get(&TenantName(name.to_string()))
+    }
+
+    /// The names of the tenants, sorted.
+    pub fn tenant_names(&self) -> Vec<&str> {
+        self.values
+            .tenants
+            .keys()
+            .map(|name| name.0.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::evaluation::Mode;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("writes");
+        path
+    }
+
+    fn error_of(text: &str) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(dir.path(), "config.toml", text);
+        let error = load_from(&path).expect_err("invalid");
+        error
+            .to_string()
+            .replace(&path.display().to_string(), "FILE")
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        assert_eq!(
+            error_of("cgroup_root = \"enforcer\"\n\n[tenants.acme]\nmode = \"enforcing\"\n"),
+            "config FILE line 4: tenants.acme.mode: unknown variant `enforcing`, expected `enforce` or `audit`"
+        );
+        let unknown = error_of("[limits]\ndeadline = \"1s\"\nbogus = 1\n");
+        assert!(
+            unknown.starts_with("config FILE line 3: limits")
+                && unknown.contains("unknown field `bogus`"),
+            "{unknown}"
+        );
+        let tenant = error_of("[tenants.\"Bad/Name\"]\nmode = \"audit\"\n");
+        assert!(
+            tenant.starts_with("config FILE line 1: tenants")
+                && tenant.contains("tenant \"Bad/Name\" must be"),
+            "{tenant}"
+        );
+        let deadline = error_of("\n[limits]\ndeadline = \"5m\"\n");
+        assert!(
+            deadline.starts_with("config FILE line 3: limits.deadline: \"5m\": the unit"),
+            "{deadline}"
+        );
+        let ceiling = error_of("[tenants.a.ceilings]\npids = 0\n");
+        assert_eq!(
+            ceiling,
+            "config FILE line 2: tenants.a.ceilings.pids: 0 must be positive"
+        );
+        let memory = error_of("[tenants.a.ceilings]\nmemory = \"1 G\"\n");
+        assert!(
+            memory.starts_with(
+                "config FILE line 2: tenants.a.ceilings.memory: \"1 G\" is not a size"
+            ),
+            "{memory}"
+        );
+        let root = error_of("cgroup_root = \"../up\"\n");
+        assert!(
+            root.starts_with(
+                "config FILE line 1: cgroup_root: \"../up\" must be one directory name"
+            ),
+            "{root}"
+        );
+        let syntax = error_of("[tenants\n");
+        assert!(syntax.starts_with("config FILE line 1: "), "{syntax}");
+        let relative = error_of("state_dir = \"run/enforcer\"\n");
+        assert!(
+            relative.contains("state_dir: run/enforcer must be an absolute path"),
+            "{relative}"
+        );
+    }
+
+    #[test]
+    fn drop_ins_replace_scalars_and_append_to_the_platform_chain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = write(
+            dir.path(),
+            "config.toml",
+            "cgroup_root = \"main\"\n[limits]\ndeadline = \"1s\"\nmemory_cap_mib = 32\n\
+             [[platform]]\npolicy = \"platform.wasm\"\n[tenants.acme]\npolicy = \"/abs/acme.wasm\"\n",
+        );
+        write(
+            dir.path(),
+            "config.d/20-later.toml",
+            "cgroup_root = \"later\"\n[[platform]]\npolicy = \"/late.wasm\"\n",
+        );
+        write(
+            dir.path(),
+            "config.d/10-first.toml",
+            "cgroup_root = \"first\"\n[limits]\ndeadline = \"2s\"\n[[platform]]\npolicy = \"sub/first.wasm\"\n\
+             [tenants.beta]\nmode = \"audit\"\n",
+        );
+        write(dir.path(), "config.d/ignored.conf", "not = toml = at all");
+        write(
+            dir.path(),
+            "tenants.d/gamma.toml",
+            "policy = \"gamma.wasm\"\nsettings = { max_pids = 64 }\n[ceilings]\nmemory = \"1G\"\npids = 256\ncpus = 1.5\n",
+        );
+        let config = load_from(&main).expect("loads");
+        let values = &config.values;
+        assert_eq!(values.cgroup_root, Some(CgroupRoot("later".into())));
+        assert_eq!(
+            values.limits.deadline,
+            Some(Deadline(std::time::Duration::from_secs(2)))
+        );
+        assert_eq!(values.limits.memory_cap_mib, Some(Count(32)));
+        let platform: Vec<PathBuf> = values.platform.iter().map(|p| p.policy.clone()).collect();
+        assert_eq!(
+            platform,
+            [
+                dir.path().join("platform.wasm"),
+                dir.path().join("config.d/sub/first.wasm"),
+                PathBuf::from("/late.wasm"),
+            ]
+        );
+        assert_eq!(config.platform_sources[0], main);
+        assert_eq!(config.tenant_names(), ["acme", "beta", "gamma"]);
+        assert_eq!(config.tenant("beta").map(|t| t.mode), Some(Mode::Audit));
+        let gamma = config.tenant("gamma").expect("gamma");
+        assert_eq!(gamma.policy, Some(dir.path().join("tenants.d/gamma.wasm")));
+        assert_eq!(
+            gamma.ceilings.map(|c| c.ceilings()),
+            Some(crate::decision::Ceilings {
+                memory: Some(1 << 30),
+                pids: Some(256),
+                cpus: Some(1.5),
+            })
+        );
+        assert_eq!(
+            config.tenant_sources["gamma"],
+            dir.path().join("tenants.d/gamma.toml")
+        );
+        assert_eq!(config.files.len(), 4, "{:?}", config.files);
+    }
+
+    #[test]
+    fn a_drop_in_cannot_empty_the_platform_chain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = write(
+            dir.path(),
+            "config.toml",
+            "[[platform]]\npolicy = \"/p.wasm\"\n",
+        );
+        write(dir.path(), "config.d/99-empty.toml", "platform = []\n");
+        let config = load_from(&main).expect("loads");
+        assert_eq!(config.values.platform.len(), 1);
+    }
+
+    #[test]
+    fn a_tenant_in_two_files_names_both() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = write(dir.path(), "config.toml", "[tenants.acme]\n");
+        let drop_in = write(dir.path(), "tenants.d/acme.toml", "mode = \"audit\"\n");
+        let error = load_from(&main).expect_err("duplicate").to_string();
+        assert!(
+            error.contains(&main.display().to_string())
+                && error.contains(&drop_in.display().to_string())
+                && error.contains("tenant acme is defined twice"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tenants_d_file_names_must_be_tenant_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = write(dir.path(), "config.toml", "");
+        write(dir.path(), "tenants.d/Not_OK.toml", "");
+        let error = load_from(&main).expect_err("bad name").to_string();
+        assert!(
+            error.contains("tenants.d/Not_OK.toml: the file name: tenant \"Not_OK\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_default_path_may_be_absent_an_explicit_one_may_not() {
+        let missing = Path::new("/nonexistent/enforcer/config.toml");
+        let error = load(Some(missing)).expect_err("missing").to_string();
+        assert!(error.contains("no such file"), "{error}");
+    }
+}

@@ -1,0 +1,237 @@
+//! The rules for single values of the config: names, paths, durations,
+//! sizes and counts. Each returns the message the config error shows after
+//! the file, line and field. The command line uses the same rules for its
+//! flags of the same meaning.
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Smallest memory ceiling: one page.
+pub const MIN_MEMORY_BYTES: i64 = 4096;
+
+/// Checks a cgroup root: one directory name of `A-Z a-z 0-9 - _ .`.
+pub fn parse_cgroup_root(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} must be one directory name of A-Z, a-z, 0-9, '-', '_' and '.'"
+        ))
+    }
+}
+
+/// Checks a tenant name (the rule of [`crate::request::is_valid_tenant`]).
+pub fn parse_tenant_name(text: &str) -> Result<String, String> {
+    if crate::request::is_valid_tenant(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "tenant {text:?} must be 1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Parses a positive duration such as `100ms`, `2s` or `500us`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 100ms or 2s"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "us" => Duration::from_micros(value),
+        _ => return Err(format!("{text:?}: the unit must be us, ms or s")),
+    };
+    if duration.is_zero() {
+        return Err(format!("{text:?}: the duration must be positive"));
+    }
+    Ok(duration)
+}
+
+/// Formats a duration the way [`parse_duration`] reads it.
+pub fn format_duration(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros.is_multiple_of(1_000_000) {
+        format!("{}s", micros / 1_000_000)
+    } else if micros.is_multiple_of(1_000) {
+        format!("{}ms", micros / 1_000)
+    } else {
+        format!("{micros}us")
+    }
+}
+
+/// Parses a byte size: digits, optionally followed by `K`, `M`, `G` or
+/// `T` (powers of 1024), e.g. `1G`, `512M`, `1048576`.
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a size such as 512M, 1G or a byte count");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: i64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Checks a memory ceiling: at least one page.
+pub fn check_memory(bytes: i64) -> Result<i64, String> {
+    if bytes >= MIN_MEMORY_BYTES {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "{bytes} must be at least {MIN_MEMORY_BYTES} bytes (one page)"
+        ))
+    }
+}
+
+/// Checks a count that must be positive.
+pub fn check_positive(value: i64) -> Result<i64, String> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} must be positive"))
+    }
+}
+
+/// Checks a CPU ceiling: at least 0.01 CPU, and finite.
+pub fn check_cpus(cpus: f64) -> Result<f64, String> {
+    if (0.01..=1_000_000.0).contains(&cpus) {
+        Ok(cpus)
+    } else {
+        Err(format!("{cpus} must be a number of CPUs from 0.01 up"))
+    }
+}
+
+/// Checks a path that must be absolute.
+pub fn check_absolute(path: &Path) -> Result<(), String> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(format!("{} must be an absolute path", path.display()))
+    }
+}
+
+/// A settings table as the JSON object a policy receives. TOML dates and
+/// times become their TOML text; a float JSON cannot hold (NaN, infinity)
+/// is an error.
+pub fn settings_json(table: &toml::Table) -> Result<serde_json::Value, String> {
+    table
+        .iter()
+        .map(|(key, value)| {
+            toml_to_json(value)
+                .map(|value| (key.clone(), value))
+                .map_err(|error| format!("{key}: {error}"))
+        })
+        .collect::<Result<serde_json::Map<_, _>, _>>()
+        .map(serde_json::Value::Object)
+}
+
+fn toml_to_json(value: &toml::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        toml::Value::String(text) => Json::String(text.clone()),
+        toml::Value::Integer(number) => Json::from(*number),
+        toml::Value::Float(number) => serde_json::Number::from_f64(*number)
+            .map(Json::Number)
+            .ok_or_else(|| {
+                format!("{number} cannot be given to a policy (JSON has no such number)")
+            })?,
+        toml::Value::Boolean(flag) => Json::Bool(*flag),
+        toml::Value::Datetime(datetime) => Json::String(datetime.to_string()),
+        toml::Value::Array(items) => Json::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    toml_to_json(item).map_err(|error| format!("[{index}]: {error}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(table) => settings_json(table)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("4K"), Ok(4096));
+        for bad in ["", "G", "1g", "1 G", "1GB", "-1G", "1.5G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for text in ["100ms", "2s", "250us"] {
+            let duration = parse_duration(text).expect("parses");
+            assert_eq!(format_duration(duration), text);
+        }
+        for bad in ["0ms", "1m", "ms", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_existing_rules() {
+        assert!(parse_cgroup_root("enforcer").is_ok());
+        assert!(parse_cgroup_root("a/b").is_err());
+        assert!(parse_cgroup_root("..").is_err());
+        assert!(parse_tenant_name("acme").is_ok());
+        assert!(parse_tenant_name("Acme").is_err());
+        assert!(parse_tenant_name("../x").is_err());
+    }
+
+    #[test]
+    fn settings_become_json() {
+        let table: toml::Table =
+            toml::from_str("max_pids = 64\nname = \"x\"\nratio = 0.5\nlist = [1, 2]\n[nested]\nok = true\nwhen = 1979-05-27")
+                .expect("parses");
+        let json = settings_json(&table).expect("converts");
+        assert_eq!(
+            json,
+            serde_json::json!({"max_pids": 64, "name": "x", "ratio": 0.5, "list": [1, 2],
+                "nested": {"ok": true, "when": "1979-05-27"}})
+        );
+        let nan: toml::Table = toml::from_str("x = [nan]").expect("parses");
+        assert!(
+            settings_json(&nan)
+                .expect_err("NaN")
+                .starts_with("x: [0]: ")
+        );
+    }
+
+    #[test]
+    fn ceilings_must_be_positive() {
+        assert!(check_memory(4095).is_err());
+        assert!(check_positive(0).is_err());
+        assert!(check_cpus(0.0).is_err());
+        assert!(check_cpus(f64::NAN).is_err());
+        assert!(check_cpus(1.5).is_ok());
+    }
+}
