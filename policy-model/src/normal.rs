@@ -585,7 +585,8 @@ impl NormalResources {
         resources
     }
 
-    /// The OCI rendering: explicit wherever OCI can say it.
+    /// The OCI rendering: explicit wherever OCI can say it, and itself a
+    /// valid decision's resources.
     pub fn to_oci(&self) -> Resources {
         let NormalResources {
             devices,
@@ -615,7 +616,9 @@ impl NormalResources {
             devices: devices.clone(),
             memory: Some(Memory {
                 limit: Some(memory.limit.to_oci()),
-                reservation: Some(memory.reservation.to_oci()),
+                // OCI has no explicit "no reservation" (0 is refused).
+                reservation: (memory.reservation != Limit::At(0))
+                    .then(|| memory.reservation.to_oci()),
                 swap: Some(memory.swap.to_oci()),
                 kernel: deprecated(memory.kernel),
                 kernel_tcp: deprecated(memory.kernel_tcp),
@@ -827,16 +830,21 @@ mod tests {
             .memory_limit(256 * MIB)
             .pids(64)
             .cpu_quota(50_000, 100_000)
-            .cpus("0-2,5")
+            .cpus("0-1,3")
             .default_devices()
             .hugepage_limit("2MB", 0)
             .rlimit("RLIMIT_NOFILE", 64, 128);
         let normal = normalize(&decision, &context());
         let again = normalize(&normal.to_decision(), &context());
         assert_eq!(normal, again);
+        let silent = normalize(&Decision::allow(), &context());
+        for form in [&normal, &silent] {
+            crate::validate(form.to_decision(), &crate::host::typical_host(), "x")
+                .expect("the rendering is a valid decision");
+        }
         assert_eq!(
             normal.to_decision().resources.and_then(|r| r.cpu?.cpus),
-            Some("0-2,5".to_string())
+            Some("0-1,3".to_string())
         );
     }
 
