@@ -250,6 +250,20 @@ pub enum ChainError {
     },
 }
 
+impl ChainError {
+    /// The step of a request this failure belongs to, for the audit log.
+    pub fn step(&self) -> crate::audit::Step {
+        use crate::audit::Step;
+        match self {
+            ChainError::NoPolicies | ChainError::Policy(_) | ChainError::Settings { .. } => {
+                Step::Evaluate
+            }
+            ChainError::Invalid { .. } | ChainError::Ceilings { .. } => Step::Validate,
+            ChainError::Loosened { .. } => Step::Compose,
+        }
+    }
+}
+
 /// A chain that failed, and what each link did up to the failure.
 #[derive(Debug)]
 pub struct ChainFailure {

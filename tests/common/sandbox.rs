@@ -144,13 +144,15 @@ impl Harness {
             .collect()
     }
 
-    /// The entries of the state directory.
+    /// The sandbox state entries (everything but the audit log).
     pub fn state_entries(&self) -> Vec<String> {
         std::fs::read_dir(self.state.path())
             .map(|entries| {
                 entries
                     .flatten()
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    // The audit log is the runs' record, not state.
+                    .filter(|name| !name.starts_with("audit.log"))
                     .collect()
             })
             .unwrap_or_default()

@@ -72,6 +72,7 @@ mod files;
 mod reader;
 mod record;
 mod time;
+mod trail;
 mod writer;
 
 use std::fmt;
@@ -80,6 +81,7 @@ use std::path::PathBuf;
 pub use reader::{Filter, InvalidLines, ReadOutcome, StoredRecord, read_records};
 pub use record::{AuditRecord, AuditUser, DecisionId, MAX_LINE_BYTES, Outcome, Step, encode_line};
 pub use time::Timestamp;
+pub use trail::Trail;
 pub use writer::{AuditLog, ROTATE_WAIT, headroom};
 
 /// The log's file name in the state directory, its default place.

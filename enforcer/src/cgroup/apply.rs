@@ -132,7 +132,28 @@ pub fn create(plan: &CgroupPlan) -> Result<CreatedCgroup, CgroupError> {
     }
 }
 
+/// How often the directories are made again when a shared level (a
+/// tenant's directory, say) was removed by another sandbox's clean-up
+/// between two of our `mkdir`s.
+const CREATE_ATTEMPTS: usize = 8;
+
 fn create_inner(plan: &CgroupPlan, created: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    let mut attempt = 1;
+    while !make_directories(plan, created, attempt == CREATE_ATTEMPTS)? {
+        attempt += 1;
+    }
+    write_plan(plan)
+}
+
+/// Makes the plan's directories in order; `Ok(false)` when a level above
+/// one vanished meanwhile (another sandbox removed a shared level it found
+/// empty), so the caller starts again; on the `last` attempt that is an
+/// error.
+fn make_directories(
+    plan: &CgroupPlan,
+    created: &mut Vec<PathBuf>,
+    last: bool,
+) -> Result<bool, CgroupError> {
     let mut checked: Vec<&Path> = Vec::new();
     for directory in &plan.directories {
         // Each parent is a cgroupfs directory: a mount over a hierarchy or
@@ -158,9 +179,20 @@ fn create_inner(plan: &CgroupPlan, created: &mut Vec<PathBuf>) -> Result<(), Cgr
         match std::fs::create_dir(directory) {
             Ok(()) => created.push(directory.clone()),
             Err(error) if error.kind() == ErrorKind::AlreadyExists => {
-                if plan.leaves.contains(directory) {
+                // A leaf made by an earlier attempt of this call is ours.
+                if plan.leaves.contains(directory) && !created.contains(directory) {
                     return Err(CgroupError::Exists(directory.clone()));
                 }
+            }
+            Err(source)
+                if source.kind() == ErrorKind::NotFound
+                    && !last
+                    && directory
+                        .parent()
+                        .is_some_and(|parent| plan.directories.iter().any(|d| d == parent)) =>
+            {
+                created.retain(|made| made.exists());
+                return Ok(false);
             }
             Err(source) => {
                 return Err(CgroupError::Create {
@@ -170,6 +202,10 @@ fn create_inner(plan: &CgroupPlan, created: &mut Vec<PathBuf>) -> Result<(), Cgr
             }
         }
     }
+    Ok(true)
+}
+
+fn write_plan(plan: &CgroupPlan) -> Result<(), CgroupError> {
     for write in &plan.writes {
         if write.optional && !write.file.exists() {
             continue;

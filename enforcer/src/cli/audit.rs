@@ -45,7 +45,7 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
 
 /// The log to read: `--log`, else the default beside the sandbox state.
 fn log_path(log: Option<&Path>, state_dir: &Path) -> PathBuf {
-    log.map_or_else(|| audit::default_path(state_dir), Path::to_path_buf)
+    log.map_or_else(|| super::audit_log::path(state_dir), Path::to_path_buf)
 }
 
 /// `enforcer audit`.

@@ -3,6 +3,7 @@
 //! codes.
 
 mod audit;
+mod audit_log;
 mod check;
 mod config_cmd;
 mod eval;

@@ -8,6 +8,11 @@ use enforcer::sandbox::namespaces::JoinAllowList;
 use enforcer::sandbox::run::{RunOptions, RunOutcome, Timings, run as run_sandbox};
 use enforcer::sandbox::signals;
 
+use enforcer::audit::{AuditLog, Outcome, Step, Trail};
+use enforcer::sandbox::state::StateDir;
+use policy_sdk::Request;
+
+use super::audit_log;
 use super::request_args::RequestArgs;
 use super::sandbox::StateDirArg;
 use super::{EXIT_DENIED, EngineArgs, chain_for, config};
@@ -134,11 +139,76 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     let mut timings = Timings::start();
     let mut request = args.request.request()?;
     request.terminal = args.start.tty;
+    let state_dir = args.state.state_dir();
+    // The preflight: an unwritable log or a full disk (fail-closed) stops
+    // the run here, before any policy is evaluated or anything applied.
+    let log = AuditLog::open(&audit_log::settings(state_dir.root()))?;
     timings.lap("request");
+    let mut trail = Trail::default();
+    let result = evaluate_and_run(
+        args,
+        &request,
+        state_dir,
+        signal_mask,
+        &mut timings,
+        &mut trail,
+    );
+    let (outcome, error) = match &result {
+        Ok(RunOutcome::Denied { policy, reason }) => (
+            Outcome::Denied {
+                policy: policy.clone(),
+                reason: reason.clone(),
+            },
+            None,
+        ),
+        Ok(RunOutcome::Exited(code)) => (Outcome::Exited { code: *code }, None),
+        Ok(RunOutcome::Detached(_)) => (Outcome::Detached, None),
+        Err(error) => {
+            let message = super::describe_error(error);
+            (
+                Outcome::Failed {
+                    step: trail.step,
+                    error: message.clone(),
+                },
+                Some(message),
+            )
+        }
+    };
+    let audited = audit_log::append(&log, &request, &trail, outcome, error);
+    let code = match result? {
+        RunOutcome::Denied { policy, reason } => {
+            eprintln!(
+                "enforcer: denied by policy {}: {}",
+                escape(&policy),
+                escape(&reason)
+            );
+            EXIT_DENIED
+        }
+        RunOutcome::Exited(code) => code,
+        RunOutcome::Detached(state) => {
+            super::print_stdout(&escape(&state.id));
+            0
+        }
+    };
+    audited?;
+    Ok(code)
+}
+
+/// Builds the chain, then evaluates and runs (everything the audit line
+/// reports on).
+fn evaluate_and_run(
+    args: RunArgs,
+    request: &Request,
+    state_dir: StateDir,
+    signal_mask: nix::libc::sigset_t,
+    timings: &mut Timings,
+    trail: &mut Trail,
+) -> anyhow::Result<RunOutcome> {
+    trail.step = Step::Evaluate;
     let engine = args.engine.engine()?;
     timings.lap("engine");
     let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
-    args.request.check_settings(&chain, &request)?;
+    args.request.check_settings(&chain, request)?;
     timings.lap("load");
     let configured = config().map(|config| &config.values);
     let allow_join = if args.allow_join.is_empty() {
@@ -150,7 +220,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     };
     let options = RunOptions {
         cgroup_root: super::eval::cgroup_root(args.cgroup_root),
-        state_dir: args.state.state_dir(),
+        state_dir,
         allow_join: JoinAllowList {
             patterns: allow_join,
         },
@@ -165,23 +235,9 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
         tty: args.start.tty,
         preserve_fds: args.start.preserve_fds,
     };
-    let outcome = run_sandbox(&request, &chain, &options, &mut timings);
+    let outcome = run_sandbox(request, &chain, &options, timings, trail);
     if args.timings {
         eprintln!("enforcer: timings: {}", timings.summary());
     }
-    match outcome? {
-        RunOutcome::Denied { policy, reason } => {
-            eprintln!(
-                "enforcer: denied by policy {}: {}",
-                escape(&policy),
-                escape(&reason)
-            );
-            Ok(EXIT_DENIED)
-        }
-        RunOutcome::Exited(code) => Ok(code),
-        RunOutcome::Detached(state) => {
-            super::print_stdout(&escape(&state.id));
-            Ok(0)
-        }
-    }
+    outcome
 }

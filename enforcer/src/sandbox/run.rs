@@ -16,6 +16,7 @@ use anyhow::Context;
 use nix::libc;
 use policy_sdk::{NamespaceType, Request};
 
+use crate::audit::{Step, Trail};
 use crate::decision::NormalDecision;
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
@@ -171,15 +172,31 @@ fn clean_up_attached(
     undo.undo();
 }
 
-/// Runs `request` through `chain` and, if allowed, the workload.
+/// Runs `request` through `chain` and, if allowed, the workload. `trail`
+/// records, as the run goes, what its audit line needs: each policy's
+/// report, the decision, and the step reached (the failing one on error).
 pub fn run(
     request: &Request,
     chain: &Chain,
     options: &RunOptions,
     timings: &mut Timings,
+    trail: &mut Trail,
 ) -> anyhow::Result<RunOutcome> {
-    let decision = match evaluate_chain(chain, request)?.outcome {
-        Outcome::Allowed(decision) => decision,
+    trail.step = Step::Evaluate;
+    let evaluation = match evaluate_chain(chain, request) {
+        Ok(evaluation) => evaluation,
+        Err(failure) => {
+            trail.record_links(&failure.links);
+            trail.step = failure.error.step();
+            return Err(failure.into());
+        }
+    };
+    trail.record_links(&evaluation.links);
+    let decision = match evaluation.outcome {
+        Outcome::Allowed(decision) => {
+            trail.record_decision(&decision);
+            decision
+        }
         Outcome::Denied { policy, decision } => {
             return Ok(RunOutcome::Denied {
                 policy,
@@ -198,6 +215,7 @@ pub fn run(
     if request.command.is_empty() {
         anyhow::bail!("no command to run: give one after --, or in the request's \"command\"");
     }
+    trail.step = Step::Plan;
     let states = &options.state_dir;
     let resolve = |id: &str| resolve_sandbox(states, id, request.tenant.as_deref());
     let prepared = Prepared {
@@ -213,7 +231,9 @@ pub fn run(
         lock: Some(states.claim(&request.id)?),
         cgroup: None,
     };
-    match start(request, chain, options, &prepared, &mut undo, timings) {
+    match start(
+        request, chain, options, &prepared, &mut undo, timings, trail,
+    ) {
         Ok(outcome) => Ok(outcome),
         Err(error) => {
             undo.undo();
@@ -338,6 +358,7 @@ fn start(
     prepared: &Prepared,
     undo: &mut Undo<'_>,
     timings: &mut Timings,
+    trail: &mut Trail,
 ) -> anyhow::Result<RunOutcome> {
     let Prepared {
         decision,
@@ -419,6 +440,7 @@ fn start(
         undo.states.save(&state, lock)?;
         shared
     };
+    trail.step = Step::Cgroups;
     let mut created = cgroup::create(&plan)?;
     for directory in shared {
         if !created.created.contains(&directory) {
@@ -432,6 +454,7 @@ fn start(
     };
     timings.lap("cgroups");
 
+    trail.step = Step::Spawn;
     let pty = options.tty.then(open_pty).transpose()?;
     let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
@@ -467,8 +490,10 @@ fn start(
     if options.detach {
         return Ok(RunOutcome::Detached(Box::new(state)));
     }
+    trail.step = Step::Wait;
     let waited = wait_relaying(spawned.pid, relay);
     timings.lap("workload");
+    trail.step = Step::Cleanup;
     clean_up_attached(undo.states, &state.id, state.supervisor, &created);
     timings.lap("cleanup");
     Ok(RunOutcome::Exited(waited?))
