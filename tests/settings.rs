@@ -76,7 +76,8 @@ fn eval_with_settings_shows_the_limits_in_the_decision() {
     let run = enforcer(&["eval", "--no-cache", "-p", &policy, "--", "sh"]);
     run.expect_code(0);
     assert_eq!(run.json()["resources"]["pids"]["limit"], 64);
-    assert!(run.json()["resources"]["memory"].is_null());
+    // No memory setting: the normal form says "unlimited" explicitly.
+    assert_eq!(run.json()["resources"]["memory"]["limit"], -1);
 }
 
 #[test]

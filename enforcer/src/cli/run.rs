@@ -140,6 +140,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     let mut request = args.request.request()?;
     request.terminal = args.start.tty;
     let state_dir = args.state.state_dir();
+    state_dir.check()?;
     // The preflight: an unwritable log or a full disk (fail-closed) stops
     // the run here, before any policy is evaluated or anything applied.
     let log = AuditLog::open(&audit_log::settings(state_dir.root()))?;

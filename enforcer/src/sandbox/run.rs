@@ -411,7 +411,7 @@ fn start(
             .collect(),
     };
     let lock = undo.lock.as_ref().context("the sandbox lock")?;
-    let shared = {
+    let created = {
         // No other run may record a nesting cgroup between the survey and
         // the save. (A shared level that another sandbox's removal takes
         // away meanwhile is made again by the creation below.)
@@ -438,19 +438,28 @@ fn start(
             leaves: plan.leaves.clone(),
         };
         undo.states.save(&state, lock)?;
-        shared
-    };
-    trail.step = Step::Cgroups;
-    let mut created = cgroup::create(&plan)?;
-    for directory in shared {
-        if !created.created.contains(&directory) {
-            created.created.push(directory);
+        // Created under the same lock, so that the next run's survey sees
+        // what this one really made: a shared level another sandbox's
+        // clean-up removed after the survey is made again here, and then
+        // recorded as this sandbox's too.
+        trail.step = Step::Cgroups;
+        let mut created = cgroup::create(&plan)?;
+        for directory in shared {
+            if !created.created.contains(&directory) {
+                created.created.push(directory);
+            }
         }
-    }
-    undo.cgroup = Some(created.clone());
-    state.cgroup = CgroupRecord {
-        created: created.created.clone(),
-        leaves: created.leaves.clone(),
+        undo.cgroup = Some(created.clone());
+        let recorded = &state.cgroup.created;
+        let remade = created.created.iter().any(|dir| !recorded.contains(dir));
+        state.cgroup = CgroupRecord {
+            created: created.created.clone(),
+            leaves: created.leaves.clone(),
+        };
+        if remade {
+            undo.states.save(&state, lock)?;
+        }
+        created
     };
     timings.lap("cgroups");
 

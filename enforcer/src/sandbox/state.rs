@@ -497,6 +497,13 @@ impl StateDir {
         }
     }
 
+    /// Checks the state directory, if it exists, as every other use does
+    /// (owner, mode, not a symbolic link): a caller that puts files of its
+    /// own beside the sandboxes' (the audit log) refuses it the same way.
+    pub fn check(&self) -> Result<(), StateError> {
+        self.open_root().map(|_| ())
+    }
+
     /// The state directory, checked; `None` if it does not exist.
     fn open_root(&self) -> Result<Option<OwnedFd>, StateError> {
         open_checked(
