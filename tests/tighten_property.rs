@@ -799,8 +799,51 @@ fn generate(rng: &mut Rng) -> Decision {
     if rng.chance(5) {
         decision.resources = None;
     }
+    fit_layout(&mut decision, rng.below(4));
     repair(rng, &mut decision);
     decision
+}
+
+/// Drops what one layout cannot apply (profile 1: v1, 2: v2, 3: hybrid;
+/// 0: nothing), so most decisions plan somewhere; mutations may bring
+/// such fields back.
+fn fit_layout(d: &mut Decision, profile: usize) {
+    let Some(resources) = d.resources.as_mut() else {
+        return;
+    };
+    if profile == 0 {
+        return;
+    }
+    if let Some(memory) = resources.memory.as_mut() {
+        memory.kernel = None;
+        memory.kernel_tcp = None;
+    }
+    match profile {
+        1 => resources.unified.clear(),
+        2 => {
+            resources.network = None;
+            resources.unified.retain(|key, _| !key.starts_with("io."));
+            if let Some(memory) = resources.memory.as_mut() {
+                memory.swappiness = None;
+                memory.use_hierarchy = None;
+                memory.disable_oom_killer = None;
+                if level(memory.limit) == i128::MAX {
+                    memory.swap = None;
+                }
+            }
+            if let Some(cpu) = resources.cpu.as_mut() {
+                cpu.realtime_runtime = None;
+                cpu.realtime_period = None;
+            }
+            if let Some(io) = resources.block_io.as_mut() {
+                io.leaf_weight = None;
+            }
+        }
+        _ => {
+            resources.network = None;
+            resources.unified.retain(|key, _| key.starts_with("hugetlb."));
+        }
+    }
 }
 
 /// `a` changed in one to three field classes, mostly towards tighter.
@@ -1204,6 +1247,55 @@ fn describe_permissions(got: &Permissions, want: &Permissions) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Files (and device mechanisms) a default run must have compared: a
+/// guard against a generator that silently stops covering a field.
+const EXERCISED: [&str; 44] = [
+    "memory.limit_in_bytes",
+    "memory.memsw.limit_in_bytes",
+    "memory.soft_limit_in_bytes",
+    "memory.swappiness",
+    "memory.oom_control",
+    "memory.use_hierarchy",
+    "memory.max",
+    "memory.low",
+    "memory.swap.max",
+    "memory.high",
+    "memory.min",
+    "memory.oom.group",
+    "cpu.shares",
+    "cpu.cfs_quota_us",
+    "cpu.cfs_period_us",
+    "cpu.cfs_burst_us",
+    "cpu.rt_runtime_us",
+    "cpu.rt_period_us",
+    "cpu.idle",
+    "cpu.weight",
+    "cpu.max",
+    "cpu.max.burst",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "pids.max",
+    "blkio.weight",
+    "blkio.leaf_weight",
+    "blkio.weight_device",
+    "blkio.bfq.weight",
+    "blkio.throttle.read_bps_device",
+    "blkio.throttle.write_bps_device",
+    "blkio.throttle.read_iops_device",
+    "blkio.throttle.write_iops_device",
+    "io.weight",
+    "io.bfq.weight",
+    "io.max",
+    "hugetlb.2MB.limit_in_bytes",
+    "hugetlb.1GB.max",
+    "hugetlb.2MB.rsvd.max",
+    "net_cls.classid",
+    "net_prio.ifpriomap",
+    "devices.allow/deny",
+    "devices eBPF program",
+    "hugetlb.1GB.rsvd.limit_in_bytes",
+];
 
 // ------------------------------------------------------------- comparators
 
@@ -1617,7 +1709,8 @@ struct Counts {
     accepted: u64,
     accepted_changed: u64,
     refused: BTreeMap<String, u64>,
-    layout_compared: u64,
+    layout_compared: BTreeMap<&'static str, u64>,
+    files_seen: BTreeSet<String>,
     layout_b_unplanned: u64,
     layout_skipped: u64,
     layout_neither: u64,
@@ -1676,7 +1769,7 @@ fn check_pair(
                 continue;
             }
         };
-        counts.layout_compared += 1;
+        *counts.layout_compared.entry(name).or_default() += 1;
         for fallback in [false, true] {
             let world = if fallback { " (fallback files)" } else { "" };
             let ea = effect(
@@ -1695,6 +1788,28 @@ fn check_pair(
                 fallback,
             )
             .map_err(|e| format!("{name}{world}: plan of b: {e}"))?;
+            for effect in [&ea, &eb] {
+                counts.files_seen.extend(
+                    effect
+                        .files
+                        .values()
+                        .flat_map(|files| files.keys().cloned()),
+                );
+                if effect.devices.values().any(|allowed| !allowed) {
+                    let on_v1 = layout
+                        .v1
+                        .iter()
+                        .any(|h| h.controllers.iter().any(|c| c == "devices"));
+                    counts.files_seen.insert(
+                        if on_v1 {
+                            "devices.allow/deny"
+                        } else {
+                            "devices eBPF program"
+                        }
+                        .to_string(),
+                    );
+                }
+            }
             compare_effects(&ea, &eb, (&na.resources.to_oci(), &nb.resources.to_oci()))
                 .map_err(|e| format!("{name}{world}: b looser than a: {e}"))?;
         }
@@ -1753,7 +1868,7 @@ fn an_accepted_tightening_applies_nothing_looser() {
     eprintln!(
         "tighten_property: seed {seed}: {} pairs generated, {} discarded as invalid (a {}, b {}), \
          {} valid; {} accepted ({:.1}% of valid; {} with b != a), {} refused; \
-         layouts compared {}, b unplanned (applies nothing) {}, skipped (a unplanned) {}, \
+         layout comparisons {} ({:?}), b unplanned (applies nothing) {}, skipped (a unplanned) {}, \
          neither planned {}; {:.2?}",
         counts.pairs,
         counts.discarded_a + counts.discarded_b,
@@ -1764,6 +1879,7 @@ fn an_accepted_tightening_applies_nothing_looser() {
         100.0 * counts.accepted as f64 / valid.max(1) as f64,
         counts.accepted_changed,
         valid - counts.accepted,
+        counts.layout_compared.values().sum::<u64>(),
         counts.layout_compared,
         counts.layout_b_unplanned,
         counts.layout_skipped,
@@ -1779,6 +1895,16 @@ fn an_accepted_tightening_applies_nothing_looser() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    eprintln!(
+        "tighten_property: {} distinct files compared: {}",
+        counts.files_seen.len(),
+        counts
+            .files_seen
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     assert!(
         failures.is_empty(),
         "{} failing pair(s) (rerun with ENFORCER_PROPTEST_SEED={seed}):\n{}",
@@ -1789,4 +1915,15 @@ fn an_accepted_tightening_applies_nothing_looser() {
         counts.accepted * 5 >= valid,
         "too few accepted pairs to mean anything"
     );
+    if cases >= DEFAULT_CASES {
+        let unexercised: Vec<&str> = EXERCISED
+            .iter()
+            .copied()
+            .filter(|file| !counts.files_seen.contains(*file))
+            .collect();
+        assert!(
+            unexercised.is_empty(),
+            "the generator no longer reaches {unexercised:?}"
+        );
+    }
 }
