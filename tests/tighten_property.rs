@@ -483,9 +483,7 @@ fn field_op(rng: &mut Rng, d: &mut Decision, class: usize, mode: Mode) {
                     .and_then(parse_cpu_list)
                     .unwrap_or_else(|| universe.to_vec());
                 set_op(rng, &mut ids, universe, mode);
-                *field = if mode == Mode::Fresh && rng.chance(30) {
-                    None
-                } else if mode == Mode::Loosen && rng.chance(30) {
+                *field = if mode != Mode::Tighten && rng.chance(30) {
                     None
                 } else if ids.is_empty() {
                     Some(universe[0].to_string())
@@ -647,9 +645,9 @@ fn field_op(rng: &mut Rng, d: &mut Decision, class: usize, mode: Mode) {
                 }
                 Mode::Tighten => {
                     let (key, value) = unified_entry(rng);
-                    if key.starts_with("memory.high") || key.ends_with("rsvd.max") {
-                        unified.insert(key, value);
-                    } else if !unified.contains_key(&key) && key == "memory.oom.group" {
+                    let bytes = key.starts_with("memory.high") || key.ends_with("rsvd.max");
+                    let new_tag = key == "memory.oom.group" && !unified.contains_key(&key);
+                    if bytes || new_tag {
                         unified.insert(key, value);
                     }
                 }
@@ -841,7 +839,9 @@ fn fit_layout(d: &mut Decision, profile: usize) {
         }
         _ => {
             resources.network = None;
-            resources.unified.retain(|key, _| key.starts_with("hugetlb."));
+            resources
+                .unified
+                .retain(|key, _| key.starts_with("hugetlb."));
         }
     }
 }

@@ -599,7 +599,7 @@ impl NormalResources {
             unified,
         } = self;
         let deprecated = |limit: Limit| (limit != Limit::Unlimited).then(|| limit.to_oci());
-        let set_list = |set: &Option<BTreeSet<u32>>| set.as_ref().map(|ids| cpu_list(ids));
+        let set_list = |set: &Option<BTreeSet<u32>>| set.as_ref().map(cpu_list);
         let throttles = |devices: &BTreeMap<DeviceNumber, u64>| {
             devices
                 .iter()

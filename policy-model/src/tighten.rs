@@ -12,11 +12,12 @@
 //! | id mappings | keep them (or add them with a new user namespace) |
 //! | `cgroupsPath` | stay at or below the earlier path |
 //! | limits (memory, swap, pids, cpu bandwidth, burst, realtime, hugepages, throttles, rlimits) | lower them; never raise or remove one |
+//! | swap alone (OCI `swap` minus `limit`: cgroup v2's `memory.swap.max`) | lower it; a lower memory limit under the same swap limit raises it |
 //! | weights (cpu shares, block I/O weights) | lower them; never set one the earlier left at the kernel default |
 //! | `cpus`, `mems` | narrow them to a subset |
 //! | `disableOOMKiller` | never turn it on |
 //! | devices | allow a subset (exactly: every device class the rules tell apart, each access bit) |
-//! | `unified` | keep the earlier keys, tighten a known key; never set an unknown key or one a typed field owns |
+//! | `unified` | keep the earlier keys, tighten a known key (against what the file would hold without it: `hugetlb.<size>.rsvd.max` holds the typed hugepage limit); never set an unknown key or one a typed field owns |
 //! | user | keep the uid and gid; drop supplementary groups; add umask bits |
 //! | capabilities | drop capabilities from any set |
 //! | `noNewPrivileges` | turn it on |
