@@ -12,11 +12,12 @@
 //! | id mappings | keep them (or add them with a new user namespace) |
 //! | `cgroupsPath` | stay at or below the earlier path |
 //! | limits (memory, swap, pids, cpu bandwidth, burst, realtime, hugepages, throttles, rlimits) | lower them; never raise or remove one |
+//! | swap alone (OCI `swap` minus `limit`: cgroup v2's `memory.swap.max`) | lower it; a lower memory limit under the same swap limit raises it |
 //! | weights (cpu shares, block I/O weights) | lower them; never set one the earlier left at the kernel default |
 //! | `cpus`, `mems` | narrow them to a subset |
 //! | `disableOOMKiller` | never turn it on |
-//! | devices | allow a subset |
-//! | `unified` | keep the earlier keys, tighten a known key; never set an unknown key or one a typed field owns |
+//! | devices | allow a subset (exactly: every device class the rules tell apart, each access bit) |
+//! | `unified` | keep the earlier keys, tighten a known key (against what the file would hold without it: `hugetlb.<size>.rsvd.max` holds the typed hugepage limit); never set an unknown key or one a typed field owns |
 //! | user | keep the uid and gid; drop supplementary groups; add umask bits |
 //! | capabilities | drop capabilities from any set |
 //! | `noNewPrivileges` | turn it on |
@@ -24,7 +25,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::decision::{DeviceRule, IdMapping};
+use crate::decision::{DeviceRule, DeviceType, IdMapping};
+use crate::devices::permits;
 use crate::normal::{
     DeviceNumber, DeviceWeight, Limit, NormalBlockIo, NormalCapabilities, NormalCpu,
     NormalDecision, NormalMemory, NormalProcess, NormalResources, NormalUser, RlimitValue,
@@ -177,7 +179,10 @@ fn resources_tightened(earlier: &NormalResources, later: &NormalResources) -> Ch
         )?;
     }
     devices_subset(devices, &later.devices)?;
-    unified_tightened(unified, &later.unified)
+    unified_tightened(
+        (unified, hugepage_limits),
+        (&later.unified, &later.hugepage_limits),
+    )
 }
 
 fn memory_tightened(earlier: &NormalMemory, later: &NormalMemory) -> Checked {
@@ -199,6 +204,18 @@ fn memory_tightened(earlier: &NormalMemory, later: &NormalMemory) -> Checked {
         later.reservation,
     )?;
     limit("resources.memory.swap", *swap, later.swap)?;
+    // OCI swap is memory plus swap; cgroup v2 limits swap alone
+    // (`memory.swap.max` = swap - limit), so a lower memory limit under the
+    // same swap would raise it.
+    limit(
+        "resources.memory.swap",
+        swap_alone(*hard, *swap),
+        swap_alone(later.limit, later.swap),
+    )
+    .map_err(|error| Loosened {
+        message: format!("swap alone (swap minus limit): {}", error.message),
+        ..error
+    })?;
     limit("resources.memory.kernel", *kernel, later.kernel)?;
     limit("resources.memory.kernelTCP", *kernel_tcp, later.kernel_tcp)?;
     if later.disable_oom_killer && !disable_oom_killer {
@@ -212,6 +229,16 @@ fn memory_tightened(earlier: &NormalMemory, later: &NormalMemory) -> Checked {
         use_hierarchy,
         &later.use_hierarchy,
     )
+}
+
+/// The swap a memory limit and an OCI (memory plus swap) swap limit leave,
+/// as cgroup v2 writes it. With no memory limit, the swap limit bounds
+/// swap alone too.
+fn swap_alone(memory: Limit, swap: Limit) -> Limit {
+    match (memory, swap) {
+        (Limit::At(memory), Limit::At(swap)) => Limit::At(swap.saturating_sub(memory)),
+        (Limit::Unlimited, swap) | (_, swap @ Limit::Unlimited) => swap,
+    }
 }
 
 /// CPUs worth of bandwidth, in millionths (`u128`: no overflow).
@@ -459,9 +486,23 @@ fn unified_bytes(value: &str) -> Option<Limit> {
     number.checked_mul(1 << shift).map(Limit::At)
 }
 
+/// The raw files and the typed hugepage limits, of one decision.
+type UnifiedAndHugepages<'a> = (&'a BTreeMap<String, String>, &'a BTreeMap<String, u64>);
+
+/// What a raw file holds when the decision does not set it: the typed
+/// field that writes the same file (the typed hugepage limit is also
+/// written to `hugetlb.<size>.rsvd.max`, before the raw files), else a
+/// fresh cgroup's value.
+fn unset_unified(key: &str, fresh: Limit, hugepages: &BTreeMap<String, u64>) -> Limit {
+    key.strip_prefix("hugetlb.")
+        .and_then(|rest| rest.strip_suffix(".rsvd.max"))
+        .and_then(|size| hugepages.get(size))
+        .map_or(fresh, |limit| Limit::At(*limit))
+}
+
 fn unified_tightened(
-    earlier: &BTreeMap<String, String>,
-    later: &BTreeMap<String, String>,
+    (earlier, earlier_hugepages): UnifiedAndHugepages<'_>,
+    (later, later_hugepages): UnifiedAndHugepages<'_>,
 ) -> Checked {
     let keys: BTreeSet<&String> = earlier.keys().chain(later.keys()).collect();
     for key in keys {
@@ -494,14 +535,18 @@ fn unified_tightened(
                 }
             }
             UnifiedKind::Bytes(fresh) => {
-                let parse = |value: Option<&String>| match value {
-                    None => Ok(fresh),
+                let parse = |value: Option<&String>, hugepages| match value {
+                    None => Ok(unset_unified(key, fresh, hugepages)),
                     Some(text) => unified_bytes(text).ok_or_else(|| Loosened {
                         field: field.clone(),
                         message: format!("{text:?} is not a number of bytes or \"max\""),
                     }),
                 };
-                limit(&field, parse(before)?, parse(after)?)?;
+                limit(
+                    &field,
+                    parse(before, earlier_hugepages)?,
+                    parse(after, later_hugepages)?,
+                )?;
             }
         }
     }
@@ -615,56 +660,58 @@ fn rlimits_tightened(
 }
 
 /// Every device access the later rules allow must be allowed by the
-/// earlier rules. Checked rule by rule, conservatively: a later allow rule
-/// must be wholly covered by an earlier allow that no earlier deny cuts into.
+/// earlier rules, exactly (OCI semantics, [`crate::devices::permits`]).
+///
+/// Whether a rule matches a device depends only on whether each of the
+/// device's numbers equals a number some rule names, so the devices of
+/// both lists fall into finitely many classes: for each type (`c`, `b`),
+/// each major named anywhere or one named nowhere, and likewise each
+/// minor. One device of each class, each access bit, decides.
 fn devices_subset(before: &[DeviceRule], after: &[DeviceRule]) -> Checked {
-    let effective = |rules: &[DeviceRule]| -> Vec<DeviceRule> {
-        // Rules before the last full deny-all are shadowed; with no deny-all
-        // the fresh-cgroup default (allow everything) is in force.
-        match rules.iter().rposition(is_full_deny) {
-            Some(start) => rules[start..].to_vec(),
-            None => std::iter::once(DeviceRule::allow_all())
-                .chain(rules.iter().cloned())
-                .collect(),
-        }
+    let named = |pick: fn(&DeviceRule) -> Option<i64>| -> Vec<i64> {
+        let mut numbers: BTreeSet<i64> = before
+            .iter()
+            .chain(after)
+            .filter_map(pick)
+            .filter(|n| *n >= 0)
+            .collect();
+        let unnamed = (0..).find(|n| !numbers.contains(n)).unwrap_or(0);
+        numbers.insert(unnamed);
+        numbers.into_iter().collect()
     };
-    let before = effective(before);
-    for rule in effective(after).iter().filter(|rule| rule.allow) {
-        for bit in rule.access_or_default().chars() {
-            if !covered(&before, rule, bit) {
-                return loosened(
-                    "resources.devices",
-                    format!(
-                        "allows {bit} access to devices {} that earlier policies deny",
-                        rule.target()
-                    ),
-                );
+    let majors = named(|rule| rule.major);
+    let minors = named(|rule| rule.minor);
+    for kind in [DeviceType::Char, DeviceType::Block] {
+        for &major in &majors {
+            for &minor in &minors {
+                for bit in ['r', 'w', 'm'] {
+                    let access = bit.to_string();
+                    if permits(after, kind, major, minor, &access)
+                        && !permits(before, kind, major, minor, &access)
+                    {
+                        // Name the rule that grants it (none: a fresh
+                        // cgroup's allow-all).
+                        let grant = after
+                            .iter()
+                            .rev()
+                            .find(|rule| {
+                                rule.matches(kind, major, minor)
+                                    && rule.access_or_default().contains(bit)
+                            })
+                            .map_or_else(|| DeviceRule::allow_all().target(), DeviceRule::target);
+                        return loosened(
+                            "resources.devices",
+                            format!(
+                                "allows {bit} access to devices {grant} that earlier policies deny ({} {major}:{minor} among them)",
+                                kind.letter()
+                            ),
+                        );
+                    }
+                }
             }
         }
     }
     Ok(())
-}
-
-fn is_full_deny(rule: &DeviceRule) -> bool {
-    !rule.allow && rule.covers_everything()
-}
-
-/// Whether `rules` surely grant `bit` on every device `wanted` names: the
-/// last rule touching those devices with that bit must be an allow that
-/// covers them all.
-fn covered(rules: &[DeviceRule], wanted: &DeviceRule, bit: char) -> bool {
-    for rule in rules.iter().rev() {
-        if !rule.access_or_default().contains(bit) || !rule.overlaps(wanted) {
-            continue;
-        }
-        if !rule.allow {
-            return false;
-        }
-        if rule.contains(wanted) {
-            return true;
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -805,5 +852,87 @@ mod tests {
         let wildcard = base().allow_device(DeviceRule::allow_char(136, None, "rw"));
         check_tightens(&normal(&base()), &normal(&wildcard))
             .expect("pts wildcard was allowed before");
+    }
+
+    #[test]
+    fn device_rules_tighten_themselves() {
+        // Found by the property test: a deny cutting into an earlier allow
+        // (or into a fresh cgroup's allow-all) made a list refuse itself.
+        let lists = [
+            (
+                vec![DeviceRule::deny_char(136, None, "rwm")],
+                DeviceRule::allow_char(136, None, "r"),
+                "allows r access to devices c 136:*",
+            ),
+            (
+                vec![
+                    DeviceRule::deny_all(),
+                    DeviceRule::allow_block(8, Some(0), "w"),
+                    DeviceRule::allow_char(1, Some(8), "rwm"),
+                    DeviceRule {
+                        allow: false,
+                        ..DeviceRule::allow_block(8, Some(0), "wm")
+                    },
+                ],
+                DeviceRule::allow_block(8, Some(0), "m"),
+                "allows m access to devices b 8:0",
+            ),
+        ];
+        for (rules, again, message) in lists {
+            let mut decision = base();
+            decision.resources_mut().devices = rules.clone();
+            let earlier = normal(&decision);
+            check_tightens(&earlier, &earlier).expect("a list is as tight as itself");
+            decision
+                .resources_mut()
+                .devices
+                .push(DeviceRule::deny_char(1, Some(8), "w"));
+            check_tightens(&earlier, &normal(&decision)).expect("one more deny");
+            decision.resources_mut().devices.push(again);
+            let error = check_tightens(&earlier, &normal(&decision))
+                .expect_err("allows a denied access again")
+                .to_string();
+            assert!(error.contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_lower_memory_limit_under_the_same_swap_limit_is_more_swap() {
+        // Found by the property test: OCI swap is memory plus swap, and
+        // cgroup v2 writes memory.swap.max = swap - limit, so 8M/128M gives
+        // 120M of swap where 128M/128M gave none.
+        let earlier = base().memory_limit(128 * MIB).memory_swap(128 * MIB);
+        let more_swap = earlier.clone().memory_limit(8 * MIB);
+        let error = check_tightens(&normal(&earlier), &normal(&more_swap))
+            .expect_err("raises swap alone")
+            .to_string();
+        assert!(
+            error.starts_with("loosens resources.memory.swap: swap alone"),
+            "{error}"
+        );
+        let both = more_swap.memory_swap(8 * MIB);
+        check_tightens(&normal(&earlier), &normal(&both)).expect("both lower");
+    }
+
+    #[test]
+    fn a_raw_hugetlb_reservation_limit_starts_from_the_typed_limit() {
+        // Found by the property test: the typed hugepage limit is written
+        // to hugetlb.<size>.rsvd.max too, before the raw files, so a raw
+        // value above it loosens the reservation limit.
+        let earlier = base();
+        let with = |value: &str| {
+            let mut later = base();
+            later
+                .resources_mut()
+                .unified
+                .insert("hugetlb.2MB.rsvd.max".into(), value.into());
+            check_tightens(&normal(&earlier), &normal(&later)).map_err(|e| e.to_string())
+        };
+        let error = with("2097152").expect_err("above the typed 0");
+        assert!(
+            error.contains("resources.unified[hugetlb.2MB.rsvd.max]"),
+            "{error}"
+        );
+        with("0").expect("equal to the typed limit");
     }
 }
