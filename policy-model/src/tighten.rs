@@ -13,7 +13,8 @@
 //! | `cgroupsPath` | stay at or below the earlier path |
 //! | limits (memory, swap, pids, cpu bandwidth, burst, realtime, hugepages, throttles, rlimits) | lower them; never raise or remove one |
 //! | swap alone (OCI `swap` minus `limit`: cgroup v2's `memory.swap.max`) | lower it; a lower memory limit under the same swap limit raises it |
-//! | weights (cpu shares, block I/O weights) | lower them; never set one the earlier left at the kernel default |
+//! | cpu shares | lower them (a silent decision has the kernel default, 1024) |
+//! | block I/O weights | lower them; never set one the earlier left at the kernel default |
 //! | `cpus`, `mems` | narrow them to a subset |
 //! | `disableOOMKiller` | never turn it on |
 //! | devices | allow a subset (exactly: every device class the rules tell apart, each access bit) |
@@ -122,7 +123,12 @@ fn settable_once<T: PartialEq + std::fmt::Debug>(
     match (earlier, later) {
         (Some(before), after) if after.as_ref() != Some(before) => loosened(
             field,
-            format!("changes {before:?} to {after:?}; only an unset value may be set"),
+            match after {
+                Some(after) => {
+                    format!("changes {before:?} to {after:?}; only an unset value may be set")
+                }
+                None => format!("unsets {before:?}; a value the earlier policies set stays"),
+            },
         ),
         _ => Ok(()),
     }

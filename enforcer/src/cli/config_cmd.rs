@@ -205,7 +205,14 @@ fn load_and_check(
 /// Asks `policy` whether it accepts `settings` (its optional
 /// `policy_validate_settings` export).
 fn check_settings(policy: &Policy, settings: &serde_json::Value) -> Result<(), String> {
-    enforcer::settings::require_valid(policy, settings).map_err(|error| error.to_string())
+    match enforcer::settings::require_valid(policy, settings) {
+        Ok(()) => Ok(()),
+        // The report names the policy already.
+        Err(enforcer::settings::SettingsError::Invalid { message, .. }) => Err(format!(
+            "refused by its policy_validate_settings: {message}"
+        )),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn print_check(report: &CheckReport, default_absent: bool) {
