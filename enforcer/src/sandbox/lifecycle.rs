@@ -235,7 +235,6 @@ pub fn exec(
         die_with_parent: true,
         null_stdio: false,
         terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
-        term: pty.as_ref().map(|_| term.as_str()),
         preserve_fds: options.preserve_fds,
         signal_mask: options.signal_mask,
     })?;

@@ -20,7 +20,7 @@ use crate::audit::{Step, Trail};
 use crate::decision::NormalDecision;
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
-use super::privileges::{Privileges, terminal_type};
+use super::privileges::Privileges;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{
     CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
@@ -465,7 +465,6 @@ fn start(
 
     trail.step = Step::Spawn;
     let pty = options.tty.then(open_pty).transpose()?;
-    let term = terminal_type(std::env::var("TERM").ok().as_deref());
     let spawned = spawn(&SpawnOptions {
         command: &request.command,
         namespaces,
@@ -479,7 +478,6 @@ fn start(
         die_with_parent: !options.detach,
         null_stdio: options.detach,
         terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
-        term: pty.as_ref().map(|_| term.as_str()),
         preserve_fds: options.preserve_fds,
         signal_mask: options.signal_mask,
     })?;

@@ -13,7 +13,7 @@ use policy_sdk::{IdMapping, NamespaceType};
 
 use super::child::{self, ChildError, ChildPlan, RECORD_SIZE, Stage};
 use super::namespaces::NamespaceSetup;
-use super::privileges::{DEFAULT_PATH, Privileges, default_environment};
+use super::privileges::{DEFAULT_PATH, Privileges};
 use crate::cgroup::{CgroupLayout, CreatedCgroup, join};
 
 /// What to start, and how.
@@ -45,8 +45,6 @@ pub struct SpawnOptions<'a> {
     /// The pseudo-terminal slave that becomes the workload's controlling
     /// terminal and standard streams (`-t`); the caller relays the master.
     pub terminal: Option<std::os::fd::BorrowedFd<'a>>,
-    /// `TERM` for a workload with a terminal and the default environment.
-    pub term: Option<&'a str>,
     /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds`).
     pub preserve_fds: u32,
     /// The signal mask the workload gets.
@@ -251,15 +249,10 @@ fn namespace_ids(options: &SpawnOptions<'_>) -> Option<(libc::uid_t, libc::gid_t
     }
 }
 
-/// The workload's environment: the decision's `process.env`, or
-/// [`default_environment`].
+/// The workload's environment: the normal form's `process.env`, where
+/// the default environment was already made explicit.
 fn workload_environment(options: &SpawnOptions<'_>) -> Vec<String> {
-    let privileges = options.privileges;
-    if privileges.env.is_empty() {
-        default_environment(privileges.user.0, options.term)
-    } else {
-        privileges.env.clone()
-    }
+    options.privileges.env.clone()
 }
 
 /// `PATH` of `environment`, or the default search path.
