@@ -22,20 +22,7 @@ use test_cgroup::{cannot_run, require, skipped};
 
 /// A module whose `policy_evaluate` returns `response` verbatim.
 fn responding(response: &str) -> String {
-    let escaped: String = response
-        .bytes()
-        .map(|byte| format!("\\{byte:02x}"))
-        .collect();
-    format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 32768) "{escaped}")
-  (func (export "policy_abi_version") (result i32) (i32.const 1))
-  (func (export "policy_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "policy_evaluate") (param $ptr i32) (param $len i32) (result i64)
-    (i64.or (i64.shl (i64.const 32768) (i64.const 32)) (i64.const {}))))"#,
-        response.len()
-    )
+    common::wat::responding(response.as_bytes())
 }
 
 /// A module that allows with `pids` tasks and 512 MiB.

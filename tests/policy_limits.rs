@@ -332,17 +332,7 @@ fn real_policies_compile_within_the_default_budget_and_caps() {
 /// A policy that allows every request with `reason`.
 fn answering(reason: &str) -> String {
     let response = format!(r#"{{"decision":{{"allow":true,"reason":"{reason}"}}}}"#);
-    format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 32768) "{}")
-  (func (export "policy_abi_version") (result i32) (i32.const 1))
-  (func (export "policy_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "policy_evaluate") (param i32 i32) (result i64)
-    (i64.or (i64.shl (i64.const 32768) (i64.const 32)) (i64.const {}))))"#,
-        response.replace('"', "\\\""),
-        response.len()
-    )
+    common::wat::responding(response.as_bytes())
 }
 
 struct Pair {

@@ -40,14 +40,12 @@ fn load(path: &str) -> Policy {
 /// A minimal ABI v1 module whose `policy_validate_settings` runs `body`;
 /// `{"valid":false,"message":"from wat"}` sits at offset 2048.
 fn wat_with_check(signature: &str, body: &str) -> String {
-    format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 2048) "{{\"valid\":false,\"message\":\"from wat\"}}")
-  (func (export "policy_abi_version") (result i32) (i32.const 1))
-  (func (export "policy_alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "policy_evaluate") (param i32 i32) (result i64) (i64.const 0))
-  (func (export "policy_validate_settings") {signature} {body}))"#
+    common::wat::module(
+        "(i64.const 0)",
+        &format!(
+            r#"(data (i32.const 2048) "{{\"valid\":false,\"message\":\"from wat\"}}")
+  (func (export "policy_validate_settings") {signature} {body})"#
+        ),
     )
 }
 

@@ -21,3 +21,4 @@ pub mod printable;
 pub mod request;
 pub mod sandbox;
 pub mod settings;
+pub mod trusted;

@@ -1,24 +1,17 @@
 //! The careful file operations the log needs: directories and files opened
-//! without following symlinks and checked to be the enforcer's own,
-//! bounded `flock` waits, free space.
+//! as [`crate::trusted`] opens them, bounded `flock` waits, free space.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::stat::{FileStat, Mode, SFlag};
 
 use super::Problem;
 
-/// What [`open_checked`] opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Directory,
-    File,
-}
+pub(super) use crate::trusted::{Kind, is_entry};
 
 pub(super) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> Problem + 'a {
     move |errno| Problem::Io {
@@ -28,58 +21,7 @@ pub(super) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno)
     }
 }
 
-fn untrusted(path: &Path, why: impl Into<String>) -> Problem {
-    Problem::Untrusted {
-        path: path.to_path_buf(),
-        why: why.into(),
-    }
-}
-
-/// Whether `stat` is a `kind` the enforcer can trust: owned by its
-/// effective uid, not writable by group or others, and (a file) with no
-/// other hard link.
-pub(super) fn check_trusted(stat: &FileStat, path: &Path, kind: Kind) -> Result<(), Problem> {
-    let format = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
-    match kind {
-        Kind::Directory if format != SFlag::S_IFDIR => {
-            return Err(untrusted(path, "it is not a directory"));
-        }
-        Kind::File if format != SFlag::S_IFREG => {
-            return Err(untrusted(path, "it is not a regular file"));
-        }
-        _ => {}
-    }
-    let euid = nix::unistd::geteuid().as_raw();
-    if stat.st_uid != euid {
-        return Err(untrusted(
-            path,
-            format!(
-                "it is owned by uid {}, not by the enforcer's uid {euid}",
-                stat.st_uid
-            ),
-        ));
-    }
-    if stat.st_mode & 0o022 != 0 {
-        return Err(untrusted(
-            path,
-            format!(
-                "its mode {:04o} lets group or others write to it",
-                stat.st_mode & 0o7777
-            ),
-        ));
-    }
-    if kind == Kind::File && stat.st_nlink > 1 {
-        return Err(untrusted(
-            path,
-            format!("it has {} hard links", stat.st_nlink),
-        ));
-    }
-    Ok(())
-}
-
-/// Opens `name` in `at` without following a symlink (and without blocking
-/// on a FIFO), then checks it with [`check_trusted`] when `trust` is set;
-/// `Ok(None)` if it does not exist. `path` is its full path, for messages.
+/// [`crate::trusted::open_checked`], its refusal as the log's own.
 pub(super) fn open_checked(
     at: BorrowedFd<'_>,
     name: &Path,
@@ -88,44 +30,7 @@ pub(super) fn open_checked(
     flags: OFlag,
     trust: bool,
 ) -> Result<Option<OwnedFd>, Problem> {
-    let base = OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
-    let flags = match kind {
-        Kind::Directory => base | OFlag::O_DIRECTORY | OFlag::O_RDONLY,
-        Kind::File => base | flags,
-    };
-    let mode = Mode::S_IRUSR | Mode::S_IWUSR;
-    let fd = match nix::fcntl::openat(at, name, flags, mode) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) if !flags.contains(OFlag::O_CREAT) => return Ok(None),
-        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::ENXIO)
-            if nix::sys::stat::fstatat(at, name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                .is_ok_and(|stat| stat.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits()) =>
-        {
-            return Err(untrusted(path, "it is a symbolic link"));
-        }
-        Err(Errno::ENOTDIR) if kind == Kind::Directory => {
-            return Err(untrusted(path, "it is not a directory"));
-        }
-        Err(Errno::ENXIO | Errno::EISDIR) if kind == Kind::File => {
-            return Err(untrusted(path, "it is not a regular file"));
-        }
-        Err(errno) => return Err(io("open", path)(errno)),
-    };
-    let stat = nix::sys::stat::fstat(&fd).map_err(io("stat", path))?;
-    if trust {
-        check_trusted(&stat, path, kind)?;
-    } else if kind == Kind::File && stat.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-        return Err(untrusted(path, "it is not a regular file"));
-    }
-    Ok(Some(fd))
-}
-
-/// Whether `fd` is the entry `name` in `at` now (not renamed away or
-/// replaced since it was opened).
-pub(super) fn is_entry(at: BorrowedFd<'_>, name: &Path, fd: BorrowedFd<'_>) -> bool {
-    let entry = nix::sys::stat::fstatat(at, name, AtFlags::AT_SYMLINK_NOFOLLOW);
-    let open = nix::sys::stat::fstat(fd);
-    matches!((entry, open), (Ok(a), Ok(b)) if a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    crate::trusted::open_checked(at, name, path, kind, flags, trust).map_err(Problem::from)
 }
 
 /// `flock(operation | LOCK_NB)` retried until it succeeds or `timeout`

@@ -160,6 +160,23 @@ pub enum AuditError {
     },
 }
 
+impl From<crate::trusted::TrustError> for Problem {
+    fn from(error: crate::trusted::TrustError) -> Problem {
+        match error {
+            crate::trusted::TrustError::Untrusted { path, why } => Problem::Untrusted { path, why },
+            crate::trusted::TrustError::Io {
+                action,
+                path,
+                source,
+            } => Problem::Io {
+                action,
+                path,
+                source,
+            },
+        }
+    }
+}
+
 /// What went wrong with a file of the log.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {

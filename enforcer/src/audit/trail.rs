@@ -1,7 +1,8 @@
 //! What one request learnt on its way, for its audit line: each policy's
 //! report, the final normalised decision, and the step it had reached.
-//! The pipeline fills it in as it goes; whoever ends the request writes
-//! the line from it, whatever the outcome.
+//! The pipeline fills it in as it goes (moving, not serialising: nothing
+//! is encoded before the workload starts); whoever ends the request
+//! writes the line from it, whatever the outcome.
 
 use serde_json::Value;
 
@@ -13,9 +14,9 @@ use crate::evaluation::LinkReport;
 #[derive(Debug, Clone)]
 pub struct Trail {
     /// One report per policy of the chain.
-    pub chain: Vec<Value>,
+    pub links: Vec<LinkReport>,
     /// The final decision, normalised, once the chain allowed.
-    pub decision: Option<Value>,
+    pub decision: Option<NormalDecision>,
     /// The step the request reached (the failing one, if it failed).
     pub step: Step,
 }
@@ -23,7 +24,7 @@ pub struct Trail {
 impl Default for Trail {
     fn default() -> Trail {
         Trail {
-            chain: Vec::new(),
+            links: Vec::new(),
             decision: None,
             step: Step::Request,
         }
@@ -31,16 +32,17 @@ impl Default for Trail {
 }
 
 impl Trail {
-    /// Records the chain's reports.
-    pub fn record_links(&mut self, links: &[LinkReport]) {
-        self.chain = links
+    /// The chain's reports, as the audit record holds them.
+    pub fn chain(&self) -> Vec<Value> {
+        self.links
             .iter()
             .map(|link| serde_json::to_value(link).unwrap_or(Value::Null))
-            .collect();
+            .collect()
     }
 
-    /// Records the final decision, in the OCI rendering of its normal form.
-    pub fn record_decision(&mut self, decision: &NormalDecision) {
-        self.decision = serde_json::to_value(decision.to_decision()).ok();
+    /// The final decision in the OCI rendering of its normal form.
+    pub fn decision(&self) -> Option<Value> {
+        let decision = self.decision.as_ref()?;
+        serde_json::to_value(decision.to_decision()).ok()
     }
 }

@@ -53,9 +53,9 @@ pub fn append(
         request.command.clone(),
     )
     .with_tenant(request.tenant.clone())
-    .with_chain(trail.chain.clone())
+    .with_chain(trail.chain())
     .with_outcome(outcome);
-    record.decision = trail.decision.clone();
+    record.decision = trail.decision();
     if let Some(error) = error {
         record = record.with_error(error);
     }

@@ -155,26 +155,12 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` UTC of a Unix time.
+/// `YYYY-MM-DD HH:MM:SS` UTC of a Unix time (the audit log's RFC 3339
+/// time, without its `T`, milliseconds and `Z`).
 fn format_time(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let (hour, minute, second) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    let millis = i64::try_from(seconds).unwrap_or(i64::MAX / 1000) * 1000;
+    let rfc3339 = enforcer::audit::Timestamp::from_unix_millis(millis).to_string();
+    format!("{} {}", &rfc3339[..10], &rfc3339[11..19])
 }
 
 /// `enforcer exec`.

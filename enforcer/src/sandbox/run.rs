@@ -185,16 +185,16 @@ pub fn run(
     trail.step = Step::Evaluate;
     let evaluation = match evaluate_chain(chain, request) {
         Ok(evaluation) => evaluation,
-        Err(failure) => {
-            trail.record_links(&failure.links);
+        Err(mut failure) => {
+            trail.links = std::mem::take(&mut failure.links);
             trail.step = failure.error.step();
             return Err(failure.into());
         }
     };
-    trail.record_links(&evaluation.links);
+    trail.links = evaluation.links;
     let decision = match evaluation.outcome {
         Outcome::Allowed(decision) => {
-            trail.record_decision(&decision);
+            trail.decision = Some(decision.clone());
             decision
         }
         Outcome::Denied { policy, decision } => {

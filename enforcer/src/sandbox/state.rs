@@ -31,7 +31,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag, RenameFlags};
 use nix::libc;
 use nix::sys::signal::Signal;
-use nix::sys::stat::{FileStat, Mode, SFlag};
+use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 use policy_sdk::Decision;
 use serde::{Deserialize, Serialize};
@@ -336,11 +336,23 @@ pub struct DirectoryLock {
     _root: OwnedFd,
 }
 
-/// What [`open_checked`] opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Directory,
-    File,
+use crate::trusted::{Kind, TrustError, is_entry};
+
+impl From<TrustError> for StateError {
+    fn from(error: TrustError) -> StateError {
+        match error {
+            TrustError::Untrusted { path, why } => StateError::Untrusted { path, why },
+            TrustError::Io {
+                action,
+                path,
+                source,
+            } => StateError::Io {
+                action,
+                path,
+                source,
+            },
+        }
+    }
 }
 
 fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> StateError + 'a {
@@ -351,42 +363,8 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> S
     }
 }
 
-/// Checks that `stat` (of `path`) is the enforcer's own `kind`: owned by
-/// its effective uid, not writable by group or others.
-fn check_trusted(stat: &FileStat, path: &Path, kind: Kind) -> Result<(), StateError> {
-    let untrusted = |why: String| StateError::Untrusted {
-        path: path.to_path_buf(),
-        why,
-    };
-    let format = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
-    match kind {
-        Kind::Directory if format != SFlag::S_IFDIR => {
-            return Err(untrusted("it is not a directory".into()));
-        }
-        Kind::File if format != SFlag::S_IFREG => {
-            return Err(untrusted("it is not a regular file".into()));
-        }
-        _ => {}
-    }
-    let euid = nix::unistd::geteuid().as_raw();
-    if stat.st_uid != euid {
-        return Err(untrusted(format!(
-            "it is owned by uid {}, not by the enforcer's uid {euid}",
-            stat.st_uid
-        )));
-    }
-    if stat.st_mode & 0o022 != 0 {
-        return Err(untrusted(format!(
-            "its mode {:04o} lets group or others write to it",
-            stat.st_mode & 0o7777
-        )));
-    }
-    Ok(())
-}
-
-/// Opens `name` relative to `at` without following a symlink and checks
-/// it is trusted; `None` if it does not exist. `path` is its full path,
-/// for messages.
+/// [`crate::trusted::open_checked`] of a state file or directory, which
+/// must be the enforcer's own.
 fn open_checked(
     at: BorrowedFd<'_>,
     name: &Path,
@@ -394,43 +372,9 @@ fn open_checked(
     kind: Kind,
     flags: OFlag,
 ) -> Result<Option<OwnedFd>, StateError> {
-    let base = OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
-    let flags = match kind {
-        Kind::Directory => base | OFlag::O_DIRECTORY | OFlag::O_RDONLY,
-        Kind::File => base | flags,
-    };
-    let fd = match nix::fcntl::openat(at, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR.
-        Err(Errno::ELOOP | Errno::ENOTDIR)
-            if nix::sys::stat::fstatat(at, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                .is_ok_and(|stat| stat.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits()) =>
-        {
-            return Err(StateError::Untrusted {
-                path: path.to_path_buf(),
-                why: "it is a symbolic link".into(),
-            });
-        }
-        Err(Errno::ENOTDIR) if kind == Kind::Directory => {
-            return Err(StateError::Untrusted {
-                path: path.to_path_buf(),
-                why: "it is not a directory".into(),
-            });
-        }
-        Err(errno) => return Err(io_error("open", path)(errno)),
-    };
-    let stat = nix::sys::stat::fstat(&fd).map_err(io_error("stat", path))?;
-    check_trusted(&stat, path, kind)?;
-    Ok(Some(fd))
-}
-
-/// Whether `fd` is the directory entry `name` in `at` now (not replaced or
-/// removed since it was opened).
-fn is_entry(at: BorrowedFd<'_>, name: &str, fd: BorrowedFd<'_>) -> bool {
-    let entry = nix::sys::stat::fstatat(at, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
-    let open = nix::sys::stat::fstat(fd);
-    matches!((entry, open), (Ok(a), Ok(b)) if a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    Ok(crate::trusted::open_checked(
+        at, name, path, kind, flags, true,
+    )?)
 }
 
 /// `flock` without blocking: `Ok(false)` when somebody else holds it.
@@ -641,8 +585,8 @@ impl StateDir {
             return Ok(None);
         }
         // Removed (or replaced) while we opened it: that sandbox is gone.
-        if !is_entry(root.as_fd(), id, directory.as_fd())
-            || !is_entry(directory.as_fd(), LOCK_FILE, file.as_fd())
+        if !is_entry(root.as_fd(), Path::new(id), directory.as_fd())
+            || !is_entry(directory.as_fd(), Path::new(LOCK_FILE), file.as_fd())
         {
             return Err(self.not_found(id));
         }
@@ -851,7 +795,7 @@ impl StateDir {
                 Err(errno) => return Err(io_error("remove", &self.path(id, Some(file)))(errno)),
             }
         }
-        if !is_entry(lock.root.as_fd(), id, lock.directory.as_fd()) {
+        if !is_entry(lock.root.as_fd(), Path::new(id), lock.directory.as_fd()) {
             return Ok(()); // gone already (or replaced: not ours to remove)
         }
         nix::unistd::unlinkat(&lock.root, id.as_str(), UnlinkatFlags::RemoveDir)
