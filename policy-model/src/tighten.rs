@@ -758,7 +758,7 @@ mod tests {
             .pids(64)
             .cpu_quota(25_000, 50_000)
             .deny_all_devices()
-            .allow_device(DeviceRule::allow_char(1, Some(3), "rw"));
+            .append_device_rule(DeviceRule::allow_char(1, Some(3), "rw"));
         check_tightens(&normal(&base()), &normal(&later)).expect("tighter");
         check_tightens(&normal(&base()), &normal(&base())).expect("equal");
     }
@@ -850,12 +850,12 @@ mod tests {
 
     #[test]
     fn device_sets_must_shrink() {
-        let more = base().allow_device(DeviceRule::allow_char(1, Some(1), "r"));
+        let more = base().append_device_rule(DeviceRule::allow_char(1, Some(1), "r"));
         assert!(error(more).contains("allows r access to devices c 1:1"), "");
         let mut none = base();
         none.resources.as_mut().expect("resources").devices.clear();
         assert!(error(none).contains("a *:*"));
-        let wildcard = base().allow_device(DeviceRule::allow_char(136, None, "rw"));
+        let wildcard = base().append_device_rule(DeviceRule::allow_char(136, None, "rw"));
         check_tightens(&normal(&base()), &normal(&wildcard))
             .expect("pts wildcard was allowed before");
     }

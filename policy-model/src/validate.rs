@@ -903,19 +903,19 @@ mod tests {
         let mut bad = DeviceRule::allow_char(1, Some(3), "rwz");
         let decision = Decision::allow()
             .deny_all_devices()
-            .allow_device(DeviceRule::allow_char(1, Some(5), "r"))
-            .allow_device(bad.clone());
+            .append_device_rule(DeviceRule::allow_char(1, Some(5), "r"))
+            .append_device_rule(bad.clone());
         assert_violation(
             decision,
             "resources.devices[2].access: \"rwz\" is not a non-empty subset of \"rwm\"",
         );
         bad.access = Some(String::new());
         assert_violation(
-            Decision::allow().allow_device(bad),
+            Decision::allow().append_device_rule(bad),
             "resources.devices[0].access",
         );
         assert_violation(
-            Decision::allow().allow_device(DeviceRule::allow_char(-2, None, "r")),
+            Decision::allow().append_device_rule(DeviceRule::allow_char(-2, None, "r")),
             "resources.devices[0].major",
         );
     }
@@ -950,6 +950,16 @@ mod tests {
                 .namespace(NamespaceType::Uts)
                 .hostname("bad host"),
             "hostname: \"bad host\"",
+        );
+        assert_violation(
+            Decision::allow().domainname("example.test"),
+            "domainname: setting a domain name needs a new uts namespace",
+        );
+        assert_violation(
+            Decision::allow()
+                .namespace(NamespaceType::Uts)
+                .domainname("bad domain"),
+            "domainname: \"bad domain\"",
         );
         assert_violation(
             Decision::allow().map_ids(0, 1000, 1),

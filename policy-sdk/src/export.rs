@@ -3,7 +3,7 @@
 /// Exports a policy function as a Wasm module speaking ABI v1.
 ///
 /// ```ignore
-/// fn evaluate(request: &Request) -> Result<Decision, PolicyError> { ... }
+/// fn evaluate(request: &Request) -> Result<Decision, EvaluationError> { ... }
 /// policy_sdk::export_policy!(evaluate);
 /// ```
 ///
@@ -43,23 +43,23 @@ macro_rules! export_policy {
         const _: () = {
             #[unsafe(no_mangle)]
             extern "C" fn policy_abi_version() -> i32 {
-                $crate::ABI_VERSION
+                $crate::abi::ABI_VERSION
             }
             #[unsafe(no_mangle)]
             extern "C" fn policy_alloc(len: i32) -> i32 {
-                $crate::guest::alloc_export(len)
+                $crate::abi::guest::alloc_export(len)
             }
             #[unsafe(no_mangle)]
             extern "C" fn policy_free(ptr: i32, len: i32) {
-                $crate::guest::free_export(ptr, len)
+                $crate::abi::guest::free_export(ptr, len)
             }
             #[unsafe(no_mangle)]
             extern "C" fn policy_evaluate(ptr: i32, len: i32) -> i64 {
-                $crate::guest::evaluate_export(ptr, len, $evaluate)
+                $crate::abi::guest::evaluate_export(ptr, len, $evaluate)
             }
             #[unsafe(no_mangle)]
             extern "C" fn policy_metadata() -> i64 {
-                $crate::guest::metadata_export(
+                $crate::abi::guest::metadata_export(
                     env!("CARGO_PKG_NAME"),
                     env!("CARGO_PKG_VERSION"),
                     env!("CARGO_PKG_DESCRIPTION"),
@@ -67,7 +67,7 @@ macro_rules! export_policy {
             }
             #[unsafe(no_mangle)]
             extern "C" fn policy_panic_response() -> i64 {
-                $crate::guest::panic_response_export()
+                $crate::abi::guest::panic_response_export()
             }
         };
     };
@@ -82,7 +82,7 @@ macro_rules! export_policy {
         const _: () = {
             #[unsafe(no_mangle)]
             extern "C" fn policy_validate_settings(ptr: i32, len: i32) -> i64 {
-                $crate::guest::validate_settings_export(ptr, len, $validate)
+                $crate::abi::guest::validate_settings_export(ptr, len, $validate)
             }
         };
     };
@@ -94,7 +94,7 @@ mod tests {
     //! only type-checks; in the `wasm32-wasip1` test build it defines the
     //! exports, which the tests below call as a host would.
 
-    use crate::{Decision, PolicyError, Request};
+    use crate::{Decision, EvaluationError, Request};
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -108,7 +108,7 @@ mod tests {
         }
     }
 
-    fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+    fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         let settings: Settings = request.settings()?;
         Ok(Decision::allow().pids(settings.max_pids.into()))
     }
@@ -131,7 +131,7 @@ mod tests {
 
     #[cfg(target_arch = "wasm32")]
     mod in_wasm {
-        use crate::unpack_ptr_len;
+        use crate::abi::unpack_ptr_len;
 
         unsafe extern "C" {
             fn policy_alloc(len: i32) -> i32;

@@ -80,12 +80,14 @@ impl Request {
     }
 
     /// The decision of the policies before this one in a chain, if any.
-    pub fn previous_decision(&self) -> Result<Option<Decision>, crate::PolicyError> {
+    pub fn previous_decision(&self) -> Result<Option<Decision>, crate::EvaluationError> {
         self.previous
             .as_deref()
             .map(|raw| serde_json::from_str(raw.get()))
             .transpose()
-            .map_err(|error| crate::PolicyError::new(format!("invalid previous decision: {error}")))
+            .map_err(|error| {
+                crate::EvaluationError::new(format!("invalid previous decision: {error}"))
+            })
     }
 
     /// Sets the decision of the policies before this one.
@@ -108,12 +110,12 @@ impl Request {
     /// let settings: Settings = Request::default().settings().expect("defaults");
     /// assert_eq!(settings.max_pids, 64);
     /// ```
-    pub fn settings<T: DeserializeOwned>(&self) -> Result<T, crate::PolicyError> {
+    pub fn settings<T: DeserializeOwned>(&self) -> Result<T, crate::EvaluationError> {
         match self.settings.as_deref() {
             Some(raw) => serde_json::from_str(raw.get()),
             None => serde_json::from_value(serde_json::Value::Object(Default::default())),
         }
-        .map_err(|error| crate::PolicyError::new(format!("invalid settings: {error}")))
+        .map_err(|error| crate::EvaluationError::new(format!("invalid settings: {error}")))
     }
 
     /// Sets the settings (a JSON object) the policy reads with

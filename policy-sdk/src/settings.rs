@@ -9,7 +9,8 @@
 //! invalid with serde's message, without calling it.
 //!
 //! ```
-//! use policy_sdk::settings::{SettingsValidation, validate};
+//! use policy_sdk::abi::SettingsValidation;
+//! use policy_sdk::settings::validate;
 //!
 //! #[derive(serde::Deserialize)]
 //! #[serde(deny_unknown_fields)]
@@ -29,37 +30,8 @@
 use std::fmt::Display;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
-/// What `policy_validate_settings` returns when it could check the settings:
-/// `{"valid": true}` or `{"valid": false, "message": "..."}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsValidation {
-    /// Whether the policy accepts the settings.
-    pub valid: bool,
-    /// Why not, for invalid settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl SettingsValidation {
-    /// The settings are fine.
-    pub fn valid() -> SettingsValidation {
-        SettingsValidation {
-            valid: true,
-            message: None,
-        }
-    }
-
-    /// The settings are refused, because of `message`.
-    pub fn invalid(message: impl Into<String>) -> SettingsValidation {
-        SettingsValidation {
-            valid: false,
-            message: Some(message.into()),
-        }
-    }
-}
+use crate::abi::SettingsValidation;
 
 /// Checks the settings JSON `input`: it must be a JSON object that parses as
 /// `T` (else the settings are invalid, with serde's message), and `check`
@@ -93,7 +65,7 @@ pub fn validate<T: DeserializeOwned, E: Display>(
 /// `cargo test` too and not only the Wasm build.
 #[doc(hidden)]
 pub const fn check_evaluate(
-    _evaluate: fn(&crate::Request) -> Result<crate::Decision, crate::PolicyError>,
+    _evaluate: fn(&crate::Request) -> Result<crate::Decision, crate::EvaluationError>,
 ) {
 }
 
@@ -105,6 +77,7 @@ pub const fn check_validate<T: DeserializeOwned, E: Display>(_validate: fn(&T) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
@@ -126,8 +99,8 @@ mod tests {
         }
     }
 
-    fn check_policy_error(settings: &Settings) -> Result<(), crate::PolicyError> {
-        check(settings).map_err(crate::PolicyError::new)
+    fn check_evaluation_error(settings: &Settings) -> Result<(), crate::EvaluationError> {
+        check(settings).map_err(crate::EvaluationError::new)
     }
 
     #[test]
@@ -146,7 +119,7 @@ mod tests {
             Ok(SettingsValidation::invalid("maxPids must be at least 1"))
         );
         assert_eq!(
-            validate(br#"{"maxPids": 0}"#, check_policy_error),
+            validate(br#"{"maxPids": 0}"#, check_evaluation_error),
             Ok(SettingsValidation::invalid("maxPids must be at least 1"))
         );
     }
@@ -176,15 +149,5 @@ mod tests {
     fn input_that_is_not_json_is_an_error() {
         let error = validate(b"{nope", check).expect_err("not JSON");
         assert!(error.starts_with("invalid settings JSON: "), "{error}");
-    }
-
-    #[test]
-    fn the_response_has_the_abi_shape() {
-        let json = |value: &SettingsValidation| serde_json::to_string(value).expect("serializes");
-        assert_eq!(json(&SettingsValidation::valid()), r#"{"valid":true}"#);
-        assert_eq!(
-            json(&SettingsValidation::invalid("no")),
-            r#"{"valid":false,"message":"no"}"#
-        );
     }
 }

@@ -6,9 +6,9 @@
 //!
 //! ```
 //! use policy_sdk::testing::{request, assert_allowed};
-//! use policy_sdk::{Decision, PolicyError, Request};
+//! use policy_sdk::{Decision, EvaluationError, Request};
 //!
-//! fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+//! fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
 //!     Ok(Decision::allow().pids(16))
 //! }
 //! let decision = assert_allowed(evaluate(&request().tenant("acme").build()));
@@ -38,9 +38,10 @@ use std::fmt::Display;
 
 use serde::de::DeserializeOwned;
 
+use crate::abi::SettingsValidation;
 use crate::devices::permits;
-use crate::settings::{SettingsValidation, validate};
-use crate::{Decision, DeviceType, Host, PolicyError, Request, User};
+use crate::settings::validate;
+use crate::{Decision, DeviceType, EvaluationError, Host, Request, User};
 
 pub use policy_model::host::typical_host;
 
@@ -173,17 +174,17 @@ impl RequestBuilder {
 
 /// Asserts the policy allowed and returns the decision.
 #[track_caller]
-pub fn assert_allowed(result: Result<Decision, PolicyError>) -> Decision {
+pub fn assert_allowed(result: Result<Decision, EvaluationError>) -> Decision {
     match result {
         Ok(decision) if decision.allow => decision,
         Ok(decision) => panic!("expected an allow, got a denial: {:?}", decision.reason),
-        Err(error) => panic!("expected an allow, got a policy error: {error}"),
+        Err(error) => panic!("expected an allow, got an evaluation error: {error}"),
     }
 }
 
 /// Asserts the policy denied with a reason containing `needle`.
 #[track_caller]
-pub fn assert_denied(result: Result<Decision, PolicyError>, needle: &str) -> Decision {
+pub fn assert_denied(result: Result<Decision, EvaluationError>, needle: &str) -> Decision {
     match result {
         Ok(decision) if !decision.allow => {
             let reason = decision.reason.clone().unwrap_or_default();
@@ -194,19 +195,19 @@ pub fn assert_denied(result: Result<Decision, PolicyError>, needle: &str) -> Dec
             decision
         }
         Ok(_) => panic!("expected a denial containing {needle:?}, got an allow"),
-        Err(error) => panic!("expected a denial, got a policy error: {error}"),
+        Err(error) => panic!("expected a denial, got an evaluation error: {error}"),
     }
 }
 
 /// Asserts the policy failed with an error containing `needle`.
 #[track_caller]
-pub fn assert_policy_error(result: Result<Decision, PolicyError>, needle: &str) {
+pub fn assert_evaluation_error(result: Result<Decision, EvaluationError>, needle: &str) {
     match result {
         Err(error) => assert!(
             error.message().contains(needle),
-            "policy error {error:?} does not contain {needle:?}"
+            "evaluation error {error:?} does not contain {needle:?}"
         ),
-        Ok(decision) => panic!("expected a policy error, got {decision:?}"),
+        Ok(decision) => panic!("expected an evaluation error, got {decision:?}"),
     }
 }
 

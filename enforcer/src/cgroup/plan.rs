@@ -938,7 +938,7 @@ mod tests {
             .cpu_quota(50_000, 100_000)
             .cpus("0")
             .default_devices()
-            .allow_device(DeviceRule::allow_char(195, Some(0), "rw"))
+            .append_device_rule(DeviceRule::allow_char(195, Some(0), "rw"))
             .hugepage_limit("2MB", 4 * MIB);
         decision.resources_mut().block_io = Some(BlockIo {
             weight: Some(500),

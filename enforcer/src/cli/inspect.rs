@@ -62,7 +62,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     if args.json {
         let value = json!({
             "file": args.file,
-            "abiVersion": policy_sdk::ABI_VERSION,
+            "abiVersion": policy_sdk::abi::ABI_VERSION,
             "sha256": policy.digest(),
             "size": policy.size(),
             "code": {
@@ -80,7 +80,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_OK);
     }
     println!("file:        {}", args.file.display());
-    println!("abi version: {}", policy_sdk::ABI_VERSION);
+    println!("abi version: {}", policy_sdk::abi::ABI_VERSION);
     match &metadata {
         Some(meta) => {
             println!("name:        {}", escape(&meta.name));

@@ -166,7 +166,7 @@ impl Policy {
                     .map_err(|trap| self.classify(trap, &store))
             })
             .map_err(|kind| self.error(kind))?;
-        if version != policy_sdk::ABI_VERSION {
+        if version != policy_sdk::abi::ABI_VERSION {
             return Err(self.error(PolicyErrorKind::AbiVersion(version)));
         }
         Ok(())

@@ -17,7 +17,8 @@ pub mod test_runner;
 
 use std::sync::Arc;
 
-use policy_sdk::{Decision, Metadata, Request};
+use policy_sdk::abi::Metadata;
+use policy_sdk::{Decision, Request};
 use wasmtime::{Extern, InstancePre, Module, Store, TypedFunc};
 
 pub use abi::describe;
@@ -236,7 +237,7 @@ impl Policy {
         memory: wasmtime::Memory,
         packed: i64,
     ) -> Result<&'a [u8], PolicyErrorKind> {
-        let (ptr, len) = policy_sdk::unpack_ptr_len(packed);
+        let (ptr, len) = policy_sdk::abi::unpack_ptr_len(packed);
         let cap = self.engine.options.output_cap;
         if len as usize > cap {
             return Err(PolicyErrorKind::OutputTooLarge { len, cap });

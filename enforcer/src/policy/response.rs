@@ -1,7 +1,8 @@
 //! Parsing a policy's response bytes into a decision (or a settings
 //! check), with errors that say which byte or which field is wrong.
 
-use policy_sdk::{Decision, Response};
+use policy_sdk::Decision;
+use policy_sdk::abi::Response;
 use serde::Deserialize;
 use serde_json::error::Category;
 

@@ -15,7 +15,7 @@
 //!   `tenants/<tenant>/<id>` with one: separate subtrees, so a tenant-less
 //!   id can never become a tenant's parent cgroup.
 
-use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy};
+use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
 
 /// Upper bound on the memory limit.
 pub const MEMORY_CAP: u64 = 512 * MIB;
@@ -39,7 +39,7 @@ pub fn memory_limit(host_memory: u64) -> u64 {
 pub const ROOT_GROUP_REASON: &str = "a non-root user may not run with group 0 (root's group owns host files; pick another --user UID:GID)";
 
 /// Evaluates a request.
-pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     if request.user.uid != 0 && request.user.gid == 0 {
         return Ok(Decision::deny(ROOT_GROUP_REASON));
     }

@@ -7,7 +7,7 @@
 //! `/dev/nvidia-uvm-tools` (a dynamic major, looked up in the host's
 //! `/proc/devices`). Other tenants asking for a GPU are denied.
 
-use policy_sdk::{Decision, DeviceRule, MIB, PolicyError, Request, export_policy, log};
+use policy_sdk::{Decision, DeviceRule, EvaluationError, MIB, Request, export_policy, log};
 
 /// Tenants allowed to use GPUs.
 pub const GPU_TENANTS: [&str; 2] = ["ml-research", "vision"];
@@ -23,7 +23,7 @@ pub const MAX_GPUS: i64 = 16;
 pub const MEMORY_LIMIT: u64 = 4096 * MIB;
 
 /// Evaluates a request.
-pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     let tenant = request.tenant.as_deref().unwrap_or("");
     let base = Decision::allow()
         .standard_namespaces()
@@ -55,22 +55,24 @@ pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
     }
     let mut decision = base
         .reason(format!("{count} GPU(s) for tenant {tenant}"))
-        .allow_device(DeviceRule::allow_char(
+        .append_device_rule(DeviceRule::allow_char(
             NVIDIA_MAJOR,
             Some(NVIDIACTL_MINOR),
             "rw",
         ))
-        .allow_device(DeviceRule::allow_char(
+        .append_device_rule(DeviceRule::allow_char(
             NVIDIA_MAJOR,
             Some(NVIDIA_MODESET_MINOR),
             "rw",
         ));
     for minor in 0..count {
-        decision = decision.allow_device(DeviceRule::allow_char(NVIDIA_MAJOR, Some(minor), "rw"));
+        decision =
+            decision.append_device_rule(DeviceRule::allow_char(NVIDIA_MAJOR, Some(minor), "rw"));
     }
     match request.host.char_devices.get("nvidia-uvm") {
         Some(&major) => {
-            decision = decision.allow_device(DeviceRule::allow_char(i64::from(major), None, "rw"));
+            decision =
+                decision.append_device_rule(DeviceRule::allow_char(i64::from(major), None, "rw"));
         }
         None => log!(Warn: "host has no nvidia-uvm driver; CUDA will not find /dev/nvidia-uvm"),
     }

@@ -7,13 +7,13 @@
 //! asked for is limited to zero.
 
 use policy_sdk::units::parse_page_size;
-use policy_sdk::{Decision, MIB, PolicyError, Request, export_policy, log};
+use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy, log};
 
 /// Label prefix: `hugepages.<size>`.
 pub const LABEL_PREFIX: &str = "hugepages.";
 
 /// Evaluates a request.
-pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     let host = &request.host;
     let mut decision = Decision::allow()
         .standard_namespaces()

@@ -10,7 +10,7 @@
 //! unknown tier are denied. A caller may ask for less memory or fewer pids
 //! than its tier (`requested`), never more.
 
-use policy_sdk::{Decision, GIB, MIB, PolicyError, Request, export_policy, log};
+use policy_sdk::{Decision, EvaluationError, GIB, MIB, Request, export_policy, log};
 
 /// CFS period used for every tier, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
@@ -64,7 +64,7 @@ pub const TIERS: [Tier; 3] = [
 ];
 
 /// Evaluates a request.
-pub fn evaluate(request: &Request) -> Result<Decision, PolicyError> {
+pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     let Some(tenant) = request.tenant.as_deref() else {
         return Ok(Decision::deny("requests must name a tenant"));
     };

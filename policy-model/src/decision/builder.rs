@@ -86,6 +86,13 @@ impl Decision {
         self
     }
 
+    /// Sets the NIS domain name (OCI `domainname`, what `domainname(1)`
+    /// prints; needs a new `uts` namespace).
+    pub fn domainname(mut self, domainname: impl Into<String>) -> Decision {
+        self.domainname = Some(domainname.into());
+        self
+    }
+
     /// Maps `size` ids starting at `inside` to `host` for both uids and gids
     /// (needs a new `user` namespace).
     pub fn map_ids(mut self, inside: u32, host: u32, size: u32) -> Decision {
@@ -195,8 +202,12 @@ impl Decision {
         self
     }
 
-    /// Appends a device rule (it wins over earlier rules).
-    pub fn allow_device(mut self, rule: DeviceRule) -> Decision {
+    /// Appends a device rule, allowing or denying: the last rule that
+    /// matches a device decides (OCI order), so it wins over earlier rules.
+    /// Start from [`Decision::deny_all_devices`] or
+    /// [`Decision::default_devices`]: on its own an allowing rule grants
+    /// nothing beyond an empty list, which already grants every device.
+    pub fn append_device_rule(mut self, rule: DeviceRule) -> Decision {
         self.resources_mut().devices.push(rule);
         self
     }
@@ -350,7 +361,7 @@ mod tests {
             .memory_limit(256 * MIB)
             .pids(64)
             .deny_all_devices()
-            .allow_device(DeviceRule::allow_char(1, Some(3), "rw"))
+            .append_device_rule(DeviceRule::allow_char(1, Some(3), "rw"))
             .hugepage_limit("2MB", 4 * MIB)
             .hugepage_limit("2MB", 8 * MIB);
         assert_eq!(decision.namespaces.len(), 2);
@@ -371,6 +382,33 @@ mod tests {
             5,
             "r"
         ));
+    }
+
+    #[test]
+    fn hostname_and_domainname_set_the_oci_fields() {
+        let decision = Decision::allow()
+            .namespace(NamespaceType::Uts)
+            .hostname("box")
+            .domainname("example.test");
+        let json = serde_json::to_string(&decision).expect("serializes");
+        assert!(
+            json.contains(r#""hostname":"box","domainname":"example.test""#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn appended_device_rules_win_over_earlier_ones() {
+        let null =
+            |decision: &Decision| permits(decision.device_rules(), DeviceType::Char, 1, 3, "rw");
+        let granted = Decision::allow()
+            .deny_all_devices()
+            .append_device_rule(DeviceRule::allow_char(1, Some(3), "rw"));
+        assert!(null(&granted));
+        // The same call appends a deny rule, which takes the grant back.
+        let taken_back = granted.append_device_rule(DeviceRule::deny_char(1, Some(3), "rwm"));
+        assert!(!null(&taken_back));
+        assert_eq!(taken_back.device_rules().len(), 3);
     }
 
     #[test]

@@ -111,7 +111,11 @@ pub struct Memory {
     /// v1 `memory.use_hierarchy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_hierarchy: Option<bool>,
-    /// Refuse to lower the limit below current usage.
+    /// Refuse to lower the limit below current usage (runc checks it on
+    /// `update`). The enforcer writes limits only into a cgroup it has just
+    /// created, before any process joins it, and has no `update`: usage is
+    /// zero then, so the check holds by construction and needs no write. A
+    /// future command that changes a running sandbox's limits must apply it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_before_update: Option<bool>,
 }

@@ -8,7 +8,8 @@ use std::fmt::Display;
 
 use serde::de::DeserializeOwned;
 
-use crate::{Decision, Metadata, PolicyError, Request, Response, pack_ptr_len, settings};
+use super::{Metadata, Response, pack_ptr_len};
+use crate::{Decision, EvaluationError, Request, settings};
 
 /// Alignment of buffers handed to the host.
 const BUFFER_ALIGN: usize = 8;
@@ -46,7 +47,7 @@ pub fn free_export(ptr: i32, len: i32) {
 pub fn evaluate_export(
     ptr: i32,
     len: i32,
-    evaluate: fn(&Request) -> Result<Decision, PolicyError>,
+    evaluate: fn(&Request) -> Result<Decision, EvaluationError>,
 ) -> i64 {
     install_panic_hook();
     // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it obtained from
