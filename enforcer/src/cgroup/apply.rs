@@ -595,3 +595,77 @@ fn child_cgroups(directory: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_goes_on_past_a_directory_it_cannot_remove() {
+        // Plain directories stand in for two hierarchies: rmdir of a
+        // non-empty one fails (ENOTEMPTY) as a busy cgroup's would.
+        let base = tempfile::tempdir().expect("tempdir");
+        let (memory, pids) = (base.path().join("memory"), base.path().join("pids"));
+        let created: Vec<PathBuf> = [&memory, &pids]
+            .iter()
+            .flat_map(|hierarchy| [hierarchy.join("enforcer"), hierarchy.join("enforcer/sbx")])
+            .collect();
+        for directory in &created {
+            std::fs::create_dir_all(directory).expect("mkdir");
+        }
+        std::fs::write(memory.join("enforcer/sbx/held"), "").expect("file");
+        let leaves = vec![memory.join("enforcer/sbx"), pids.join("enforcer/sbx")];
+        let left = remove_directories(&created, &leaves, Duration::ZERO);
+        let paths: Vec<&Path> = left.iter().map(|stayed| stayed.path.as_path()).collect();
+        // The held leaf stays, and its parent with it (that rmdir fails
+        // too); every directory of the other hierarchy is gone.
+        assert_eq!(
+            paths,
+            [memory.join("enforcer/sbx"), memory.join("enforcer")]
+        );
+        assert!(!pids.join("enforcer").exists());
+        let error = not_removed(left, &leaves).expect_err("not removed");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "cgroup not fully removed: {} (",
+                memory.join("enforcer/sbx").display()
+            )) && text.ends_with("; removed the others"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_error_lists_every_directory_left_and_why() {
+        let left = vec![
+            LeftDirectory {
+                path: "/sys/fs/cgroup/memory/enforcer/sbx-x".into(),
+                why: LeftReason::Busy {
+                    pids: vec![42],
+                    waited: Duration::from_secs(10),
+                },
+            },
+            LeftDirectory {
+                path: "/sys/fs/cgroup/pids/enforcer/sbx-x".into(),
+                why: LeftReason::Children(vec!["a".into(), "b".into()]),
+            },
+        ];
+        let leaves: Vec<PathBuf> = left.iter().map(|stayed| stayed.path.clone()).collect();
+        assert_eq!(
+            not_removed(left, &leaves).expect_err("left").to_string(),
+            "cgroup not fully removed: /sys/fs/cgroup/memory/enforcer/sbx-x (busy: processes [42] still in it after 10s), \
+             /sys/fs/cgroup/pids/enforcer/sbx-x (busy: it has child cgroups the enforcer did not create: a, b)"
+        );
+        assert!(not_removed(Vec::new(), &leaves).is_ok());
+    }
+
+    #[test]
+    fn child_cgroups_are_the_subdirectories() {
+        let leaf = tempfile::tempdir().expect("tempdir");
+        std::fs::write(leaf.path().join("cgroup.procs"), "").expect("file");
+        std::fs::create_dir(leaf.path().join("b")).expect("mkdir");
+        std::fs::create_dir(leaf.path().join("a")).expect("mkdir");
+        assert_eq!(child_cgroups(leaf.path()), ["a", "b"]);
+        assert!(child_cgroups(&leaf.path().join("gone")).is_empty());
+    }
+}
