@@ -190,3 +190,41 @@ fn gc_skips_the_mount_directory_inside_the_state_directory() {
     assert!(mounts.exists(), "gc left the mount directory alone");
     std::fs::remove_dir_all(harness.state.path().join("cgroup")).expect("cleaned");
 }
+
+#[test]
+fn an_attached_runs_clean_up_keeps_the_record_when_a_leaf_stays() {
+    require!(cannot_run());
+    let harness = Harness::new();
+    let run = harness.spawn_sh(&["--id", "attached"], "sleep 60");
+    harness.wait_started("attached");
+    let leaves = leaves(&harness, "attached");
+    let Some(stuck) = v1_leaf(&leaves).filter(|_| leaves.len() > 1) else {
+        let _ = harness.command("delete", &["attached"]);
+        let _ = run.wait_with_output();
+        skipped("the sandbox is not in several hierarchies here (no cgroup v1)");
+        return;
+    };
+    let obstacle = Obstacle::new(&stuck);
+    // The workload ends (KILL goes to it, not through the run); the run
+    // cleans up and cannot remove the obstructed leaf.
+    harness
+        .command("kill", &["attached", "KILL"])
+        .expect_code(0);
+    let output = run.wait_with_output().expect("the run ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cgroup not fully removed")
+            && stderr.contains(&stuck.display().to_string())
+            && stderr.contains("the sandbox's state is kept"),
+        "{stderr}"
+    );
+    for leaf in leaves.iter().filter(|leaf| **leaf != stuck) {
+        assert!(!leaf.exists(), "{} was left", leaf.display());
+    }
+    assert_eq!(listed(&harness), ["attached"], "the record is kept for gc");
+    obstacle.remove();
+    let gc = harness.command("gc", &[]);
+    gc.expect_code(0);
+    assert_eq!(gc.stdout, "removed attached\n");
+    assert!(listed(&harness).is_empty());
+}
