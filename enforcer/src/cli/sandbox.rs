@@ -123,7 +123,7 @@ pub struct DeleteArgs {
 /// exists any more is unmounted and its mount point removed.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit status: 0; 1 if a sandbox could not be removed     or a mount could not be released."
+    after_help = "Exit status: 0; 1 if a sandbox could not be removed or a mount could not be released."
 )]
 pub struct GcArgs {
     /// Also unmount the controllers the enforcer mounted that nothing uses.
