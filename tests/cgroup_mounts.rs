@@ -11,6 +11,8 @@
 mod policies;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
+#[path = "common/wat.rs"]
+mod wat;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -481,4 +483,149 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
     if was_on_v2 {
         assert_eq!(hierarchy_id("hugetlb"), "0", "hugetlb is back on cgroup2");
     }
+}
+
+/// `enforcer ARGS`, with its exit status and output.
+fn enforcer_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_enforcer"))
+        .args(args)
+        .output()
+        .expect("enforcer runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn gc_after_mount_controllers_succeeds_and_gc_mounts_releases_the_mount() {
+    let _serial = serial();
+    require!(cannot_run().or(mountable("net_cls")));
+    if discover().controller_state("net_cls") != ControllerState::Unmounted {
+        skipped("net_cls is mounted here already: run would not mount it");
+        return;
+    }
+    let hierarchy_before = hierarchy_id("net_cls");
+    let mut mounts = Mounts::new();
+    // The default layout: the mount directory inside the state directory
+    // (`/run/enforcer/cgroup` in `/run/enforcer`).
+    let state = mounts.base.path().join("state");
+    let base = state.join("cgroup");
+    std::fs::create_dir(&state).expect("mkdir");
+    let (state_arg, base_arg) = (state.display().to_string(), base.display().to_string());
+    // Unmounted on drop if the test fails before gc releases it.
+    mounts.points.push(MountedController {
+        controller: "net_cls".into(),
+        mount_point: base.join("net_cls"),
+    });
+    let policy = wat::decision_module(
+        mounts.base.path(),
+        "net-cls",
+        &serde_json::json!({"allow": true, "resources": {"network": {"classID": 0x0010_0001}}}),
+    );
+    let root = unique_root();
+    let (code, stdout, stderr) = enforcer_cli(&[
+        "run",
+        "--cgroup-root",
+        &root,
+        "--state-dir",
+        &state_arg,
+        &format!("--mount-controllers={base_arg}"),
+        "-p",
+        &policy.display().to_string(),
+        "--id",
+        "net",
+        "--detach",
+        "--",
+        "/bin/sleep",
+        "60",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "net");
+    assert!(
+        stderr.contains("mounted the net_cls controller"),
+        "{stderr}"
+    );
+    let sandbox_cgroup = base.join("net_cls").join(&root);
+    assert!(
+        sandbox_cgroup.exists(),
+        "the sandbox is in the mounted hierarchy"
+    );
+
+    // gc takes the mount directory for no sandbox; the running one stays.
+    let (code, stdout, stderr) = enforcer_cli(&["gc", "--state-dir", &state_arg]);
+    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    // check says how to release it.
+    let (_, report, _) = enforcer_cli(&["check", "--json", "--mount-dir", &base_arg]);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON");
+    let rows = report["enforcerMounts"]
+        .as_array()
+        .or_else(|| report["enforcer_mounts"].as_array())
+        .expect("enforcer mounts");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let release = rows[0]["release"].as_str().expect("release");
+    assert!(
+        release.ends_with(&format!("enforcer gc --mounts --mount-dir {base_arg}")),
+        "{release}"
+    );
+
+    // In use: kept, with why.
+    let gc_mounts = || {
+        enforcer_cli(&[
+            "gc",
+            "--state-dir",
+            &state_arg,
+            "--mounts",
+            "--mount-dir",
+            &base_arg,
+            "--json",
+        ])
+    };
+    let (code, stdout, stderr) = gc_mounts();
+    assert_eq!(code, Some(0), "{stderr}");
+    let outcome: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(outcome["released"], serde_json::json!([]));
+    let kept = outcome["kept"].as_array().expect("kept");
+    assert_eq!(kept.len(), 1, "{outcome}");
+    assert_eq!(kept[0]["path"], base.join("net_cls").display().to_string());
+    let why = kept[0]["why"].as_str().expect("why");
+    assert!(
+        why.contains("cgroups still exist in it") && why.contains(&root),
+        "{why}"
+    );
+
+    let (code, _, stderr) = enforcer_cli(&["delete", "--state-dir", &state_arg, "net"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!sandbox_cgroup.exists());
+    let (code, stdout, stderr) = gc_mounts();
+    assert_eq!(code, Some(0), "{stderr}");
+    let outcome: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        outcome,
+        serde_json::json!({
+            "removed": [],
+            "refused": [],
+            "released": [{"controller": "net_cls", "path": base.join("net_cls")}],
+            "kept": [],
+        })
+    );
+    // Released: nothing mounted below, the directories gone, the
+    // controller back where it was.
+    mounts.points.clear();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mountinfo.contains(&base_arg), "{mountinfo}");
+    assert!(!base.exists(), "the mount directory is removed");
+    assert_eq!(hierarchy_id("net_cls"), hierarchy_before);
+    assert_eq!(
+        discover().controller_state("net_cls"),
+        ControllerState::Unmounted
+    );
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .expect("state dir")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("audit.log"))
+        .collect();
+    assert!(left.is_empty(), "no state left: {left:?}");
 }

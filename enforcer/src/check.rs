@@ -268,7 +268,7 @@ pub fn enforcer_mounts(layout: &CgroupLayout, base: &Path) -> Vec<EnforcerMountR
                 .find(|row| hierarchy.controllers.contains(&row.name))
                 .map_or(0, |row| row.cgroups);
             let mount = hierarchy.mount_point.display();
-            let unmount = format!("umount {mount} && rmdir {mount}");
+            let unmount = release_command(base);
             let release = if cgroups > 1 {
                 format!(
                     "it still has {} cgroup(s) besides its root: remove the sandboxes using it (enforcer ps, enforcer delete ID, enforcer gc), then {unmount}",
@@ -285,6 +285,15 @@ pub fn enforcer_mounts(layout: &CgroupLayout, base: &Path) -> Vec<EnforcerMountR
             }
         })
         .collect()
+}
+
+/// The command that releases the enforcer's mounts under `base`.
+fn release_command(base: &Path) -> String {
+    if base == Path::new(crate::cgroup::mount::DEFAULT_MOUNT_BASE) {
+        "enforcer gc --mounts".to_string()
+    } else {
+        format!("enforcer gc --mounts --mount-dir {}", base.display())
+    }
 }
 
 /// Whether processes without privileges may create user namespaces, from
@@ -478,9 +487,7 @@ mod tests {
         assert_eq!(rows[0].cgroups, 3);
         assert!(
             rows[0].release.starts_with("it still has 2 cgroup(s)")
-                && rows[0].release.ends_with(
-                    "umount /run/enforcer/cgroup/net_cls && rmdir /run/enforcer/cgroup/net_cls"
-                ),
+                && rows[0].release.ends_with("then enforcer gc --mounts"),
             "{}",
             rows[0].release
         );
@@ -488,7 +495,7 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(
             rows[0].release,
-            "umount /srv/mounts/net_prio && rmdir /srv/mounts/net_prio"
+            "enforcer gc --mounts --mount-dir /srv/mounts"
         );
         assert!(enforcer_mounts(&layout, Path::new("/nowhere")).is_empty());
     }

@@ -74,13 +74,18 @@ pub enum CgroupError {
         /// How long it waited.
         waited: Duration,
     },
-    /// A directory could not be removed.
-    #[error("cannot remove cgroup {path}: {source}")]
-    Remove {
-        /// The directory.
-        path: PathBuf,
-        /// The kernel's error.
-        source: std::io::Error,
+    /// Removal tried every hierarchy and some directories stayed: each is
+    /// named with why; every other one was removed.
+    #[error(
+        "cgroup not fully removed: {}{}",
+        list_left(.left),
+        if *.others_removed { "; removed the others" } else { "" }
+    )]
+    NotRemoved {
+        /// The directories left, each with why.
+        left: Vec<LeftDirectory>,
+        /// Whether other leaves of the cgroup were removed.
+        others_removed: bool,
     },
     /// After the write to `cgroup.procs`, the kernel does not show the
     /// process in the leaf (`/proc/<pid>/cgroup`).
@@ -93,16 +98,49 @@ pub enum CgroupError {
         /// What the kernel shows instead.
         why: Box<NotMember>,
     },
+}
+
+/// A directory removal left, and why.
+#[derive(Debug)]
+pub struct LeftDirectory {
+    /// The directory.
+    pub path: PathBuf,
+    /// Why it stayed.
+    pub why: LeftReason,
+}
+
+/// Why a cgroup directory could not be removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LeftReason {
     /// Members did not go away in time.
-    #[error("cgroup {path} still has processes {pids:?} after {waited:?}")]
+    #[error("busy: processes {pids:?} still in it after {waited:?}")]
     Busy {
-        /// The cgroup.
-        path: PathBuf,
         /// Remaining members.
         pids: Vec<i32>,
         /// How long removal waited.
         waited: Duration,
     },
+    /// Someone made cgroups inside the sandbox's leaf; the enforcer removes
+    /// only what it created.
+    #[error("busy: it has child cgroups the enforcer did not create: {}", .0.join(", "))]
+    Children(Vec<String>),
+    /// `rmdir` failed otherwise.
+    #[error("{0}")]
+    Kernel(std::io::Error),
+}
+
+impl std::fmt::Display for LeftDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.path.display(), self.why)
+    }
+}
+
+/// `a (why), b (why)`.
+fn list_left(left: &[LeftDirectory]) -> String {
+    left.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A cgroup created from a plan.
@@ -364,7 +402,7 @@ pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupErr
     // The common case after a workload exited: nothing left to kill (an
     // empty cgroup is removable frozen or not).
     if existing.iter().all(|leaf| members(leaf).is_empty())
-        && remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline)).is_ok()
+        && remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline)).is_empty()
     {
         return Ok(());
     }
@@ -381,10 +419,33 @@ pub fn remove(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupErr
     // A killed task dies only once thawed (the v1 freezer holds even
     // SIGKILLed tasks), whoever froze it.
     freezer::thaw_all(&existing)?;
-    for leaf in &existing {
-        wait_until_empty(leaf, deadline, timeout)?;
+    // Every hierarchy is tried: a leaf that stays busy is reported, and the
+    // others are still emptied and removed.
+    let mut left: Vec<LeftDirectory> = existing
+        .iter()
+        .filter_map(|leaf| wait_until_empty(leaf, deadline, timeout).err())
+        .collect();
+    for stayed in remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline)) {
+        if !left.iter().any(|known| known.path == stayed.path) {
+            left.push(stayed);
+        }
     }
-    remove_directories(&cgroup.created, &cgroup.leaves, remaining(deadline))
+    not_removed(left, &cgroup.leaves)
+}
+
+/// `Ok` if nothing is `left`, else the [`CgroupError::NotRemoved`] naming
+/// it.
+fn not_removed(left: Vec<LeftDirectory>, leaves: &[PathBuf]) -> Result<(), CgroupError> {
+    if left.is_empty() {
+        return Ok(());
+    }
+    let others_removed = leaves
+        .iter()
+        .any(|leaf| !left.iter().any(|stayed| &stayed.path == leaf));
+    Err(CgroupError::NotRemoved {
+        left,
+        others_removed,
+    })
 }
 
 /// How long removal waits for a freeze before killing without one.
@@ -406,7 +467,11 @@ fn kill_members(leaf: &Path) {
 }
 
 /// Waits until `leaf` has no process, killing stragglers, until `deadline`.
-fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result<(), CgroupError> {
+fn wait_until_empty(
+    leaf: &Path,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), LeftDirectory> {
     let events = leaf.join("cgroup.events");
     loop {
         // Opened before reading, so a change after the read wakes the poll.
@@ -417,10 +482,12 @@ fn wait_until_empty(leaf: &Path, deadline: Instant, timeout: Duration) -> Result
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(CgroupError::Busy {
+            return Err(LeftDirectory {
                 path: leaf.to_path_buf(),
-                pids,
-                waited: timeout,
+                why: LeftReason::Busy {
+                    pids,
+                    waited: timeout,
+                },
             });
         }
         kill_members(leaf);
@@ -462,42 +529,143 @@ pub(crate) fn flat_keys(text: &str) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
-/// Removes `created` deepest first. A directory that is gone already is
-/// fine. A leaf still busy just after its last member left is retried until
-/// `timeout`; a busy parent is shared with another sandbox and stays.
+/// Removes `created` deepest first, every one it can: a directory that
+/// cannot be removed does not stop the others (of other hierarchies) from
+/// being tried. A directory that is gone already is fine. A leaf still busy
+/// just after its last member left is retried until `timeout`; a leaf with
+/// child cgroups (which the enforcer did not make) is reported at once; a
+/// busy parent is shared with another sandbox (or holds a leaf that
+/// stayed) and stays. Returns the leaves, and the other directories, that
+/// stayed, each with why.
 fn remove_directories(
     created: &[PathBuf],
     leaves: &[PathBuf],
     timeout: Duration,
-) -> Result<(), CgroupError> {
+) -> Vec<LeftDirectory> {
     let deadline = Instant::now() + timeout;
     let mut ordered: Vec<&PathBuf> = created.iter().collect();
     ordered.sort_by_key(|path| std::cmp::Reverse(path.components().count()));
+    let mut left = Vec::new();
     for directory in ordered {
-        loop {
-            match std::fs::remove_dir(directory) {
-                Ok(()) => break,
-                Err(error) if error.kind() == ErrorKind::NotFound => break,
-                Err(error)
-                    if error.raw_os_error() == Some(nix::libc::EBUSY)
-                        && !leaves.contains(directory) =>
-                {
-                    break;
-                }
-                Err(error)
-                    if error.raw_os_error() == Some(nix::libc::EBUSY)
-                        && Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(source) => {
-                    return Err(CgroupError::Remove {
-                        path: directory.clone(),
-                        source,
-                    });
-                }
-            }
+        if let Err(why) = remove_directory(directory, leaves.contains(directory), deadline) {
+            left.push(LeftDirectory {
+                path: directory.clone(),
+                why,
+            });
         }
     }
-    Ok(())
+    left
+}
+
+/// Removes one directory of [`remove_directories`].
+fn remove_directory(directory: &Path, leaf: bool, deadline: Instant) -> Result<(), LeftReason> {
+    loop {
+        match std::fs::remove_dir(directory) {
+            Ok(()) => return Ok(()),
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(error) if error.raw_os_error() == Some(nix::libc::EBUSY) && !leaf => {
+                return Ok(());
+            }
+            Err(error) if error.raw_os_error() == Some(nix::libc::EBUSY) => {
+                let children = child_cgroups(directory);
+                if !children.is_empty() {
+                    return Err(LeftReason::Children(children));
+                }
+                if Instant::now() >= deadline {
+                    return Err(LeftReason::Kernel(error));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(error) => return Err(LeftReason::Kernel(error)),
+        }
+    }
+}
+
+/// The names of the cgroups inside `directory` (its subdirectories; its
+/// files are interface files), sorted.
+fn child_cgroups(directory: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_goes_on_past_a_directory_it_cannot_remove() {
+        // Plain directories stand in for two hierarchies: rmdir of a
+        // non-empty one fails (ENOTEMPTY) as a busy cgroup's would.
+        let base = tempfile::tempdir().expect("tempdir");
+        let (memory, pids) = (base.path().join("memory"), base.path().join("pids"));
+        let created: Vec<PathBuf> = [&memory, &pids]
+            .iter()
+            .flat_map(|hierarchy| [hierarchy.join("enforcer"), hierarchy.join("enforcer/sbx")])
+            .collect();
+        for directory in &created {
+            std::fs::create_dir_all(directory).expect("mkdir");
+        }
+        std::fs::write(memory.join("enforcer/sbx/held"), "").expect("file");
+        let leaves = vec![memory.join("enforcer/sbx"), pids.join("enforcer/sbx")];
+        let left = remove_directories(&created, &leaves, Duration::ZERO);
+        let paths: Vec<&Path> = left.iter().map(|stayed| stayed.path.as_path()).collect();
+        // The held leaf stays, and its parent with it (that rmdir fails
+        // too); every directory of the other hierarchy is gone.
+        assert_eq!(
+            paths,
+            [memory.join("enforcer/sbx"), memory.join("enforcer")]
+        );
+        assert!(!pids.join("enforcer").exists());
+        let error = not_removed(left, &leaves).expect_err("not removed");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "cgroup not fully removed: {} (",
+                memory.join("enforcer/sbx").display()
+            )) && text.ends_with("; removed the others"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_error_lists_every_directory_left_and_why() {
+        let left = vec![
+            LeftDirectory {
+                path: "/sys/fs/cgroup/memory/enforcer/sbx-x".into(),
+                why: LeftReason::Busy {
+                    pids: vec![42],
+                    waited: Duration::from_secs(10),
+                },
+            },
+            LeftDirectory {
+                path: "/sys/fs/cgroup/pids/enforcer/sbx-x".into(),
+                why: LeftReason::Children(vec!["a".into(), "b".into()]),
+            },
+        ];
+        let leaves: Vec<PathBuf> = left.iter().map(|stayed| stayed.path.clone()).collect();
+        assert_eq!(
+            not_removed(left, &leaves).expect_err("left").to_string(),
+            "cgroup not fully removed: /sys/fs/cgroup/memory/enforcer/sbx-x (busy: processes [42] still in it after 10s), \
+             /sys/fs/cgroup/pids/enforcer/sbx-x (busy: it has child cgroups the enforcer did not create: a, b)"
+        );
+        assert!(not_removed(Vec::new(), &leaves).is_ok());
+    }
+
+    #[test]
+    fn child_cgroups_are_the_subdirectories() {
+        let leaf = tempfile::tempdir().expect("tempdir");
+        std::fs::write(leaf.path().join("cgroup.procs"), "").expect("file");
+        std::fs::create_dir(leaf.path().join("b")).expect("mkdir");
+        std::fs::create_dir(leaf.path().join("a")).expect("mkdir");
+        assert_eq!(child_cgroups(leaf.path()), ["a", "b"]);
+        assert!(child_cgroups(&leaf.path().join("gone")).is_empty());
+    }
 }

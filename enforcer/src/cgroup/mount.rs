@@ -229,3 +229,222 @@ pub fn plan_mounting(
         }
     }
 }
+
+/// What [`release_mounts`] did with the hierarchies under its directory.
+#[derive(Debug, Default)]
+pub struct ReleaseOutcome {
+    /// The hierarchies unmounted, their mount points removed.
+    pub released: Vec<MountedController>,
+    /// The hierarchies left mounted, each with why.
+    pub kept: Vec<KeptMount>,
+}
+
+/// A hierarchy [`release_mounts`] left mounted.
+#[derive(Debug)]
+pub struct KeptMount {
+    /// Its mount point.
+    pub mount_point: PathBuf,
+    /// Its controllers.
+    pub controllers: Vec<String>,
+    /// Why it stays.
+    pub why: KeptReason,
+}
+
+/// Why [`release_mounts`] left a hierarchy mounted.
+#[derive(Debug, thiserror::Error)]
+pub enum KeptReason {
+    /// Cgroups (a sandbox's, or anyone's) still exist in it.
+    #[error(
+        "cgroups still exist in it: {} (remove the sandboxes using it: enforcer ps, enforcer delete ID, enforcer gc)",
+        .0.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    InUse(Vec<PathBuf>),
+    /// Another mount covers it: what is inside cannot be seen from here.
+    #[error("it is covered by another mount at {0}")]
+    Covered(PathBuf),
+    /// It holds several controllers: the enforcer mounts each on its own.
+    #[error("it holds several controllers ({0}); the enforcer mounts one per hierarchy")]
+    NotOurs(String),
+    /// Its mount point is not readable.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The mount point.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Unmounting failed.
+    #[error(transparent)]
+    Unmount(MountError),
+}
+
+impl KeptReason {
+    /// Whether releasing failed (rather than the hierarchy being in use or
+    /// not the enforcer's to release).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, KeptReason::Unreadable { .. } | KeptReason::Unmount(_))
+    }
+}
+
+/// The v1 hierarchies mounted under `base` (where `run --mount-controllers`
+/// mounts them): each with the mount covering it, if one does.
+pub fn mounted_under<'a>(
+    layout: &'a CgroupLayout,
+    base: &Path,
+) -> Vec<(&'a super::discovery::Hierarchy, Option<&'a Path>)> {
+    let visible = layout.v1.iter().map(|hierarchy| (hierarchy, None));
+    let covered = layout.shadowed.iter().map(|covered| {
+        (
+            &covered.hierarchy,
+            Some(covered.covered_by.mount_point.as_path()),
+        )
+    });
+    visible
+        .chain(covered)
+        .filter(|(hierarchy, _)| {
+            hierarchy.mount_point.starts_with(base)
+                && hierarchy.mount_point != base
+                && !hierarchy.controllers.is_empty()
+        })
+        .collect()
+}
+
+/// Releases the controllers the enforcer mounted under `base`: each v1
+/// hierarchy there in which no cgroup exists any more (no directory below
+/// its root) is unmounted with [`unmount_controller`] and its mount point
+/// removed; the others are kept, each with why. `base` itself is removed
+/// if that leaves it empty. Call it with the state directory locked, so
+/// that no run creates a cgroup there meanwhile.
+pub fn release_mounts(base: &Path) -> ReleaseOutcome {
+    let layout = discover();
+    let mut outcome = ReleaseOutcome::default();
+    for (hierarchy, covered_by) in mounted_under(&layout, base) {
+        let kept = |why| KeptMount {
+            mount_point: hierarchy.mount_point.clone(),
+            controllers: hierarchy.controllers.clone(),
+            why,
+        };
+        if let Some(cover) = covered_by {
+            outcome
+                .kept
+                .push(kept(KeptReason::Covered(cover.to_path_buf())));
+            continue;
+        }
+        let [controller] = hierarchy.controllers.as_slice() else {
+            outcome
+                .kept
+                .push(kept(KeptReason::NotOurs(hierarchy.controllers.join(","))));
+            continue;
+        };
+        match cgroups_in(&hierarchy.mount_point) {
+            Ok(cgroups) if !cgroups.is_empty() => {
+                outcome.kept.push(kept(KeptReason::InUse(cgroups)));
+                continue;
+            }
+            Ok(_) => {}
+            Err(source) => {
+                outcome.kept.push(kept(KeptReason::Unreadable {
+                    path: hierarchy.mount_point.clone(),
+                    source,
+                }));
+                continue;
+            }
+        }
+        let mounted = MountedController {
+            controller: controller.clone(),
+            mount_point: hierarchy.mount_point.clone(),
+        };
+        match unmount_controller(&mounted) {
+            Ok(()) => outcome.released.push(mounted),
+            Err(error) => outcome.kept.push(kept(KeptReason::Unmount(error))),
+        }
+    }
+    // Only if empty: the directory of the enforcer's mounts, nothing else.
+    let _ = std::fs::remove_dir(base);
+    outcome
+}
+
+/// The cgroups directly below a hierarchy's root (its subdirectories; its
+/// files are interface files), sorted.
+fn cgroups_in(mount_point: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut cgroups = Vec::new();
+    for entry in std::fs::read_dir(mount_point)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            cgroups.push(entry.path());
+        }
+    }
+    cgroups.sort();
+    Ok(cgroups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::discovery::parse_layout;
+
+    const MOUNTINFO: &str = "1 0 8:1 / / rw - ext4 /dev/root rw\n\
+        30 1 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+        31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+        34 30 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+        40 1 0:40 / /run/enforcer/cgroup/net_cls rw - cgroup cgroup rw,net_cls\n\
+        41 1 0:41 / /run/enforcer/cgroup/net_prio rw - cgroup cgroup rw,net_prio\n\
+        42 1 0:42 / /run/enforcer/cgroup-other/perf_event rw - cgroup cgroup rw,perf_event\n";
+
+    const PROC_CGROUPS: &str = "memory\t4\t1\t1\nnet_cls\t9\t3\t1\nnet_prio\t10\t1\t1\n\
+        perf_event\t11\t1\t1\n";
+
+    fn names(found: &[(&super::super::discovery::Hierarchy, Option<&Path>)]) -> Vec<String> {
+        found
+            .iter()
+            .map(|(hierarchy, cover)| {
+                format!(
+                    "{} {:?}",
+                    hierarchy.mount_point.display(),
+                    cover.map(Path::to_path_buf)
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_hierarchies_below_the_base_are_the_enforcers() {
+        let layout = parse_layout(MOUNTINFO, PROC_CGROUPS);
+        let found = mounted_under(&layout, Path::new("/run/enforcer/cgroup"));
+        assert_eq!(
+            names(&found),
+            [
+                "/run/enforcer/cgroup/net_cls None",
+                "/run/enforcer/cgroup/net_prio None"
+            ]
+        );
+        // A sibling whose name starts the same is not below the base.
+        assert!(mounted_under(&layout, Path::new("/run/enforcer/cgroup/net")).is_empty());
+        assert!(mounted_under(&layout, Path::new("/nowhere")).is_empty());
+    }
+
+    #[test]
+    fn a_covered_hierarchy_is_named_with_its_cover() {
+        let layout = parse_layout(
+            &format!("{MOUNTINFO}90 40 0:90 / /run/enforcer/cgroup/net_cls rw - tmpfs none rw\n"),
+            PROC_CGROUPS,
+        );
+        let found = mounted_under(&layout, Path::new("/run/enforcer/cgroup"));
+        assert_eq!(
+            names(&found),
+            [
+                "/run/enforcer/cgroup/net_prio None",
+                "/run/enforcer/cgroup/net_cls Some(\"/run/enforcer/cgroup/net_cls\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_reasons_name_what_holds_the_mount() {
+        let why = KeptReason::InUse(vec![PathBuf::from("/run/enforcer/cgroup/net_cls/tenant")]);
+        assert_eq!(
+            why.to_string(),
+            "cgroups still exist in it: /run/enforcer/cgroup/net_cls/tenant (remove the sandboxes using it: enforcer ps, enforcer delete ID, enforcer gc)"
+        );
+    }
+}

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use enforcer::cgroup::Stats;
-use enforcer::sandbox::lifecycle;
+use enforcer::cgroup::{ReleaseOutcome, Stats};
+use enforcer::sandbox::lifecycle::{self, Sandbox};
 use enforcer::sandbox::signals;
 use enforcer::sandbox::state::{DEFAULT_STATE_DIR, StateDir};
 use nix::sys::signal::Signal;
@@ -115,9 +115,28 @@ pub struct DeleteArgs {
 
 /// Remove sandboxes whose processes are gone or whose `enforcer run` died
 /// (for example after it was SIGKILLed): their leftover processes, cgroups
-/// and state.
+/// and state. A sandbox that cannot be removed is reported and kept (the
+/// next gc retries); the others are still removed.
+///
+/// With --mounts, also release the controllers `run --mount-controllers`
+/// mounted: each v1 hierarchy under the mount directory in which no cgroup
+/// exists any more is unmounted and its mount point removed.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0; 1 if a sandbox could not be removed or a mount could not be released."
+)]
 pub struct GcArgs {
+    /// Also unmount the controllers the enforcer mounted that nothing uses.
+    #[arg(long)]
+    mounts: bool,
+    /// Where `run --mount-controllers=DIR` mounted them (with --mounts).
+    #[arg(long, value_name = "DIR", requires = "mounts",
+          default_value = enforcer::cgroup::mount::DEFAULT_MOUNT_BASE)]
+    mount_dir: PathBuf,
+    /// Print JSON: {"removed":[ID...],"refused":[{"id","error"}...],
+    /// "released":[{"controller","path"}...],"kept":[{"path","controllers","why"}...]}.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     state: StateDirArg,
 }
@@ -174,7 +193,8 @@ pub fn exec(args: ExecArgs) -> i32 {
                 preserve_fds: args.start.preserve_fds,
                 signal_mask: mask,
             };
-            lifecycle::exec(&args.state.state_dir(), &args.id, &args.command, &options)
+            let states = args.state.state_dir();
+            Sandbox::load(&states, &args.id)?.exec(&args.command, &options)
         });
     match result {
         Ok(code) => code,
@@ -190,7 +210,8 @@ pub fn exec(args: ExecArgs) -> i32 {
 
 /// `enforcer stats`.
 pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
-    let stats = lifecycle::stats(&args.state.state_dir(), &args.id)?;
+    let states = args.state.state_dir();
+    let stats = Sandbox::load(&states, &args.id)?.stats()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
@@ -252,7 +273,11 @@ fn print_stats(stats: &Stats) {
 
 /// `enforcer kill`.
 pub fn kill(args: KillArgs) -> anyhow::Result<i32> {
-    lifecycle::kill(&args.state.state_dir(), &args.id, args.signal)?;
+    let states = args.state.state_dir();
+    // Read under the lock (no state half-replaced), signalled without it.
+    Sandbox::lock(&states, &args.id)?
+        .unlocked()
+        .kill(args.signal)?;
     Ok(0)
 }
 
@@ -260,25 +285,83 @@ pub fn kill(args: KillArgs) -> anyhow::Result<i32> {
 pub fn delete(args: DeleteArgs) -> anyhow::Result<i32> {
     let states = args.state.state_dir();
     for id in &args.ids {
-        lifecycle::delete(&states, id)?;
+        Sandbox::lock(&states, id)?.delete()?;
     }
     Ok(0)
 }
 
-/// `enforcer gc`: what it removed on stdout, what it refused on stderr
-/// (exit 1 if anything was refused).
+/// `enforcer gc`: what it removed (and released, kept) on stdout, what it
+/// refused on stderr (exit 1 if anything was refused or failed to be
+/// released).
 pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
-    let outcome = lifecycle::gc(&args.state.state_dir())?;
-    for id in &outcome.removed {
-        println!("removed {}", enforcer::printable::escape(id));
+    let states = args.state.state_dir();
+    let outcome = lifecycle::gc(&states)?;
+    let mounts = if args.mounts {
+        lifecycle::release_mounts(&states, &args.mount_dir)?
+    } else {
+        ReleaseOutcome::default()
+    };
+    let failed =
+        !outcome.refused.is_empty() || mounts.kept.iter().any(|kept| kept.why.is_failure());
+    let refused: Vec<(String, String)> = outcome
+        .refused
+        .iter()
+        .map(|refused| (refused.id.clone(), super::describe_error(&refused.error)))
+        .collect();
+    if args.json {
+        let json = serde_json::json!({
+            "removed": outcome.removed,
+            "refused": refused
+                .iter()
+                .map(|(id, error)| serde_json::json!({"id": id, "error": error}))
+                .collect::<Vec<_>>(),
+            "released": mounts
+                .released
+                .iter()
+                .map(|released| serde_json::json!({
+                    "controller": released.controller,
+                    "path": released.mount_point,
+                }))
+                .collect::<Vec<_>>(),
+            "kept": mounts
+                .kept
+                .iter()
+                .map(|kept| serde_json::json!({
+                    "path": kept.mount_point,
+                    "controllers": kept.controllers,
+                    "why": kept.why.to_string(),
+                }))
+                .collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(i32::from(failed));
     }
-    for refused in &outcome.refused {
-        eprintln!(
-            "enforcer: error: {}",
-            enforcer::printable::escape_message(&super::describe_error(refused))
+    let escape = enforcer::printable::escape;
+    for id in &outcome.removed {
+        println!("removed {}", escape(id));
+    }
+    for released in &mounts.released {
+        println!(
+            "released the {} controller: unmounted {}",
+            escape(&released.controller),
+            escape(&released.mount_point.display().to_string())
         );
     }
-    Ok(i32::from(!outcome.refused.is_empty()))
+    for kept in &mounts.kept {
+        println!(
+            "kept the {} controller at {}: {}",
+            escape(&kept.controllers.join(",")),
+            escape(&kept.mount_point.display().to_string()),
+            enforcer::printable::escape_message(&kept.why.to_string())
+        );
+    }
+    for (_, error) in &refused {
+        eprintln!(
+            "enforcer: error: {}",
+            enforcer::printable::escape_message(error)
+        );
+    }
+    Ok(i32::from(failed))
 }
 
 #[cfg(test)]

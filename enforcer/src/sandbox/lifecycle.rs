@@ -2,6 +2,10 @@
 //! running under an attached `enforcer run`): `ps`, `exec`, `stats`,
 //! `kill`, `delete` and `gc`.
 //!
+//! Each command on one sandbox goes through a [`Sandbox`] handle, which
+//! holds its loaded state (and its lock where the command needs it):
+//! `Sandbox::load(&states, id)?.kill(signal)`.
+//!
 //! Nothing they read is trusted blindly: the state is the enforcer's own
 //! ([`super::state`]), every recorded cgroup is checked to lie below the
 //! recorded cgroup root on cgroupfs ([`super::confine`]) before anything is
@@ -71,22 +75,80 @@ pub struct PsOutcome {
 pub fn ps(states: &StateDir) -> anyhow::Result<PsOutcome> {
     let mut outcome = PsOutcome::default();
     for id in states.ids()? {
-        let state = match states.load(&id) {
-            Ok(state) => state,
+        match Sandbox::load(states, &id) {
+            Ok(sandbox) => outcome.listings.push(sandbox.listing()),
             // Being created right now, abandoned, or not a sandbox.
             Err(error) if error.is_not_found() => continue,
-            Err(error) => {
-                outcome.refused.push(error);
-                continue;
-            }
-        };
+            Err(error) => outcome.refused.push(error),
+        }
+    }
+    Ok(outcome)
+}
+
+/// One sandbox, loaded from its state: the handle every command on a
+/// single sandbox acts through. It holds the state as loaded and, when
+/// made by [`Sandbox::lock`], the sandbox's lock until
+/// [`Sandbox::unlocked`] or its end.
+#[derive(Debug)]
+pub struct Sandbox<'a> {
+    states: &'a StateDir,
+    state: SandboxState,
+    lock: Option<Lock>,
+}
+
+impl<'a> Sandbox<'a> {
+    /// Loads sandbox `id` without its lock (for reading, `exec`, `stats`).
+    pub fn load(states: &'a StateDir, id: &str) -> Result<Sandbox<'a>, StateError> {
+        Ok(Sandbox {
+            states,
+            state: states.load(id)?,
+            lock: None,
+        })
+    }
+
+    /// Locks sandbox `id` (waiting at most
+    /// [`LOCK_TIMEOUT`](super::state::LOCK_TIMEOUT)) and loads it; the
+    /// handle holds the lock.
+    pub fn lock(states: &'a StateDir, id: &str) -> Result<Sandbox<'a>, StateError> {
+        let lock = states.lock(id)?;
+        Sandbox::locked(states, lock)
+    }
+
+    /// Loads the sandbox whose lock is `lock`; the handle holds it.
+    fn locked(states: &'a StateDir, lock: Lock) -> Result<Sandbox<'a>, StateError> {
+        Ok(Sandbox {
+            states,
+            state: states.load_locked(&lock)?,
+            lock: Some(lock),
+        })
+    }
+
+    /// The same handle without the lock (the state stays as loaded).
+    pub fn unlocked(mut self) -> Sandbox<'a> {
+        self.lock = None;
+        self
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// Its state as loaded.
+    pub fn state(&self) -> &SandboxState {
+        &self.state
+    }
+
+    /// The sandbox as `ps` shows it.
+    pub fn listing(&self) -> Listing {
+        let state = &self.state;
         let running = state.process.is_some_and(|process| process.is_alive());
         let status = match (running, state.is_stale()) {
             (true, false) => "running",
             (true, true) => "orphaned",
             _ => "stopped",
         };
-        outcome.listings.push(Listing {
+        Listing {
             id: state.id.clone(),
             tenant: state.tenant.clone(),
             pid: state.process.map(|process| process.pid),
@@ -94,9 +156,118 @@ pub fn ps(states: &StateDir) -> anyhow::Result<PsOutcome> {
             detached: state.supervisor.is_none(),
             started_at: state.started_at,
             command: state.command.clone(),
-        });
+        }
     }
-    Ok(outcome)
+
+    /// Usage of the sandbox.
+    pub fn stats(&self) -> anyhow::Result<Stats> {
+        let (cgroup, _) = confined(&self.state)?;
+        Ok(cgroup::stats::read_leaves(&cgroup.leaves))
+    }
+
+    /// Sends `signal` to the sandbox. An attached sandbox gets the signals
+    /// its `enforcer run` forwards (INT, TERM, HUP, QUIT) through it; any
+    /// other signal, and every signal to a detached sandbox, goes to its
+    /// first process (its init, which forwards it, when it has a pid
+    /// namespace).
+    pub fn kill(&self, signal: Signal) -> anyhow::Result<()> {
+        let state = &self.state;
+        let id = &state.id;
+        let (_, layout) = confined(state)?;
+        let process = running(state, &layout)?;
+        let supervisor = state.supervisor.filter(|supervisor| {
+            signals::FORWARDED.contains(&signal) && is_parent(*supervisor, process)
+        });
+        let (target, what) = match supervisor {
+            Some(supervisor) => (
+                supervisor,
+                format!("its enforcer run, pid {}", supervisor.pid),
+            ),
+            None => (process, format!("pid {}", process.pid)),
+        };
+        target
+            .signal(signal)
+            .with_context(|| format!("cannot send {signal} to sandbox {id:?} ({what})"))
+    }
+
+    /// Kills everything in the sandbox, removes its cgroups and its state
+    /// (the handle must hold the lock: [`Sandbox::lock`]).
+    ///
+    /// A detached sandbox is killed at once (SIGKILL, then its cgroups). An
+    /// attached one is asked to stop through its `enforcer run`: SIGTERM,
+    /// which the run forwards to the workload and then cleans up; if it has
+    /// not finished within [`DELETE_GRACE`], `delete` kills the sandbox's
+    /// cgroups and removes everything itself. Either way it returns within
+    /// about a second (more only if the lock or the removal of the cgroups
+    /// takes longer, each bounded). A cgroup not fully removed keeps the
+    /// state, for `enforcer gc` to retry.
+    pub fn delete(self) -> anyhow::Result<()> {
+        let states = self.states;
+        let id = self.state.id.clone();
+        let supervisor = self
+            .state
+            .supervisor
+            .filter(|supervisor| supervisor.is_alive());
+        let Some(supervisor) = supervisor else {
+            return self.remove();
+        };
+        // Checked before anything is sent: a state naming foreign cgroups is
+        // refused whoever would act on it.
+        let (_, layout) = confined(&self.state)?;
+        // The run needs the lock to clean up.
+        let sandbox = self.unlocked();
+        let state = &sandbox.state;
+        // Its workload gone, the run is cleaning up already: just wait.
+        if let Some(process) = first_process(state, &layout)
+            && is_parent(supervisor, process)
+        {
+            match supervisor.signal(Signal::SIGTERM) {
+                Ok(()) => {}
+                Err(error) if error.raw_os_error() == Some(nix::libc::ESRCH) => {}
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!(
+                            "cannot send SIGTERM to sandbox {id:?}'s enforcer run (pid {})",
+                            supervisor.pid
+                        )
+                    });
+                }
+            }
+        }
+        // Either the run has finished (and removed the sandbox, unless it died
+        // first), or it has not: what is left is killed and removed here. The
+        // run, once its workload is gone, finds its state removed and leaves
+        // it alone.
+        supervisor.wait_gone(DELETE_GRACE);
+        let current = match Sandbox::lock(states, &id) {
+            Ok(current) => current,
+            Err(error) if error.is_not_found() => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        if current.state.supervisor == state.supervisor {
+            current.remove()
+        } else {
+            Ok(()) // the id was claimed anew
+        }
+    }
+
+    /// Kills what is left of the sandbox and removes its cgroups, then its
+    /// state; a cgroup not fully removed keeps the state (so `gc` retries).
+    /// The handle must hold the lock.
+    fn remove(self) -> anyhow::Result<()> {
+        let lock = self
+            .lock
+            .as_ref()
+            .with_context(|| format!("sandbox {:?}: removed without its lock", self.state.id))?;
+        let state = &self.state;
+        let (cgroup, layout) = confined(state)?;
+        if let Some(process) = first_process(state, &layout) {
+            let _ = process.signal(Signal::SIGKILL);
+        }
+        cgroup::remove(&cgroup, REMOVE_TIMEOUT)
+            .with_context(|| format!("sandbox {:?}", state.id))?;
+        Ok(self.states.remove(lock)?)
+    }
 }
 
 /// The sandbox's first process, if it runs (its start time is the
@@ -163,180 +334,81 @@ pub struct ExecOptions {
     pub signal_mask: nix::libc::sigset_t,
 }
 
-/// Runs `command` inside sandbox `id`: in all of its namespaces and
-/// cgroups, as the workload's user with the workload's capabilities,
-/// `noNewPrivileges`, environment and working directory, like `nsenter`
-/// plus `cgexec`, but with a clean start: a session of its own (no
-/// operator terminal unless `tty`, and then one of its own), only the
-/// standard streams and the preserved descriptors, never the operator's
-/// environment, non-dumpable until its exec. Returns the command's exit
-/// code.
-pub fn exec(
-    states: &StateDir,
-    id: &str,
-    command: &[String],
-    options: &ExecOptions,
-) -> anyhow::Result<i32> {
-    let state = states.load(id)?;
-    let (cgroup, layout) = confined(&state)?;
-    let pid = running(&state, &layout)?.pid;
-    let mut setup = NamespaceSetup::default();
-    for kind in NamespaceType::ALL {
-        let name = kind.proc_name();
-        let Some(&inode) = state.namespaces.get(name) else {
-            continue;
-        };
-        let ours = namespace_inode(Path::new(&format!("/proc/self/ns/{name}")));
-        if ours == Some(inode) {
-            continue; // the sandbox shares this namespace with us
-        }
-        let recorded = state.namespace(name).with_context(|| {
+impl Sandbox<'_> {
+    /// Runs `command` inside the sandbox: in all of its namespaces and
+    /// cgroups, as the workload's user with the workload's capabilities,
+    /// `noNewPrivileges`, environment and working directory, like `nsenter`
+    /// plus `cgexec`, but with a clean start: a session of its own (no
+    /// operator terminal unless `tty`, and then one of its own), only the
+    /// standard streams and the preserved descriptors, never the operator's
+    /// environment, non-dumpable until its exec. Returns the command's exit
+    /// code.
+    pub fn exec(&self, command: &[String], options: &ExecOptions) -> anyhow::Result<i32> {
+        let state = &self.state;
+        let id = self.id();
+        let (cgroup, layout) = confined(state)?;
+        let pid = running(state, &layout)?.pid;
+        let mut setup = NamespaceSetup::default();
+        for kind in NamespaceType::ALL {
+            let name = kind.proc_name();
+            let Some(&inode) = state.namespaces.get(name) else {
+                continue;
+            };
+            let ours = namespace_inode(Path::new(&format!("/proc/self/ns/{name}")));
+            if ours == Some(inode) {
+                continue; // the sandbox shares this namespace with us
+            }
+            let recorded = state.namespace(name).with_context(|| {
             format!("sandbox {id:?}: its state records no owner of its {name} namespace (it was started by an older enforcer)")
         })?;
-        let (path, file) = open_recorded(pid, kind, recorded)
-            .map_err(|why| anyhow::anyhow!("sandbox {id:?}: {why}"))?;
-        setup.joins.push(Join {
-            kind,
-            requested: path.display().to_string(),
-            path,
-            file: file.into(),
-        });
-    }
-    sort_joins(&mut setup.joins);
-    let term = terminal_type(std::env::var("TERM").ok().as_deref());
-    // The recorded decision is the run's normal form, explicit already; a
-    // record from an older enforcer gets the defaults it would have had.
-    let context = crate::decision::Context {
-        caller: (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        ),
-        default_cgroup: String::new(),
-        term: options.tty.then(|| term.clone()),
-        rlimits: crate::decision::own_rlimits(),
-    };
-    let mut process = crate::decision::normalize(&state.decision, &context).process;
-    if options.tty && !process.env.iter().any(|entry| entry.starts_with("TERM=")) {
-        process.env.push(format!("TERM={term}"));
-    }
-    let privileges = Privileges::from_normal(&process)
-        .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
-    let pty = options.tty.then(open_pty).transpose()?;
-    let spawned = spawn(&SpawnOptions {
-        command,
-        namespaces: &setup,
-        uid_mappings: &[],
-        gid_mappings: &[],
-        hostname: None,
-        domainname: None,
-        privileges: &privileges,
-        cgroup: Some((&cgroup, &layout)),
-        init: false,
-        die_with_parent: true,
-        null_stdio: false,
-        terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
-        preserve_fds: options.preserve_fds,
-        signal_mask: options.signal_mask,
-    })?;
-    let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
-    Ok(wait_relaying(spawned.pid, relay)?)
-}
-
-/// Usage of sandbox `id`.
-pub fn stats(states: &StateDir, id: &str) -> anyhow::Result<Stats> {
-    let state = states.load(id)?;
-    let (cgroup, _) = confined(&state)?;
-    Ok(cgroup::stats::read_leaves(&cgroup.leaves))
-}
-
-/// Sends `signal` to sandbox `id`. An attached sandbox gets the signals
-/// its `enforcer run` forwards (INT, TERM, HUP, QUIT) through it; any
-/// other signal, and every signal to a detached sandbox, goes to its first
-/// process (its init, which forwards it, when it has a pid namespace).
-pub fn kill(states: &StateDir, id: &str, signal: Signal) -> anyhow::Result<()> {
-    let lock = states.lock(id)?;
-    let state = states.load_locked(&lock)?;
-    drop(lock);
-    let (_, layout) = confined(&state)?;
-    let process = running(&state, &layout)?;
-    let supervisor = state.supervisor.filter(|supervisor| {
-        signals::FORWARDED.contains(&signal) && is_parent(*supervisor, process)
-    });
-    let (target, what) = match supervisor {
-        Some(supervisor) => (
-            supervisor,
-            format!("its enforcer run, pid {}", supervisor.pid),
-        ),
-        None => (process, format!("pid {}", process.pid)),
-    };
-    target
-        .signal(signal)
-        .with_context(|| format!("cannot send {signal} to sandbox {id:?} ({what})"))
-}
-
-/// Kills everything in sandbox `id`, removes its cgroups and its state.
-///
-/// A detached sandbox is killed at once (SIGKILL, then its cgroups). An
-/// attached one is asked to stop through its `enforcer run`: SIGTERM,
-/// which the run forwards to the workload and then cleans up; if it has
-/// not finished within [`DELETE_GRACE`], `delete` kills the sandbox's
-/// cgroups and removes everything itself. Either way it returns within
-/// about a second (more only if the lock or the removal of the cgroups
-/// takes longer, each bounded).
-pub fn delete(states: &StateDir, id: &str) -> anyhow::Result<()> {
-    let lock = states.lock(id)?;
-    let state = states.load_locked(&lock)?;
-    let supervisor = state.supervisor.filter(|supervisor| supervisor.is_alive());
-    let Some(supervisor) = supervisor else {
-        return remove(states, &state, &lock);
-    };
-    // Checked before anything is sent: a state naming foreign cgroups is
-    // refused whoever would act on it.
-    let (_, layout) = confined(&state)?;
-    // The run needs the lock to clean up.
-    drop(lock);
-    // Its workload gone, the run is cleaning up already: just wait.
-    if let Some(process) = first_process(&state, &layout)
-        && is_parent(supervisor, process)
-    {
-        match supervisor.signal(Signal::SIGTERM) {
-            Ok(()) => {}
-            Err(error) if error.raw_os_error() == Some(nix::libc::ESRCH) => {}
-            Err(error) => {
-                return Err(error).with_context(|| {
-                    format!(
-                        "cannot send SIGTERM to sandbox {id:?}'s enforcer run (pid {})",
-                        supervisor.pid
-                    )
-                });
-            }
+            let (path, file) = open_recorded(pid, kind, recorded)
+                .map_err(|why| anyhow::anyhow!("sandbox {id:?}: {why}"))?;
+            setup.joins.push(Join {
+                kind,
+                requested: path.display().to_string(),
+                path,
+                file: file.into(),
+            });
         }
+        sort_joins(&mut setup.joins);
+        let term = terminal_type(std::env::var("TERM").ok().as_deref());
+        // The recorded decision is the run's normal form, explicit already; a
+        // record from an older enforcer gets the defaults it would have had.
+        let context = crate::decision::Context {
+            caller: (
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            ),
+            default_cgroup: String::new(),
+            term: options.tty.then(|| term.clone()),
+            rlimits: crate::decision::own_rlimits(),
+        };
+        let mut process = crate::decision::normalize(&state.decision, &context).process;
+        if options.tty && !process.env.iter().any(|entry| entry.starts_with("TERM=")) {
+            process.env.push(format!("TERM={term}"));
+        }
+        let privileges = Privileges::from_normal(&process)
+            .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
+        let pty = options.tty.then(open_pty).transpose()?;
+        let spawned = spawn(&SpawnOptions {
+            command,
+            namespaces: &setup,
+            uid_mappings: &[],
+            gid_mappings: &[],
+            hostname: None,
+            domainname: None,
+            privileges: &privileges,
+            cgroup: Some((&cgroup, &layout)),
+            init: false,
+            die_with_parent: true,
+            null_stdio: false,
+            terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
+            preserve_fds: options.preserve_fds,
+            signal_mask: options.signal_mask,
+        })?;
+        let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
+        Ok(wait_relaying(spawned.pid, relay)?)
     }
-    // Either the run has finished (and removed the sandbox, unless it died
-    // first), or it has not: what is left is killed and removed here. The
-    // run, once its workload is gone, finds its state removed and leaves
-    // it alone.
-    supervisor.wait_gone(DELETE_GRACE);
-    let lock = match states.lock(id) {
-        Ok(lock) => lock,
-        Err(error) if error.is_not_found() => return Ok(()),
-        Err(error) => return Err(error.into()),
-    };
-    match states.load_locked(&lock) {
-        Ok(current) if current.supervisor == state.supervisor => remove(states, &current, &lock),
-        Ok(_) => Ok(()), // the id was claimed anew
-        Err(error) if error.is_not_found() => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn remove(states: &StateDir, state: &SandboxState, lock: &Lock) -> anyhow::Result<()> {
-    let (cgroup, layout) = confined(state)?;
-    if let Some(process) = first_process(state, &layout) {
-        let _ = process.signal(Signal::SIGKILL);
-    }
-    cgroup::remove(&cgroup, REMOVE_TIMEOUT).with_context(|| format!("sandbox {:?}", state.id))?;
-    Ok(states.remove(lock)?)
 }
 
 /// What `gc` did.
@@ -346,21 +418,30 @@ pub struct GcOutcome {
     pub removed: Vec<String>,
     /// The sandboxes it refused to touch (untrusted state, a recorded
     /// cgroup outside the root) or failed to remove, each with why.
-    pub refused: Vec<anyhow::Error>,
+    pub refused: Vec<Refused>,
+}
+
+/// A sandbox `gc` refused or failed to remove.
+#[derive(Debug)]
+pub struct Refused {
+    /// Its id.
+    pub id: String,
+    /// Why.
+    pub error: anyhow::Error,
 }
 
 /// Removes every sandbox whose processes are gone or whose `enforcer run`
 /// died (killing what is left of it), and state directories abandoned
 /// before their state was written. Sandboxes another command holds locked
-/// are left alone; one that cannot be removed is reported, and the others
-/// are still collected.
+/// are left alone; one that cannot be removed is reported (its state kept,
+/// for the next `gc`), and the others are still collected.
 pub fn gc(states: &StateDir) -> anyhow::Result<GcOutcome> {
     let mut outcome = GcOutcome::default();
     for id in states.ids()? {
         match collect(states, &id) {
             Ok(true) => outcome.removed.push(id),
             Ok(false) => {}
-            Err(error) => outcome.refused.push(error),
+            Err(error) => outcome.refused.push(Refused { id, error }),
         }
     }
     Ok(outcome)
@@ -382,10 +463,24 @@ fn collect(states: &StateDir, id: &str) -> anyhow::Result<bool> {
         states.remove(&lock)?;
         return Ok(true);
     }
-    let state = states.load_locked(&lock)?;
-    if !state.is_stale() {
+    let sandbox = Sandbox::locked(states, lock)?;
+    if !sandbox.state.is_stale() {
         return Ok(false);
     }
-    remove(states, &state, &lock)?;
+    sandbox.remove()?;
     Ok(true)
+}
+
+/// `gc --mounts`: releases the controllers the enforcer mounted under
+/// `base` that no cgroup uses any more ([`cgroup::release_mounts`]), with
+/// the state directory locked so that no run of it creates a cgroup there
+/// meanwhile.
+pub fn release_mounts(states: &StateDir, base: &Path) -> anyhow::Result<cgroup::ReleaseOutcome> {
+    let _directory = match states.lock_directory() {
+        Ok(lock) => Some(lock),
+        // No state directory: no run of it is under way.
+        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error.into()),
+    };
+    Ok(cgroup::release_mounts(base))
 }

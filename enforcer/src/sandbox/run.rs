@@ -117,16 +117,27 @@ struct Undo<'a> {
 }
 
 impl Undo<'_> {
+    /// Removes the cgroup, then the state; a cgroup not fully removed
+    /// keeps the state (it records the cgroup), so that `enforcer gc`
+    /// retries.
     fn undo(&mut self) {
+        let mut kept = false;
         if let Some(cgroup) = self.cgroup.take()
             && let Err(error) = cgroup::remove(&cgroup, REMOVE_TIMEOUT)
         {
+            kept = self.lock.is_some();
             eprintln!(
-                "enforcer: cleanup: {}",
-                crate::printable::escape_message(&error.to_string())
+                "enforcer: cleanup: {}{}",
+                crate::printable::escape_message(&error.to_string()),
+                if kept {
+                    "; the sandbox's state is kept: `enforcer gc` retries once this run has ended"
+                } else {
+                    ""
+                }
             );
         }
         if let Some(lock) = self.lock.take()
+            && !kept
             && let Err(error) = self.states.remove(&lock)
         {
             eprintln!(
