@@ -204,14 +204,7 @@ pub struct SandboxTarget {
     pub namespaces: BTreeMap<String, RecordedNamespace>,
 }
 
-/// The `/proc/<pid>/ns` file of `kind` where a sandbox's processes live
-/// (`pid_for_children` for the pid namespace).
-pub fn proc_file(kind: NamespaceType) -> &'static str {
-    match kind {
-        NamespaceType::Pid => "pid_for_children",
-        kind => kind.proc_name(),
-    }
-}
+pub use crate::linux::namespaces::proc_file;
 
 /// `(inode, owner inode)` of an open namespace file. The owner of the
 /// initial user namespace (which has none, or none visible from here:
