@@ -13,11 +13,12 @@ mod sandbox;
 mod test_cgroup;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Command;
 
 use common::{enforcer, example};
 use enforcer::cgroup::discover;
+use enforcer::linux::namespaces::proc_file;
+use policy_sdk::NamespaceType;
 use sandbox::{Harness, inode, labels};
 use test_cgroup::{cannot_run, require, skipped, wait_for};
 
@@ -40,7 +41,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     // Created: every type differs from ours (pid: where its processes live).
     for (ours, theirs) in [
         ("user", "user"),
-        ("pid", "pid_for_children"),
+        ("pid", proc_file(NamespaceType::Pid)),
         ("net", "net"),
         ("mnt", "mnt"),
         ("ipc", "ipc"),
@@ -63,7 +64,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     assert!(status.contains("Uid:\t1000000000\t"), "{status}");
     // Its cgroup in every hierarchy: a tenant-less sandbox is under
     // sandboxes/.
-    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let membership = test_cgroup::memberships(pid);
     let suffix = format!("/{}/sandboxes/{id}", harness.root);
     let layout = discover();
     let hierarchies = layout
@@ -74,11 +75,11 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         + usize::from(layout.v2.is_some());
     assert_eq!(
         membership
-            .lines()
-            .filter(|line| line.ends_with(&suffix))
+            .iter()
+            .filter(|line| line.path.ends_with(&suffix))
             .count(),
         hierarchies,
-        "{membership}"
+        "{membership:?}"
     );
     // exec lands in the same namespaces.
     let inside = harness.command(
@@ -98,7 +99,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         .enumerate()
     {
         let theirs = if *name == "pid" {
-            "pid_for_children"
+            proc_file(NamespaceType::Pid)
         } else {
             name
         };
@@ -113,13 +114,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     stats.expect_code(0);
     assert!(stats.json()["pids"]["current"].as_u64().expect("pids") >= 2);
     harness.command("delete", &[&id]).expect_code(0);
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|stat| stat.contains(") Z "))
-                .unwrap_or(true),
-        "delete kills the sandbox"
-    );
+    assert!(!sandbox::alive(pid), "delete kills the sandbox");
 }
 
 #[test]
@@ -492,9 +487,7 @@ fn gc_cleans_up_after_a_sigkilled_enforcer() {
     child.kill().expect("SIGKILLs our child, the enforcer");
     child.wait().expect("reaps it");
     wait_for("the workload to die with its enforcer", || {
-        std::fs::read_to_string(format!("/proc/{workload}/stat"))
-            .map(|stat| stat.contains(") Z "))
-            .unwrap_or(true)
+        !sandbox::alive(workload)
     });
     let ps = harness.command("ps", &["--json"]).json();
     assert_eq!(ps[0]["id"], "orphan");
