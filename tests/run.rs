@@ -431,7 +431,7 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
     }
     assert_ne!(
         inodes[3],
-        inode(format!("/proc/{pid}/ns/pid_for_children")).to_string(),
+        inode(format!("/proc/{pid}/ns/{}", proc_file(NamespaceType::Pid))).to_string(),
         "the pid namespace is its own"
     );
     harness.command("delete", &[&first]).expect_code(0);

@@ -236,7 +236,7 @@ pub fn record(pid: i32) -> BTreeMap<String, RecordedNamespace> {
     NamespaceType::ALL
         .iter()
         .filter_map(|kind| {
-            let path = format!("/proc/{pid}/ns/{}", proc_file(*kind));
+            let path = crate::linux::namespaces::proc_path(pid, *kind);
             let file = std::fs::File::open(path).ok()?;
             Some((kind.proc_name().to_string(), identify(&file).ok()?))
         })
@@ -252,7 +252,7 @@ pub fn open_recorded(
     kind: NamespaceType,
     recorded: RecordedNamespace,
 ) -> Result<(PathBuf, std::fs::File), String> {
-    let path = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_file(kind)));
+    let path = crate::linux::namespaces::proc_path(pid, kind);
     let file = std::fs::File::open(&path)
         .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
     let actual =
