@@ -81,13 +81,11 @@ impl Drop for Mounts {
 
 /// The controller's hierarchy id in `/proc/cgroups` (`0`: cgroup2 or none).
 fn hierarchy_id(controller: &str) -> String {
-    std::fs::read_to_string("/proc/cgroups")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            (fields.next() == Some(controller)).then(|| fields.next().unwrap_or("").to_string())
-        })
+    let text = enforcer::linux::proc::read_proc_cgroups().unwrap_or_default();
+    enforcer::linux::proc::parse_proc_cgroups(&text)
+        .into_iter()
+        .find(|row| row.name == controller)
+        .map(|row| row.hierarchy.to_string())
         .unwrap_or_default()
 }
 
@@ -148,11 +146,12 @@ fn net_cls_net_prio_and_perf_event_are_mounted_applied_and_unmounted() {
     let cgroup = TestCgroup::with_plan(root, plan).create();
     let (_, stdout, stderr) = cgroup.run("cat /proc/self/cgroup");
     let suffix = format!("/{}/sandbox", cgroup.root);
+    let memberships = enforcer::linux::proc::parse_proc_cgroup(&stdout);
     for controller in ["net_cls", "net_prio", "perf_event"] {
         assert!(
-            stdout
-                .lines()
-                .any(|line| line.split(':').nth(1) == Some(controller) && line.ends_with(&suffix)),
+            memberships
+                .iter()
+                .any(|line| line.controllers == [controller] && line.path.ends_with(&suffix)),
             "{controller} membership in /proc/self/cgroup:\n{stdout}{stderr}"
         );
     }

@@ -792,15 +792,10 @@ fn run_with_a_config_applies_the_tenants_ceiling_in_the_kernel() {
     );
     harness.wait_started(&id);
     let pid = harness.pid(&id);
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup file");
-    let pids_path = cgroup.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers
-            .split(',')
-            .any(|name| name == "pids")
-            .then(|| path.to_string())
-    });
+    let pids_path = test_cgroup::memberships(pid)
+        .into_iter()
+        .find(|line| line.has_controller("pids"))
+        .map(|line| line.path);
     match pids_path {
         Some(path) => {
             assert!(path.ends_with("/tenants/acme/cfg-run"), "{path}");

@@ -178,13 +178,13 @@ fn a_covered_cgroup2_is_left_out_and_run_uses_what_is_there() {
     if run.code == Some(0) {
         // It ran on the v1 hierarchies that are really there.
         let pid = harness.pid("shadow");
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-        let memberships = enforcer::cgroup::parse_proc_cgroup(&text);
+        let memberships = test_cgroup::memberships(pid);
+        let text = format!("{memberships:?}");
         let inside = format!("/{}/", harness.root);
         for hierarchy in layout.v1.iter().filter(|h| !h.controllers.is_empty()) {
             let line = memberships
                 .iter()
-                .find(|line| line.is_of(hierarchy))
+                .find(|line| enforcer::cgroup::membership::is_line_of(line, hierarchy))
                 .expect("a line per hierarchy");
             assert!(line.path.starts_with(&inside), "{hierarchy:?}: {text}");
         }
@@ -394,7 +394,7 @@ fn join_confirms_membership_with_the_kernel() {
         pid.to_string(),
     )
     .expect("moves");
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let text = enforcer::linux::proc::read_proc_cgroup(pid).expect("cgroup");
     let error = enforcer::cgroup::apply::confirm_joined(&discover(), &text, cgroup.created(), pid)
         .expect_err("not in the leaf");
     let message = error.to_string();
@@ -445,7 +445,7 @@ fn join_refuses_a_leaf_that_is_not_cgroupfs() {
         "nothing was written"
     );
     // And a leaf the layout does not know is no cgroup either.
-    let text = std::fs::read_to_string("/proc/self/cgroup").expect("cgroup");
+    let text = enforcer::linux::proc::read_proc_cgroup("self").expect("cgroup");
     let error = enforcer::cgroup::apply::confirm_joined(
         &discover(),
         &text,

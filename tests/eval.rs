@@ -342,17 +342,16 @@ fn check_reports_this_hosts_cgroups_and_namespaces() {
         (false, false) => "unknown",
     };
     assert_eq!(report["cgroupMode"], expected);
-    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").expect("/proc/cgroups");
-    for line in proc_cgroups.lines().filter(|line| !line.starts_with('#')) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
+    let proc_cgroups = enforcer::linux::proc::read_proc_cgroups().expect("/proc/cgroups");
+    for kernel in enforcer::linux::proc::parse_proc_cgroups(&proc_cgroups) {
         let row = report["controllers"]
             .as_array()
             .expect("controllers")
             .iter()
-            .find(|row| row["name"] == fields[0])
-            .unwrap_or_else(|| panic!("{} missing", fields[0]));
-        if fields[3] == "0" {
-            assert_eq!(row["state"], "disabled", "{line}");
+            .find(|row| row["name"] == kernel.name.as_str())
+            .unwrap_or_else(|| panic!("{} missing", kernel.name));
+        if !kernel.enabled {
+            assert_eq!(row["state"], "disabled", "{kernel:?}");
         } else if let Some(mount) = row["mountPoint"].as_str() {
             let file = if row["version"] == "v1" {
                 "cgroup.procs"

@@ -54,14 +54,15 @@ fn the_suite_left_nothing_behind() {
     );
     // A controller with a hierarchy id but no mount is held by a hidden
     // hierarchy: a test unmounted it while one of its cgroups lived on.
-    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").expect("/proc/cgroups");
-    for line in proc_cgroups.lines().filter(|line| !line.starts_with('#')) {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [name, hierarchy, _, _] = fields.as_slice()
-            && *hierarchy != "0"
-            && !matches!(layout.controller_state(name), ControllerState::V1(_))
+    let proc_cgroups = enforcer::linux::proc::read_proc_cgroups().expect("/proc/cgroups");
+    for row in enforcer::linux::proc::parse_proc_cgroups(&proc_cgroups) {
+        if row.hierarchy != 0
+            && !matches!(layout.controller_state(&row.name), ControllerState::V1(_))
         {
-            leftovers.push(format!("hidden hierarchy {hierarchy} holds {name}"));
+            leftovers.push(format!(
+                "hidden hierarchy {} holds {}",
+                row.hierarchy, row.name
+            ));
         }
     }
     match std::env::var("ENFORCER_TEST_NR_HUGEPAGES") {

@@ -581,15 +581,9 @@ fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
     fds.sort();
     assert_eq!(fds, ["0", "1", "2"], "only the standard streams");
     // Its session is its own (no controlling terminal of the operator's).
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let tty_nr = stat
-        .rsplit_once(')')
-        .expect("stat")
-        .1
-        .split_whitespace()
-        .nth(4)
-        .expect("tty_nr");
-    assert_eq!(tty_nr, "0");
+    let stat = enforcer::linux::proc::read_stat(pid).expect("stat");
+    let stat = enforcer::linux::proc::Stat::parse(&stat).expect("a stat line");
+    assert_eq!(stat.field(7), Some("0"), "tty_nr");
     // SAFETY: a pid we found as our exec's own descendant, still running.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let _ = exec.wait();

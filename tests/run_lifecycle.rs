@@ -87,9 +87,7 @@ fn gc_cleans_up_after_a_sigkilled_enforcer() {
     child.kill().expect("SIGKILLs our child, the enforcer");
     child.wait().expect("reaps it");
     wait_for("the workload to die with its enforcer", || {
-        std::fs::read_to_string(format!("/proc/{workload}/stat"))
-            .map(|stat| stat.contains(") Z "))
-            .unwrap_or(true)
+        !sandbox::alive(workload)
     });
     let ps = harness.command("ps", &["--json"]).json();
     assert_eq!(ps[0]["id"], "orphan");

@@ -13,9 +13,9 @@ mod sandbox;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
-use std::path::Path;
-
 use enforcer::cgroup::discover;
+use enforcer::linux::namespaces::proc_file;
+use policy_sdk::NamespaceType;
 use sandbox::{Harness, inode, labels};
 use test_cgroup::{cannot_run, require};
 
@@ -29,7 +29,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     // Created: every type differs from ours (pid: where its processes live).
     for (ours, theirs) in [
         ("user", "user"),
-        ("pid", "pid_for_children"),
+        ("pid", proc_file(NamespaceType::Pid)),
         ("net", "net"),
         ("mnt", "mnt"),
         ("ipc", "ipc"),
@@ -52,7 +52,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     assert!(status.contains("Uid:\t1000000000\t"), "{status}");
     // Its cgroup in every hierarchy: a tenant-less sandbox is under
     // sandboxes/.
-    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let membership = test_cgroup::memberships(pid);
     let suffix = format!("/{}/sandboxes/{id}", harness.root);
     let layout = discover();
     let hierarchies = layout
@@ -63,11 +63,11 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         + usize::from(layout.v2.is_some());
     assert_eq!(
         membership
-            .lines()
-            .filter(|line| line.ends_with(&suffix))
+            .iter()
+            .filter(|line| line.path.ends_with(&suffix))
             .count(),
         hierarchies,
-        "{membership}"
+        "{membership:?}"
     );
     // exec lands in the same namespaces.
     let inside = harness.command(
@@ -87,7 +87,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
         .enumerate()
     {
         let theirs = if *name == "pid" {
-            "pid_for_children"
+            proc_file(NamespaceType::Pid)
         } else {
             name
         };
@@ -102,13 +102,7 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     stats.expect_code(0);
     assert!(stats.json()["pids"]["current"].as_u64().expect("pids") >= 2);
     harness.command("delete", &[&id]).expect_code(0);
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|stat| stat.contains(") Z "))
-                .unwrap_or(true),
-        "delete kills the sandbox"
-    );
+    assert!(!sandbox::alive(pid), "delete kills the sandbox");
 }
 
 #[test]
@@ -235,7 +229,7 @@ fn a_sandbox_can_join_another_sandboxs_network_by_id() {
     }
     assert_ne!(
         inodes[3],
-        inode(format!("/proc/{pid}/ns/pid_for_children")).to_string(),
+        inode(format!("/proc/{pid}/ns/{}", proc_file(NamespaceType::Pid))).to_string(),
         "the pid namespace is its own"
     );
     harness.command("delete", &[&first]).expect_code(0);

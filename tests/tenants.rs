@@ -17,10 +17,9 @@ use test_cgroup::{cannot_run, require};
 
 /// The cgroup paths of process `pid`, one per hierarchy line.
 fn cgroups(pid: i32) -> Vec<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .expect("readable")
-        .lines()
-        .filter_map(|line| line.splitn(3, ':').nth(2).map(String::from))
+    test_cgroup::memberships(pid)
+        .into_iter()
+        .map(|line| line.path)
         .collect()
 }
 

@@ -99,6 +99,17 @@ const CAPS: [&str; 5] = [
     "CAP_SYS_ADMIN",
 ];
 const RLIMIT_NAMES: [&str; 4] = ["RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", "RLIMIT_AS"];
+
+/// The samples are names of the one table the validation reads.
+#[test]
+fn the_samples_are_linux_names() {
+    for name in CAPS {
+        assert!(policy_model::capability_number(name).is_some(), "{name}");
+    }
+    for name in RLIMIT_NAMES {
+        assert!(policy_model::rlimit_number(name).is_some(), "{name}");
+    }
+}
 const RLIMIT_VALUES: [u64; 6] = [0, 64, 1024, 4096, 524_288, u64::MAX];
 const BLOCK_DEVICES: [(i64, i64); 2] = [(8, 0), (8, 16)];
 const RATES: [u64; 5] = [0, 1000, 1_000_000, 10_000_000, 1 << 40];

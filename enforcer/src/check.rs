@@ -8,13 +8,14 @@ use serde::Serialize;
 
 use crate::cgroup::{CgroupLayout, ControllerState, Hierarchy, discover};
 
-/// Capabilities `run` needs when not root: (name, bit).
-const NEEDED_CAPABILITIES: [(&str, u32); 5] = [
-    ("CAP_SYS_ADMIN", 21),
-    ("CAP_SETUID", 7),
-    ("CAP_SETGID", 6),
-    ("CAP_DAC_OVERRIDE", 1),
-    ("CAP_KILL", 5),
+/// Capabilities `run` needs when not root (numbers from
+/// [`crate::linux::CAPABILITIES`]).
+const NEEDED_CAPABILITIES: [&str; 5] = [
+    "CAP_SYS_ADMIN",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_DAC_OVERRIDE",
+    "CAP_KILL",
 ];
 
 /// Everything `check` reports.
@@ -210,7 +211,7 @@ pub fn gather(mount_base: &Path) -> HostReport {
             .collect(),
         privileges: privileges(
             nix::unistd::geteuid().as_raw(),
-            effective_caps(&proc_status),
+            crate::linux::proc::effective_capabilities(&proc_status),
         ),
     }
 }
@@ -357,27 +358,15 @@ pub fn controller_rows(layout: &CgroupLayout) -> Vec<ControllerRow> {
         .collect()
 }
 
-/// The `CapEff` mask from `/proc/<pid>/status`.
-pub fn effective_caps(status: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0)
-}
-
-/// Whether this process has capability `number` in its effective set.
-pub fn has_capability(number: u32) -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    effective_caps(&status) & (1 << number) != 0
-}
-
 /// Which needed capabilities `cap_eff` lacks, and whether that matters.
 pub fn privileges(euid: u32, cap_eff: u64) -> Privileges {
     let missing: Vec<&'static str> = NEEDED_CAPABILITIES
         .iter()
-        .filter(|(_, bit)| cap_eff & (1 << bit) == 0)
-        .map(|(name, _)| *name)
+        .filter(|name| {
+            crate::linux::capability_number(name)
+                .is_none_or(|number| number >= 64 || cap_eff & (1 << number) == 0)
+        })
+        .copied()
         .collect();
     Privileges {
         euid,
@@ -391,16 +380,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn capabilities_are_read_from_status() {
-        assert_eq!(
-            effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"),
-            0x1ff_ffff_ffff
-        );
+    fn needed_capabilities_are_known_and_checked_by_number() {
         let root = privileges(0, 0x1ff_ffff_ffff);
         assert!(root.sufficient && root.missing_capabilities.is_empty());
         let nobody = privileges(65534, 0);
         assert!(!nobody.sufficient);
         assert_eq!(nobody.missing_capabilities.len(), NEEDED_CAPABILITIES.len());
+        // Everything but CAP_SETGID (6).
+        let almost = privileges(1000, 0x1ff_ffff_ffff & !(1 << 6));
+        assert_eq!(almost.missing_capabilities, ["CAP_SETGID"]);
     }
 
     #[test]
@@ -503,10 +491,10 @@ mod tests {
     #[test]
     fn this_host_report_matches_the_kernel() {
         let report = gather(Path::new(crate::cgroup::mount::DEFAULT_MOUNT_BASE));
-        let proc_cgroups = std::fs::read_to_string("/proc/cgroups").expect("readable");
+        let proc_cgroups = crate::linux::proc::read_proc_cgroups().expect("readable");
         assert_eq!(
             report.controllers.len(),
-            proc_cgroups.lines().filter(|l| !l.starts_with('#')).count()
+            crate::linux::proc::parse_proc_cgroups(&proc_cgroups).len()
         );
         for row in &report.controllers {
             if let Some(mount) = &row.mount_point {

@@ -52,9 +52,7 @@ pub fn check_id(id: &str) -> anyhow::Result<()> {
     if id.is_empty() || is_valid_id(id) {
         Ok(())
     } else {
-        bail!(
-            "sandbox id {id:?} must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', not starting with '.' or '-'"
-        )
+        bail!("sandbox id {id:?} must be {}", policy_model::ID_RULE)
     }
 }
 
@@ -219,7 +217,7 @@ fn generate_id() -> String {
         let mixed = nanos ^ (u128::from(std::process::id()) << 64);
         bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
     }
-    format!("sbx-{}", crate::policy::hex(&bytes))
+    format!("sbx-{}", crate::digest::hex(&bytes))
 }
 
 #[cfg(test)]

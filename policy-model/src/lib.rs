@@ -8,6 +8,7 @@
 //!   default materialised; everything downstream reads only that form.
 //! * [`tighten`]: the tighten-only rule of a policy chain, comparing two
 //!   normal forms field by field.
+//! * [`linux`]: the kernel's capability and resource-limit tables.
 //!
 //! Pure code: no Wasm, no kernel, no I/O. It builds for `wasm32` too, so a
 //! policy's own unit tests run exactly the rules the enforcer runs (see
@@ -16,6 +17,7 @@
 pub mod decision;
 pub mod devices;
 pub mod host;
+pub mod linux;
 pub mod normal;
 pub mod tighten;
 pub mod units;
@@ -27,10 +29,10 @@ pub use decision::{
     Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
 };
 pub use host::{CgroupMode, Host};
+pub use linux::{CAPABILITIES, RLIMITS, capability_number, rlimit_number};
 pub use normal::{Context, Limit, NormalDecision, normalize};
 pub use tighten::{Loosened, check_tightens};
 pub use units::{GIB, KIB, MIB};
 pub use validate::{
-    CAPABILITIES, InvalidDecision, RLIMITS, SANDBOX_PREFIX, Violation, is_valid_id, parse_cpu_list,
-    validate,
+    ID_RULE, InvalidDecision, SANDBOX_PREFIX, Violation, is_valid_id, parse_cpu_list, validate,
 };

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::linux::{capability_number, rlimit_number};
 use crate::units::parse_page_size;
 use crate::{
     BlockIo, Cpu, Decision, Host, IdMapping, Memory, NamespaceType, Process, Resources,
@@ -69,73 +70,13 @@ const RESERVED_PREFIXES: [&str; 19] = [
     "release_agent",
     "tasks",
 ];
-/// Capability names the kernel knows, in the kernel's numbering (the index
-/// of a name is its capability number).
-pub const CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-/// Resource limit names.
-pub const RLIMITS: [&str; 16] = [
-    "RLIMIT_AS",
-    "RLIMIT_CORE",
-    "RLIMIT_CPU",
-    "RLIMIT_DATA",
-    "RLIMIT_FSIZE",
-    "RLIMIT_LOCKS",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",
-    "RLIMIT_NOFILE",
-    "RLIMIT_NPROC",
-    "RLIMIT_RSS",
-    "RLIMIT_RTPRIO",
-    "RLIMIT_RTTIME",
-    "RLIMIT_SIGPENDING",
-    "RLIMIT_STACK",
-];
+/// What [`is_valid_id`] accepts, for error messages.
+pub const ID_RULE: &str =
+    "1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-', not starting with '.' or '-'";
 
 /// Whether `id` can name a sandbox: 1 to 64 characters of `A-Z`, `a-z`,
-/// `0-9`, `_`, `.` and `-`, not starting with `.` or `-`.
+/// `0-9`, `_`, `.` and `-`, not starting with `.` or `-` (it becomes a
+/// directory name and a cgroup name). See [`ID_RULE`].
 pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && !id.starts_with(['.', '-'])
@@ -697,7 +638,7 @@ impl Checker {
             for (set, names) in sets {
                 for (index, name) in names.iter().enumerate() {
                     self.that(
-                        CAPABILITIES.contains(&name.as_str()),
+                        capability_number(name).is_some(),
                         &format!("process.capabilities.{set}[{index}]"),
                         || {
                             format!(
@@ -734,7 +675,7 @@ impl Checker {
         for (index, rlimit) in process.rlimits.iter().enumerate() {
             let path = format!("process.rlimits[{index}]");
             self.that(
-                RLIMITS.contains(&rlimit.kind.as_str()),
+                rlimit_number(&rlimit.kind).is_some(),
                 &format!("{path}.type"),
                 || {
                     format!(

@@ -15,6 +15,21 @@ use enforcer::cgroup::{
 };
 use policy_sdk::Resources;
 
+/// Whether process `pid` runs (is neither gone nor a zombie), from the
+/// library's `/proc/<pid>/stat` parser.
+pub fn alive(pid: i32) -> bool {
+    use enforcer::linux::proc::{Stat, read_stat};
+    read_stat(pid).is_ok_and(|bytes| Stat::parse(&bytes).is_some_and(|stat| !stat.is_dead()))
+}
+
+/// The lines of `/proc/<pid>/cgroup` (`pid` may be `self`), from the
+/// library's parser.
+pub fn memberships(pid: impl std::fmt::Display) -> Vec<enforcer::linux::proc::Membership> {
+    let text = enforcer::linux::proc::read_proc_cgroup(&pid)
+        .unwrap_or_else(|error| panic!("/proc/{pid}/cgroup: {error}"));
+    enforcer::linux::proc::parse_proc_cgroup(&text)
+}
+
 /// Why a test cannot run here, or `None`.
 pub fn cannot_run() -> Option<&'static str> {
     if !nix::unistd::geteuid().is_root() {
@@ -120,16 +135,16 @@ impl TestCgroup {
             .expect("sh starts");
         let pid = child.id() as i32;
         join(self.created(), &discover(), pid).expect("joins");
-        let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("readable");
+        let membership = memberships(pid);
         let suffix = format!("/{}/sandbox", self.root);
         let joined = membership
-            .lines()
-            .filter(|line| line.ends_with(&suffix))
+            .iter()
+            .filter(|line| line.path.ends_with(&suffix))
             .count();
         assert_eq!(
             joined,
             self.created().leaves.len(),
-            "{pid} must be in {suffix} in every hierarchy of the plan:\n{membership}"
+            "{pid} must be in {suffix} in every hierarchy of the plan:\n{membership:?}"
         );
         child
             .stdin

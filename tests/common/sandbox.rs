@@ -191,11 +191,8 @@ pub fn inode(path: impl AsRef<Path>) -> u64 {
         .ino()
 }
 
-/// Whether process `pid` runs (is neither gone nor a zombie).
-pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
-}
+#[allow(unused_imports)]
+pub use super::test_cgroup::alive;
 
 /// The fixture policy that takes limits, joins and the cgroups path from
 /// labels.

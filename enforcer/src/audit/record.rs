@@ -29,9 +29,7 @@ impl DecisionId {
     pub fn random() -> std::io::Result<DecisionId> {
         let mut bytes = [0u8; 16];
         fill_random(&mut bytes)?;
-        Ok(DecisionId(
-            bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
-        ))
+        Ok(DecisionId(crate::digest::hex(&bytes)))
     }
 
     /// The id as text.

@@ -105,18 +105,7 @@ pub enum ControllerState {
     Disabled,
 }
 
-/// One row of `/proc/cgroups`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelController {
-    /// The controller.
-    pub name: String,
-    /// The v1 hierarchy it is bound to; 0 when on cgroup2 or on none.
-    pub hierarchy: u32,
-    /// How many cgroups its hierarchy has.
-    pub cgroups: u64,
-    /// Whether it is enabled (not `cgroup_disable=`).
-    pub enabled: bool,
-}
+pub use crate::linux::proc::{KernelController, parse_proc_cgroups};
 
 /// Everything discovery learned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,7 +124,7 @@ pub struct CgroupLayout {
 /// Reads the layout of this host.
 pub fn discover() -> CgroupLayout {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    let proc_cgroups = crate::linux::proc::read_proc_cgroups().unwrap_or_default();
     let mut layout = parse_layout(&mountinfo, &proc_cgroups);
     if let Some(v2) = &mut layout.v2 {
         v2.controllers = read_words(&v2.mount_point.join("cgroup.controllers"));
@@ -367,25 +356,6 @@ fn lies_below(path: &[u8], mount_point: &[u8]) -> bool {
     mount_point == b"/"
         || path == mount_point
         || (path.starts_with(mount_point) && path.get(mount_point.len()) == Some(&b'/'))
-}
-
-/// Parses `/proc/cgroups`, in its order; malformed rows are skipped.
-pub fn parse_proc_cgroups(text: &str) -> Vec<KernelController> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let [name, hierarchy, cgroups, enabled] = fields.as_slice() else {
-                return None;
-            };
-            Some(KernelController {
-                name: name.to_string(),
-                hierarchy: hierarchy.parse().ok()?,
-                cgroups: cgroups.parse().ok()?,
-                enabled: *enabled == "1",
-            })
-        })
-        .collect()
 }
 
 fn read_words(file: &Path) -> Vec<String> {

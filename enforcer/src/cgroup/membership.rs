@@ -1,63 +1,24 @@
-//! `/proc/<pid>/cgroup`: which cgroup a process is in, per hierarchy, and
-//! whether that is a given cgroup directory of the layout.
+//! Whether a process's `/proc/<pid>/cgroup` (parsed by
+//! [`crate::linux::proc::parse_proc_cgroup`]) puts it in a given cgroup
+//! directory of the layout.
 
 use std::path::{Path, PathBuf};
 
 use super::discovery::{CgroupLayout, Hierarchy};
+pub use crate::linux::proc::{Membership, parse_proc_cgroup};
 
-/// One line of `/proc/<pid>/cgroup`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
-    /// Hierarchy id (0 for cgroup2).
-    pub hierarchy_id: u32,
-    /// Controllers of a v1 hierarchy (`cpu,cpuacct`), or `name=systemd`;
-    /// empty for cgroup2.
-    pub controllers: Vec<String>,
-    /// Path relative to the hierarchy's root.
-    pub path: String,
-}
-
-impl Membership {
-    /// Whether this line is the cgroup2 one (`0::/path`).
-    pub fn is_unified(&self) -> bool {
-        self.hierarchy_id == 0 && self.controllers.is_empty()
+/// Whether `line` is the one of `hierarchy`: the cgroup2 line for
+/// cgroup2, else the line with the same controllers and name.
+pub fn is_line_of(line: &Membership, hierarchy: &Hierarchy) -> bool {
+    if hierarchy.unified {
+        return line.is_unified();
     }
-
-    /// Whether this line is the one of `hierarchy`: the cgroup2 line for
-    /// cgroup2, else the line with the same controllers and name.
-    pub fn is_of(&self, hierarchy: &Hierarchy) -> bool {
-        if hierarchy.unified {
-            return self.is_unified();
-        }
-        let mut expected: Vec<String> = hierarchy.controllers.clone();
-        expected.extend(hierarchy.name.iter().map(|name| format!("name={name}")));
-        expected.sort();
-        let mut listed = self.controllers.clone();
-        listed.sort();
-        !self.is_unified() && listed == expected
-    }
-}
-
-/// Parses both formats: `hierarchy-ID:controller-list:path` (v1) and
-/// `0::path` (v2). Malformed lines are skipped.
-pub fn parse_proc_cgroup(text: &str) -> Vec<Membership> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let hierarchy_id = parts.next()?.parse().ok()?;
-            let controllers = parts.next()?;
-            let path = parts.next()?.to_string();
-            Some(Membership {
-                hierarchy_id,
-                controllers: controllers
-                    .split(',')
-                    .filter(|name| !name.is_empty())
-                    .map(String::from)
-                    .collect(),
-                path,
-            })
-        })
-        .collect()
+    let mut expected: Vec<String> = hierarchy.controllers.clone();
+    expected.extend(hierarchy.name.iter().map(|name| format!("name={name}")));
+    expected.sort();
+    let mut listed = line.controllers.clone();
+    listed.sort();
+    !line.is_unified() && listed == expected
 }
 
 /// Why a process's `/proc/<pid>/cgroup` does not put it in a cgroup
@@ -104,7 +65,7 @@ pub fn confirm(
     let (hierarchy, expected) = layout.locate(directory).ok_or(NotMember::NoHierarchy)?;
     let line = memberships
         .iter()
-        .find(|line| line.is_of(hierarchy))
+        .find(|line| is_line_of(line, hierarchy))
         .ok_or_else(|| NotMember::NoLine {
             mount_point: hierarchy.mount_point.clone(),
             hierarchy: hierarchy.describe(),
@@ -124,26 +85,6 @@ pub fn confirm(
 mod tests {
     use super::*;
     use crate::cgroup::discovery::parse_layout;
-
-    #[test]
-    fn parses_v1_and_v2_lines() {
-        let text =
-            "12:pids:/user.slice\n4:cpu,cpuacct:/\n1:name=systemd:/init.scope\n0::/a:b\nbroken\n";
-        let entries = parse_proc_cgroup(text);
-        assert_eq!(entries.len(), 4);
-        assert_eq!(entries[1].controllers, ["cpu", "cpuacct"]);
-        assert_eq!(entries[2].controllers, ["name=systemd"]);
-        assert!(entries[3].is_unified());
-        assert_eq!(entries[3].path, "/a:b", "a colon in the path is kept");
-    }
-
-    #[test]
-    fn parses_this_process() {
-        let text = std::fs::read_to_string("/proc/self/cgroup").expect("readable");
-        let entries = parse_proc_cgroup(&text);
-        assert_eq!(entries.len(), text.lines().count());
-        assert!(entries.iter().all(|entry| entry.path.starts_with('/')));
-    }
 
     const PROC_CGROUPS: &str = "cpu\t1\t1\t1\ncpuacct\t1\t1\t1\nmemory\t4\t1\t1\n";
 

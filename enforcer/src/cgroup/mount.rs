@@ -181,7 +181,7 @@ pub fn unmount_controller(mounted: &MountedController) -> Result<(), MountError>
 
 /// `(hierarchy id, number of cgroups)` of `controller` in `/proc/cgroups`.
 fn kernel_row(controller: &str) -> Option<(u32, u64)> {
-    let text = std::fs::read_to_string("/proc/cgroups").ok()?;
+    let text = crate::linux::proc::read_proc_cgroups().ok()?;
     parse_proc_cgroups(&text)
         .into_iter()
         .find(|row| row.name == controller)

@@ -35,7 +35,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     let name = args.file.display().to_string();
     let cache_before = match engine.cache() {
         Some(cache) => {
-            let digest = enforcer::policy::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            let digest = enforcer::digest::sha256_hex(&bytes);
             cache.describe_entry(engine.wasmtime(), &digest)
         }
         None => "disabled".into(),

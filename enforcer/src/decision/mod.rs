@@ -19,7 +19,7 @@ pub use policy_model::{
 pub fn own_rlimits() -> std::collections::BTreeMap<String, normal::RlimitValue> {
     RLIMITS
         .iter()
-        .filter_map(|name| {
+        .filter_map(|(name, _)| {
             let resource = crate::sandbox::privileges::rlimit_resource(name)?;
             let mut value = nix::libc::rlimit {
                 rlim_cur: 0,

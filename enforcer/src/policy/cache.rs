@@ -43,11 +43,13 @@ use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use wasmtime::{Engine, Module};
 
+use crate::digest::parse_sha256_hex;
+
 /// Version of the entry format, in the file name and the magic; entries of
 /// other versions are never opened.
 const ENTRY_VERSION: &str = "v2";
 const MAGIC: &[u8; 16] = b"enforcer-cwasm\0\x02";
-const DIGEST_LEN: usize = 32;
+const DIGEST_LEN: usize = crate::digest::SHA256_LEN;
 const RECORD_LEN: usize = DIGEST_LEN + MAGIC.len();
 
 /// What the cache did for one load.
@@ -186,7 +188,7 @@ impl ArtifactCache {
     /// Writes `artifact` (wasmtime's serialized module) as the entry for the
     /// module with `digest`, creating the directory if needed.
     pub fn store(&self, engine: &Engine, digest: &str, artifact: &[u8]) -> anyhow::Result<()> {
-        let recorded = digest_bytes(digest)
+        let recorded = parse_sha256_hex(digest)
             .ok_or_else(|| anyhow::anyhow!("{digest:?} is not a hex sha256"))?;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -202,7 +204,7 @@ impl ArtifactCache {
     /// the open file if it passes every check, or why it does not.
     fn open_entry(&self, engine: &Engine, digest: &str) -> Result<Option<File>, String> {
         let expected =
-            digest_bytes(digest).ok_or_else(|| format!("{digest:?} is not a hex sha256"))?;
+            parse_sha256_hex(digest).ok_or_else(|| format!("{digest:?} is not a hex sha256"))?;
         let dir = match self.open_dir() {
             Ok(dir) => dir,
             Err(_) if !self.dir.exists() => return Ok(None),
@@ -239,7 +241,7 @@ impl ArtifactCache {
         if recorded != expected {
             return Err(format!(
                 "it holds the compiled code of another module (sha256 {}), not of this one",
-                super::load::hex(recorded)
+                crate::digest::hex(recorded)
             ));
         }
         Ok(Some(file))
@@ -320,22 +322,10 @@ fn write_atomically(dir: &File, name: &str, parts: &[&[u8]]) -> Result<(), Errno
     result
 }
 
-/// The 32 bytes of a lower-case hex sha256.
-fn digest_bytes(digest: &str) -> Option<[u8; DIGEST_LEN]> {
-    if digest.len() != 2 * DIGEST_LEN {
-        return None;
-    }
-    let mut bytes = [0u8; DIGEST_LEN];
-    for (byte, pair) in bytes.iter_mut().zip(digest.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
+    use crate::digest::parse_sha256_hex as digest_bytes;
     use std::os::unix::fs::PermissionsExt;
 
     const WAT: &str = r#"(module (func (export "f") (result i32) i32.const 7))"#;
@@ -346,7 +336,7 @@ mod tests {
     }
 
     fn digest(text: &str) -> String {
-        super::super::load::hex(&Sha256::digest(text.as_bytes()))
+        crate::digest::sha256_hex(text.as_bytes())
     }
 
     /// Loads `wat` through `cache`: what its `f` answers, and the outcome.

@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use wasmtime::{Module, TypedFunc};
 
 use super::cache::{CacheOutcome, Lookup};
@@ -62,7 +61,7 @@ impl PolicyEngine {
         let caps = &self.options.compile_caps;
         let wasm = shape::binary(bytes, caps).map_err(fail)?;
         let shape = shape::check(&wasm, caps).map_err(fail)?;
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = crate::digest::sha256_hex(bytes);
         let (module, cache) = self.compile(name, &digest, &wasm).map_err(fail)?;
         abi::check_imports(&module).map_err(fail)?;
         let exports = abi::resolve_exports(&module).map_err(fail)?;
@@ -171,11 +170,6 @@ impl Policy {
         }
         Ok(())
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -27,7 +27,6 @@ pub use compiler::{CompileBudget, Compiler};
 pub use engine::{Allocation, EngineOptions, PolicyEngine};
 pub use error::{Budget, PolicyError, PolicyErrorKind};
 use limits::StoreState;
-pub use load::hex;
 pub use response::{SettingsCheck, json_kind};
 pub use shape::{CompileCaps, ModuleShape};
 

@@ -90,8 +90,7 @@ fn load_module(engine: &Engine, wasm: &Path) -> anyhow::Result<Module> {
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = match ArtifactCache::default_dir() {
         Some(dir) => {
-            use sha2::{Digest, Sha256};
-            let digest = super::load::hex(&Sha256::digest(&bytes));
+            let digest = crate::digest::sha256_hex(&bytes);
             ArtifactCache::new(dir)
                 .load(engine, &digest, &bytes)
                 .map(|(module, _)| module)

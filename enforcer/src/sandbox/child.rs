@@ -239,18 +239,11 @@ pub struct ProcessTitle {
 impl ProcessTitle {
     /// Fields 48 to 51 of `/proc/self/stat`.
     pub fn of_this_process() -> Option<ProcessTitle> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let (_, rest) = stat.rsplit_once(')')?;
-        // After the command come fields 3..; field n is index n - 3.
-        let fields: Vec<usize> = rest
-            .split_whitespace()
-            .skip(45)
-            .take(4)
-            .map(|field| field.parse().ok())
-            .collect::<Option<_>>()?;
-        let [arg_start, arg_end, env_start, env_end] = fields[..] else {
-            return None;
-        };
+        let bytes = crate::linux::proc::read_stat("self").ok()?;
+        let stat = crate::linux::proc::Stat::parse(&bytes)?;
+        let field = |number| usize::try_from(stat.number(number)?).ok();
+        let (arg_start, arg_end) = (field(48)?, field(49)?);
+        let (env_start, env_end) = (field(50)?, field(51)?);
         (arg_start < arg_end && arg_end <= env_start && env_start <= env_end).then_some(
             ProcessTitle {
                 args: (arg_start, arg_end),

@@ -143,7 +143,7 @@ fn is_cgroup_directory(path: &Path) -> Result<(), ConfineError> {
 /// Whether process `pid` is in every leaf of `record`, as its
 /// `/proc/<pid>/cgroup` shows (a record without leaves holds nothing).
 pub fn holds_process(record: &CgroupRecord, layout: &CgroupLayout, pid: i32) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+    let Ok(text) = crate::linux::proc::read_proc_cgroup(pid) else {
         return false;
     };
     let memberships = crate::cgroup::parse_proc_cgroup(&text);

@@ -313,13 +313,10 @@ fn confined(state: &SandboxState) -> anyhow::Result<(CreatedCgroup, CgroupLayout
 /// Whether `supervisor` is the parent of `process` (an attached sandbox's
 /// first process is the child of its `enforcer run`).
 fn is_parent(supervisor: ProcessRef, process: ProcessRef) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.pid)) else {
+    let Ok(stat) = crate::linux::proc::read_stat(process.pid) else {
         return false;
     };
-    let parent = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-        .and_then(|field| field.parse::<i32>().ok());
+    let parent = crate::linux::proc::Stat::parse(&stat).and_then(|stat| stat.ppid());
     parent == Some(supervisor.pid) && supervisor.is_alive() && process.is_alive()
 }
 

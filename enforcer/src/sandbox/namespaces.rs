@@ -204,14 +204,7 @@ pub struct SandboxTarget {
     pub namespaces: BTreeMap<String, RecordedNamespace>,
 }
 
-/// The `/proc/<pid>/ns` file of `kind` where a sandbox's processes live
-/// (`pid_for_children` for the pid namespace).
-pub fn proc_file(kind: NamespaceType) -> &'static str {
-    match kind {
-        NamespaceType::Pid => "pid_for_children",
-        kind => kind.proc_name(),
-    }
-}
+pub use crate::linux::namespaces::proc_file;
 
 /// `(inode, owner inode)` of an open namespace file. The owner of the
 /// initial user namespace (which has none, or none visible from here:
@@ -243,7 +236,7 @@ pub fn record(pid: i32) -> BTreeMap<String, RecordedNamespace> {
     NamespaceType::ALL
         .iter()
         .filter_map(|kind| {
-            let path = format!("/proc/{pid}/ns/{}", proc_file(*kind));
+            let path = crate::linux::namespaces::proc_path(pid, *kind);
             let file = std::fs::File::open(path).ok()?;
             Some((kind.proc_name().to_string(), identify(&file).ok()?))
         })
@@ -259,7 +252,7 @@ pub fn open_recorded(
     kind: NamespaceType,
     recorded: RecordedNamespace,
 ) -> Result<(PathBuf, std::fs::File), String> {
-    let path = PathBuf::from(format!("/proc/{pid}/ns/{}", proc_file(kind)));
+    let path = crate::linux::namespaces::proc_path(pid, kind);
     let file = std::fs::File::open(&path)
         .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
     let actual =

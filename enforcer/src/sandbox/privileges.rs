@@ -9,8 +9,8 @@
 
 use nix::libc;
 
-use crate::decision::CAPABILITIES;
 use crate::decision::normal::NormalProcess;
+pub use crate::linux::capability_number;
 
 /// Capability sets as bit masks (bit n = capability number n).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,36 +66,10 @@ pub fn terminal_type(operator_term: Option<&str>) -> String {
     }
 }
 
-/// The capability number of `name` (`CAP_NET_BIND_SERVICE` → 10).
-pub fn capability_number(name: &str) -> Option<u32> {
-    CAPABILITIES
-        .iter()
-        .position(|known| *known == name)
-        .and_then(|index| u32::try_from(index).ok())
-}
-
-/// The `setrlimit` resource of `name` (`RLIMIT_NOFILE`).
+/// The `setrlimit` resource of `name` (`RLIMIT_NOFILE`), from the one
+/// table (`policy_model::linux::RLIMITS`).
 pub fn rlimit_resource(name: &str) -> Option<libc::c_int> {
-    let resource = match name {
-        "RLIMIT_AS" => libc::RLIMIT_AS,
-        "RLIMIT_CORE" => libc::RLIMIT_CORE,
-        "RLIMIT_CPU" => libc::RLIMIT_CPU,
-        "RLIMIT_DATA" => libc::RLIMIT_DATA,
-        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
-        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
-        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => libc::RLIMIT_NICE,
-        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
-        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
-        "RLIMIT_RSS" => libc::RLIMIT_RSS,
-        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
-        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "RLIMIT_STACK" => libc::RLIMIT_STACK,
-        _ => return None,
-    };
-    Some(resource as libc::c_int)
+    crate::linux::rlimit_number(name).and_then(|number| libc::c_int::try_from(number).ok())
 }
 
 fn mask<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<u64, String> {
@@ -155,18 +129,43 @@ mod tests {
     use policy_sdk::Decision;
 
     #[test]
-    fn capability_numbers_follow_the_kernel() {
-        assert_eq!(capability_number("CAP_CHOWN"), Some(0));
-        assert_eq!(capability_number("CAP_NET_BIND_SERVICE"), Some(10));
-        assert_eq!(capability_number("CAP_SYS_ADMIN"), Some(21));
-        assert_eq!(capability_number("CAP_CHECKPOINT_RESTORE"), Some(40));
-        assert_eq!(capability_number("CAP_WIZARD"), None);
+    fn the_rlimit_table_matches_this_libc() {
+        let libc_numbers = [
+            ("RLIMIT_AS", libc::RLIMIT_AS),
+            ("RLIMIT_CORE", libc::RLIMIT_CORE),
+            ("RLIMIT_CPU", libc::RLIMIT_CPU),
+            ("RLIMIT_DATA", libc::RLIMIT_DATA),
+            ("RLIMIT_FSIZE", libc::RLIMIT_FSIZE),
+            ("RLIMIT_LOCKS", libc::RLIMIT_LOCKS),
+            ("RLIMIT_MEMLOCK", libc::RLIMIT_MEMLOCK),
+            ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+            ("RLIMIT_NICE", libc::RLIMIT_NICE),
+            ("RLIMIT_NOFILE", libc::RLIMIT_NOFILE),
+            ("RLIMIT_NPROC", libc::RLIMIT_NPROC),
+            ("RLIMIT_RSS", libc::RLIMIT_RSS),
+            ("RLIMIT_RTPRIO", libc::RLIMIT_RTPRIO),
+            ("RLIMIT_RTTIME", libc::RLIMIT_RTTIME),
+            ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING),
+            ("RLIMIT_STACK", libc::RLIMIT_STACK),
+        ];
+        assert_eq!(libc_numbers.len(), RLIMITS.len());
+        for (name, number) in libc_numbers {
+            assert_eq!(rlimit_resource(name), Some(number as libc::c_int), "{name}");
+        }
+        assert_eq!(rlimit_resource("RLIMIT_WIZARD"), None);
     }
 
     #[test]
-    fn every_validated_rlimit_has_a_resource() {
-        for name in RLIMITS {
-            assert!(rlimit_resource(name).is_some(), "{name}");
+    fn the_capability_table_knows_every_capability_of_this_kernel() {
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .expect("readable")
+            .trim()
+            .parse()
+            .expect("a number");
+        for number in 0..=last {
+            let name = crate::linux::capability_name(number);
+            assert!(name.is_some(), "capability {number} of this kernel");
+            assert_eq!(name.and_then(capability_number), Some(number));
         }
     }
 

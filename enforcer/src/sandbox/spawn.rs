@@ -377,11 +377,7 @@ fn join_in_this_thread(
     let mut returns = Vec::new();
     for join in joins {
         let kind = super::namespaces::clone_flag(join.kind);
-        let own = match join.kind {
-            NamespaceType::Pid => "pid_for_children",
-            other => other.proc_name(),
-        };
-        let own = PathBuf::from(format!("/proc/thread-self/ns/{own}"));
+        let own = crate::linux::namespaces::proc_path("thread-self", join.kind);
         let file = std::fs::File::open(&own).map_err(|source| SpawnError::Parent {
             what: format!("cannot open {}", own.display()),
             source,
@@ -487,9 +483,6 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
     }
 }
 
-/// `CAP_SETGID` (linux/capability.h).
-const CAP_SETGID: u32 = 6;
-
 /// Writes `/proc/<pid>/uid_map` and `gid_map` (and `setgroups` `deny` when
 /// this process may not set groups, as the kernel then requires).
 fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), SpawnError> {
@@ -506,7 +499,8 @@ fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(),
             .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
             .collect::<String>()
     };
-    if !crate::check::has_capability(CAP_SETGID) {
+    let setgid = crate::linux::capability_number("CAP_SETGID");
+    if !setgid.is_some_and(crate::linux::proc::has_capability) {
         write(&proc.join("setgroups"), "deny")?;
     }
     write(&proc.join("uid_map"), &lines(uids))?;

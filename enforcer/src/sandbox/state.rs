@@ -37,6 +37,7 @@ use policy_sdk::Decision;
 use serde::{Deserialize, Serialize};
 
 use super::namespaces::RecordedNamespace;
+use crate::linux::proc::{Stat, read_stat};
 
 /// The default state directory.
 pub const DEFAULT_STATE_DIR: &str = "/run/enforcer";
@@ -74,17 +75,11 @@ impl ProcessRef {
 
     /// Whether this very process still runs (a zombie does not).
     pub fn is_alive(&self) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+        let Ok(bytes) = read_stat(self.pid) else {
             return false;
         };
-        let Some(fields) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            return false;
-        };
-        let mut fields = fields.split_whitespace();
-        let state = fields.next();
-        state != Some("Z")
-            && state != Some("X")
-            && fields.nth(18).and_then(|field| field.parse().ok()) == Some(self.start_time)
+        Stat::parse(&bytes)
+            .is_some_and(|stat| !stat.is_dead() && stat.start_time() == Some(self.start_time))
     }
 
     /// Sends `signal` to this very process, never to another that reused
@@ -136,9 +131,7 @@ impl ProcessRef {
 
 /// Field 22 (`starttime`) of `/proc/<pid>/stat`.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    Stat::parse(&read_stat(pid).ok()?)?.start_time()
 }
 
 /// A policy that took part in the decision.
@@ -461,7 +454,7 @@ impl StateDir {
 
     /// `<id>/`, checked, with the state directory it is in.
     fn open_sandbox(&self, id: &str) -> Result<(OwnedFd, OwnedFd), StateError> {
-        if !crate::request::is_valid_id(id) {
+        if !policy_model::is_valid_id(id) {
             return Err(StateError::InvalidId(id.to_string()));
         }
         let root = self.open_root()?.ok_or_else(|| self.not_found(id))?;
@@ -479,7 +472,7 @@ impl StateDir {
     /// Claims `id` and locks it. Fails if a sandbox with this id exists.
     pub fn claim(&self, id: &str) -> Result<Lock, StateError> {
         use std::os::unix::fs::DirBuilderExt;
-        if !crate::request::is_valid_id(id) {
+        if !policy_model::is_valid_id(id) {
             return Err(StateError::InvalidId(id.to_string()));
         }
         std::fs::DirBuilder::new()
@@ -772,7 +765,7 @@ impl StateDir {
             let Ok(name) = entry.file_name().to_str() else {
                 continue;
             };
-            if crate::request::is_valid_id(name)
+            if policy_model::is_valid_id(name)
                 && matches!(
                     entry.file_type(),
                     Some(nix::dir::Type::Directory) | Some(nix::dir::Type::Symlink) | None
