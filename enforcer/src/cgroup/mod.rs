@@ -22,6 +22,8 @@ pub use discovery::{
 };
 pub use freezer::{Freezer, freeze, thaw};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
-pub use mount::{MountedController, mount_controller, plan_mounting, unmount_controller};
+pub use mount::{
+    MountedController, mount_controller, plan_mounting, plan_mounting_on, unmount_controller,
+};
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};
 pub use stats::Stats;
