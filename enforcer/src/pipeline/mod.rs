@@ -25,11 +25,13 @@ use policy_sdk::Request;
 use serde_json::Value;
 
 use crate::audit::{Step, Trail};
-use crate::cgroup::{self, CgroupLayout};
+use crate::cgroup::{self, CgroupLayout, CreatedCgroup};
 use crate::diagnostics::Diagnostics;
 use crate::evaluation::Chain;
 use crate::sandbox::namespaces::JoinAllowList;
-use crate::sandbox::run::{Launch, StartOptions, clean_up_attached, new_state, prepare};
+use crate::sandbox::run::{
+    Launch, Prepared, StartOptions, Started, clean_up_attached, new_state, prepare,
+};
 use crate::sandbox::state::{SandboxState, StateDir};
 
 use decide::{RequestSource, Verdict};
@@ -309,26 +311,14 @@ impl Pipeline {
             tty: options.tty,
             preserve_fds: options.preserve_fds,
         };
-        let started = (|| {
-            self.enter(Stage::Cgroups);
-            let cgroup = launch.create_cgroups(
-                &mut state,
-                &planned.plan,
-                &prepared.decision.cgroups_path,
-            )?;
-            self.finish(Stage::Cgroups);
-            self.enter(Stage::Spawn);
-            let started = launch.spawn(&mut state, &prepared, &cgroup, &planned.layout, &start)?;
-            self.finish(Stage::Spawn);
-            anyhow::Ok((cgroup, started))
-        })();
-        let (cgroup, started) = match started {
-            Ok(started) => started,
-            Err(error) => {
-                launch.undo();
-                return Err(error);
-            }
-        };
+        let (cgroup, started) =
+            match self.create_and_spawn(&mut launch, &mut state, &planned, &prepared, &start) {
+                Ok(started) => started,
+                Err(error) => {
+                    launch.undo();
+                    return Err(error);
+                }
+            };
         if options.detach {
             return Ok(RunOutcome::Detached(Box::new(state)));
         }
@@ -339,6 +329,25 @@ impl Pipeline {
         clean_up_attached(states, &state, &cgroup, &self.diagnostics);
         self.finish(Stage::Cleanup);
         Ok(RunOutcome::Exited(waited?))
+    }
+
+    /// The cgroups and spawn stages; the caller undoes `launch` if they fail.
+    fn create_and_spawn(
+        &mut self,
+        launch: &mut Launch<'_>,
+        state: &mut SandboxState,
+        planned: &plan::Planned,
+        prepared: &Prepared,
+        start: &StartOptions,
+    ) -> anyhow::Result<(CreatedCgroup, Started)> {
+        self.enter(Stage::Cgroups);
+        let cgroup =
+            launch.create_cgroups(state, &planned.plan, &prepared.decision.cgroups_path)?;
+        self.finish(Stage::Cgroups);
+        self.enter(Stage::Spawn);
+        let started = launch.spawn(state, prepared, &cgroup, &planned.layout, start)?;
+        self.finish(Stage::Spawn);
+        Ok((cgroup, started))
     }
 }
 

@@ -441,3 +441,48 @@ pub fn namespace_inode(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|meta| meta.ino())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::diagnostics::{Collect, Level, Source};
+
+    #[test]
+    fn a_clean_up_failure_goes_to_the_sink_and_the_rest_is_still_undone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let states = StateDir::new(dir.path().join("state"));
+        // A directory that cannot be removed: not empty (and no cgroup).
+        let stuck = dir.path().join("stuck");
+        std::fs::create_dir(&stuck).expect("creates");
+        std::fs::write(stuck.join("file"), b"x").expect("writes");
+        let collect = Arc::new(Collect::default());
+        let mut launch =
+            Launch::claim(&states, "job", Diagnostics::new(collect.clone())).expect("claims");
+        launch.cgroup = Some(CreatedCgroup {
+            created: vec![stuck.clone()],
+            leaves: Vec::new(),
+        });
+        launch.undo();
+        let seen = collect.take();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].level, Level::Error);
+        assert_eq!(seen[0].source, Source::Cleanup);
+        assert!(
+            seen[0].message.contains(&stuck.display().to_string()),
+            "{}",
+            seen[0].message
+        );
+        assert!(
+            seen[0].to_string().starts_with("enforcer: cleanup: "),
+            "{}",
+            seen[0]
+        );
+        assert!(stuck.exists());
+        assert!(
+            states.ids().expect("lists").is_empty(),
+            "the claim is undone all the same"
+        );
+    }
+}
