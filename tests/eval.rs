@@ -451,9 +451,10 @@ fn plan_shows_the_writes_for_this_host_and_writes_nothing() {
 fn plan_with_mount_controllers_shows_the_mounts_and_mounts_nothing() {
     use enforcer::cgroup::ControllerState;
     let layout = enforcer::cgroup::discover();
-    if layout.controller_state("net_cls") != ControllerState::Unmounted {
-        return test_cgroup::skipped("net_cls is not an unmounted controller on this host");
-    }
+    test_cgroup::require!(
+        (layout.controller_state("net_cls") != ControllerState::Unmounted)
+            .then_some("net_cls is not an unmounted controller on this host")
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = common::wat::decision_module(
         dir.path(),

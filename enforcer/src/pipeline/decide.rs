@@ -61,7 +61,7 @@ pub fn check_caller_settings(chain: &Chain, request: &Request) -> anyhow::Result
 #[derive(Debug)]
 pub enum Verdict {
     /// Allowed, with this decision (its normal form).
-    Allowed(NormalDecision),
+    Allowed(Box<NormalDecision>),
     /// Denied by `policy` for `reason`.
     Denied {
         /// The policy.
@@ -86,7 +86,7 @@ pub fn decide(chain: &Chain, request: &Request, trail: &mut Trail) -> anyhow::Re
     Ok(match evaluation.outcome {
         Outcome::Allowed(decision) => {
             trail.decision = Some(decision.clone());
-            Verdict::Allowed(decision)
+            Verdict::Allowed(Box::new(decision))
         }
         Outcome::Denied { policy, decision } => Verdict::Denied {
             policy,

@@ -265,7 +265,7 @@ impl Pipeline {
     ) -> anyhow::Result<RunOutcome> {
         self.enter(Stage::Evaluate);
         let decision = match decide::decide(chain, request, &mut self.trail)? {
-            Verdict::Allowed(decision) => decision,
+            Verdict::Allowed(decision) => *decision,
             Verdict::Denied { policy, reason } => {
                 return Ok(RunOutcome::Denied { policy, reason });
             }
