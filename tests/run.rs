@@ -31,6 +31,34 @@ fn zero_config_run_prints_hello() {
 }
 
 #[test]
+fn timings_name_every_stage_in_order() {
+    require!(cannot_run());
+    let harness = Harness::new();
+    let run = harness.run(&["--timings"], &["/bin/true"]);
+    run.expect_code(0);
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("enforcer: timings: "))
+        .unwrap_or_else(|| panic!("no timings line in {:?}", run.stderr));
+    let stages: Vec<&str> = line
+        .split(", ")
+        .map(|part| {
+            let (stage, time) = part.split_once(' ').expect("stage and time");
+            assert!(time.ends_with("ms"), "{part}");
+            stage
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "request", "engine", "load", "evaluate", "prepare", "cgroups", "spawn", "workload",
+            "cleanup"
+        ]
+    );
+}
+
+#[test]
 fn namespaces_from_outside_and_inside_and_exec_joins_them() {
     require!(cannot_run());
     let harness = Harness::new();

@@ -110,7 +110,7 @@ impl AuditLog {
     /// guarantees), rotating first when the line would take the file past
     /// `max_bytes`.
     ///
-    /// Failing open, a failure prints one warning (if none was printed
+    /// Failing open, a failure reports one warning (if none was reported
     /// yet) and returns `Ok`.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let Some(writer) = &self.writer else {
