@@ -2,6 +2,8 @@
 //! built binary.
 
 mod common;
+#[path = "common/cgroup.rs"]
+mod test_cgroup;
 
 use common::{enforcer, enforcer_with_stdin, example, fixture};
 
@@ -440,4 +442,81 @@ fn plan_shows_the_writes_for_this_host_and_writes_nothing() {
         "/bin/true",
     ]);
     bad_root.expect_code(2);
+}
+
+/// `eval --plan --mount-controllers` plans as `run --mount-controllers`
+/// would, on the controllers it would mount, and mounts nothing.
+#[test]
+fn plan_with_mount_controllers_shows_the_mounts_and_mounts_nothing() {
+    use enforcer::cgroup::ControllerState;
+    let layout = enforcer::cgroup::discover();
+    test_cgroup::require!(
+        (layout.controller_state("net_cls") != ControllerState::Unmounted)
+            .then_some("net_cls is not an unmounted controller on this host")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = common::wat::decision_module(
+        dir.path(),
+        "net-cls",
+        &serde_json::json!({"allow": true, "resources": {"network": {"classID": 1048577}}}),
+    );
+    let base = dir.path().join("mounts");
+    let root = format!("enforcer-test-plan-mount-{}", std::process::id());
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--no-cache",
+            "--policy",
+            policy.to_str().expect("utf-8"),
+            "--cgroup-root",
+            &root,
+            "--id",
+            "job",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "/bin/true"]);
+        enforcer(&args)
+    };
+    let without = eval(&["--plan"]);
+    without.expect_code(2);
+    assert!(
+        without.stderr.contains("cannot be applied on this host"),
+        "{}",
+        without.stderr
+    );
+    let mount_flag = format!("--mount-controllers={}", base.display());
+    let text = eval(&["--plan", &mount_flag]);
+    text.expect_code(0);
+    let mount_point = base.join("net_cls");
+    assert!(
+        text.stdout.lines().any(|line| line
+            == format!(
+                "mount  {}  cgroup v1 net_cls (run --mount-controllers mounts it)",
+                mount_point.display()
+            )),
+        "{}",
+        text.stdout
+    );
+    let class_file = mount_point
+        .join(&root)
+        .join("sandboxes/job/net_cls.classid");
+    assert!(
+        text.stdout
+            .contains(&format!("write  {}  1048577", class_file.display())),
+        "{}",
+        text.stdout
+    );
+    let json = eval(&["--plan=json", &mount_flag]);
+    json.expect_code(0);
+    let plan = json.json();
+    assert_eq!(
+        plan["mounts"],
+        serde_json::json!([{"controller": "net_cls", "mountPoint": mount_point}])
+    );
+    assert!(!base.exists(), "a dry run must not create {base:?}");
+    assert_eq!(
+        enforcer::cgroup::discover().controller_state("net_cls"),
+        ControllerState::Unmounted,
+        "a dry run must not mount the controller"
+    );
 }

@@ -1,7 +1,8 @@
 //! What the caller of `enforcer run` sees of its workload, end to end
 //! through the built binary: the output, the exit status (codes, deaths by
 //! signal, programs that cannot be executed), a SIGTERM to the enforcer
-//! passed on to the workload, and starts that never hang.
+//! passed on to the workload, starts that never hang, and the `--timings`
+//! stages.
 //!
 //! Every test uses its own cgroup root (`enforcer-test-<pid>-<n>`) and state
 //! directory, and checks on drop that nothing of either is left.
@@ -24,6 +25,34 @@ fn zero_config_run_prints_hello() {
     let run = harness.sh(&[], "echo hello");
     run.expect_code(0);
     assert_eq!(run.stdout, "hello\n");
+}
+
+#[test]
+fn timings_name_every_stage_in_order() {
+    require!(cannot_run());
+    let harness = Harness::new();
+    let run = harness.run(&["--timings"], &["/bin/true"]);
+    run.expect_code(0);
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("enforcer: timings: "))
+        .unwrap_or_else(|| panic!("no timings line in {:?}", run.stderr));
+    let stages: Vec<&str> = line
+        .split(", ")
+        .map(|part| {
+            let (stage, time) = part.split_once(' ').expect("stage and time");
+            assert!(time.ends_with("ms"), "{part}");
+            stage
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "request", "engine", "load", "evaluate", "prepare", "cgroups", "spawn", "workload",
+            "cleanup"
+        ]
+    );
 }
 
 #[test]

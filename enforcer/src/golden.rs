@@ -99,7 +99,7 @@ pub fn run_case(
     let mut request = if has_host {
         request
     } else {
-        crate::request::complete(request)
+        crate::request::complete(request, crate::host::detect())
     };
     if request.id.is_empty() {
         request.id = "golden".into();

@@ -1,10 +1,12 @@
 //! The enforcer: evaluates isolation policies written as WebAssembly
-//! modules and (in later milestones) applies their decisions with
-//! namespaces and cgroups.
+//! modules and applies their decisions with namespaces and cgroups.
 //!
-//! Data flows one way: request → [`policy`] → decision → [`decision`]
-//! (validate, compose) → apply. See `docs/` for the ABI, the CLI and how to
-//! write policies.
+//! Data flows one way, as the stages of [`pipeline`]: request →
+//! [`evaluation`] of the chain ([`policy`], [`decision`]: validate,
+//! normalise, tighten) → plan ([`cgroup`]) → apply and supervise
+//! ([`sandbox`]). What the library has to tell the operator goes to a
+//! [`diagnostics`] sink. See `docs/architecture.md` for the module map and
+//! `docs/` for the ABI, the CLI and how to write policies.
 
 pub mod audit;
 pub mod cgroup;
@@ -13,11 +15,13 @@ pub mod check;
 pub mod config;
 pub mod decision;
 pub mod digest;
+pub mod diagnostics;
 pub mod embedded;
 pub mod evaluation;
 pub mod golden;
 pub mod host;
 pub mod linux;
+pub mod pipeline;
 pub mod policy;
 pub mod printable;
 pub mod request;

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use policy_sdk::{Request, User};
+use policy_sdk::{Host, Request, User};
 
 /// Top-level request fields a caller may set; anything else is a typo.
 const REQUEST_FIELDS: [&str; 10] = [
@@ -23,8 +23,8 @@ const REQUEST_FIELDS: [&str; 10] = [
 ];
 
 /// Reads a request from `path` (`-` for stdin), rejecting unknown top-level
-/// fields, then fills in the id (if empty) and the host facts.
-pub fn from_file(path: &Path) -> anyhow::Result<Request> {
+/// fields, then fills in the id (if empty) and the host facts `host`.
+pub fn from_file(path: &Path, host: Host) -> anyhow::Result<Request> {
     let mut text = String::new();
     if path == Path::new("-") {
         std::io::stdin()
@@ -39,7 +39,7 @@ pub fn from_file(path: &Path) -> anyhow::Result<Request> {
     if let Some(tenant) = &request.tenant {
         check_tenant(tenant).with_context(|| format!("request file {}", path.display()))?;
     }
-    Ok(complete(request))
+    Ok(complete(request, host))
 }
 
 /// Whether `id` can name a sandbox: 1 to 64 of `A-Z a-z 0-9 _ . -`, not
@@ -134,8 +134,9 @@ pub struct RequestOptions {
     pub command: Vec<String>,
 }
 
-/// A request from command-line options: the current user unless `--user`.
-pub fn from_options(options: RequestOptions) -> anyhow::Result<Request> {
+/// A request from command-line options: the current user unless `--user`;
+/// `host` is this machine's facts.
+pub fn from_options(options: RequestOptions, host: Host) -> anyhow::Result<Request> {
     if let Some(id) = &options.id {
         check_id(id)?;
     }
@@ -143,22 +144,26 @@ pub fn from_options(options: RequestOptions) -> anyhow::Result<Request> {
         check_tenant(tenant)?;
     }
     let user = options.user.unwrap_or_else(current_user);
-    Ok(complete(Request {
-        id: options.id.unwrap_or_default(),
-        tenant: options.tenant,
-        user,
-        command: options.command,
-        labels: options.labels.into_iter().collect::<BTreeMap<_, _>>(),
-        ..Request::default()
-    }))
+    Ok(complete(
+        Request {
+            id: options.id.unwrap_or_default(),
+            tenant: options.tenant,
+            user,
+            command: options.command,
+            labels: options.labels.into_iter().collect::<BTreeMap<_, _>>(),
+            ..Request::default()
+        },
+        host,
+    ))
 }
 
-/// Fills in what the enforcer owns: a generated id if none, and the host.
-pub fn complete(mut request: Request) -> Request {
+/// Fills in what the enforcer owns: a generated id if none, and the host
+/// facts (`crate::host::detect_with` the run's cgroup layout).
+pub fn complete(mut request: Request, host: Host) -> Request {
     if request.id.is_empty() {
         request.id = generate_id();
     }
-    request.host = crate::host::detect();
+    request.host = host;
     request
 }
 
@@ -259,10 +264,13 @@ mod tests {
         for bad in ["", ".hidden", "-x", "a/b", "a b", "..", &"x".repeat(65)] {
             assert!(!is_valid_id(bad), "{bad:?}");
         }
-        let error = from_options(RequestOptions {
-            id: Some("../etc".into()),
-            ..RequestOptions::default()
-        })
+        let error = from_options(
+            RequestOptions {
+                id: Some("../etc".into()),
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
         .expect_err("refused");
         assert!(error.to_string().contains("\"../etc\""), "{error}");
     }
@@ -288,10 +296,13 @@ mod tests {
         ] {
             assert!(!is_valid_tenant(bad), "{bad:?}");
         }
-        let error = from_options(RequestOptions {
-            tenant: Some("acme/../../x".into()),
-            ..RequestOptions::default()
-        })
+        let error = from_options(
+            RequestOptions {
+                tenant: Some("acme/../../x".into()),
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
         .expect_err("refused");
         assert!(
             error
@@ -302,7 +313,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("request.json");
         std::fs::write(&file, r#"{"tenant":"evil\u001b[2J"}"#).expect("writes");
-        let error = from_file(&file).expect_err("refused");
+        let error = from_file(&file, Host::default()).expect_err("refused");
         assert!(
             format!("{error:#}").contains("tenant \"evil\\u{1b}[2J\" must be"),
             "{error:#}"
@@ -322,12 +333,15 @@ mod tests {
 
     #[test]
     fn options_fill_in_id_user_and_host() {
-        let request = from_options(RequestOptions {
-            tenant: Some("acme".into()),
-            labels: vec![("tier".into(), "pro".into())],
-            command: vec!["/bin/true".into()],
-            ..RequestOptions::default()
-        })
+        let request = from_options(
+            RequestOptions {
+                tenant: Some("acme".into()),
+                labels: vec![("tier".into(), "pro".into())],
+                command: vec!["/bin/true".into()],
+                ..RequestOptions::default()
+            },
+            crate::host::detect(),
+        )
         .expect("valid options");
         assert!(
             request.id.starts_with("sbx-") && request.id.len() == 16,

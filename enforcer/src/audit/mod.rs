@@ -64,8 +64,9 @@
 //!
 //! With [`OnError::FailClosed`] (the default) a log that cannot be opened
 //! or appended to is an error: the caller fails the request. With
-//! [`OnError::FailOpen`] the same failures print one warning to stderr per
-//! [`AuditLog`], naming the behaviour (`audit log /x unwritable
+//! [`OnError::FailOpen`] the same failures give one warning per
+//! [`AuditLog`] to its diagnostics sink (the CLI prints it on stderr;
+//! [`AuditLog::open_with`]), naming the behaviour (`audit log /x unwritable
 //! (fail-open, going on unaudited): ...`), and the caller goes on.
 
 mod files;

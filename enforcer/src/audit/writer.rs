@@ -13,6 +13,8 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag};
 use nix::libc;
 
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
 use super::files::{Kind, flock_within, free_space, io, is_entry, open_checked, size, unlock};
 use super::record::{AuditRecord, encode_line};
 use super::{AuditError, AuditSettings, OnError, Problem};
@@ -45,6 +47,7 @@ pub struct AuditLog {
     writer: Option<Mutex<Writer>>,
     warned: AtomicBool,
     warning: Mutex<Option<String>>,
+    diagnostics: Diagnostics,
 }
 
 /// The open files, relative to the checked directory.
@@ -75,11 +78,21 @@ impl AuditLog {
     /// Failing closed, any of that is an error; failing open, it prints
     /// one warning and returns a log whose appends do nothing.
     pub fn open(settings: &AuditSettings) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with(settings, Diagnostics::default())
+    }
+
+    /// Like [`AuditLog::open`], the warning of a log that fails open going
+    /// to `diagnostics` ([`AuditLog::open`] prints it on stderr).
+    pub fn open_with(
+        settings: &AuditSettings,
+        diagnostics: Diagnostics,
+    ) -> Result<AuditLog, AuditError> {
         let mut log = AuditLog {
             settings: settings.clone(),
             writer: None,
             warned: AtomicBool::new(false),
             warning: Mutex::new(None),
+            diagnostics,
         };
         match Writer::open(settings) {
             Ok(writer) => {
@@ -97,7 +110,7 @@ impl AuditLog {
     /// guarantees), rotating first when the line would take the file past
     /// `max_bytes`.
     ///
-    /// Failing open, a failure prints one warning (if none was printed
+    /// Failing open, a failure reports one warning (if none was reported
     /// yet) and returns `Ok`.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
         let Some(writer) = &self.writer else {
@@ -149,10 +162,9 @@ impl AuditLog {
                 "audit log {} unwritable ({on_error}, going on unaudited): {problem}",
                 self.settings.path.display()
             );
-            eprintln!(
-                "enforcer: warning: {}",
-                crate::printable::escape_message(&text)
-            );
+            self.diagnostics.emit(Diagnostic::warning(
+                crate::printable::escape_message(&text).into_owned(),
+            ));
             *self.warning.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
         }
         Ok(())

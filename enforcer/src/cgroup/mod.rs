@@ -24,7 +24,7 @@ pub use freezer::{Freezer, freeze, thaw};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
 pub use mount::{
     KeptMount, KeptReason, MountedController, ReleaseOutcome, mount_controller, plan_mounting,
-    release_mounts, unmount_controller,
+    plan_mounting_on, release_mounts, unmount_controller,
 };
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};
 pub use stats::Stats;

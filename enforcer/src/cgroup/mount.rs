@@ -43,6 +43,60 @@ pub enum MountError {
     },
 }
 
+/// Whether [`mount_controller`] may mount `controller` on `layout`: an
+/// error saying why not.
+fn check_mountable(layout: &CgroupLayout, controller: &str) -> Result<(), MountError> {
+    let refuse = |why: &str| MountError::NotMountable {
+        controller: controller.to_string(),
+        why: why.to_string(),
+    };
+    match layout.controller_state(controller) {
+        ControllerState::Unmounted | ControllerState::V2NotEnabled(_) => Ok(()),
+        ControllerState::V1(mount) => Err(refuse(&format!(
+            "it is mounted at {} already",
+            mount.display()
+        ))),
+        ControllerState::V2(_) => Err(refuse("it is in use on the cgroup2 hierarchy")),
+        ControllerState::Shadowed {
+            mount_point,
+            covered_by,
+        } => Err(refuse(&format!(
+            "its hierarchy at {} is covered by another mount at {}; the enforcer does not mount a controller it cannot see",
+            mount_point.display(),
+            covered_by.display()
+        ))),
+        ControllerState::Disabled => Err(refuse("it is not available in this kernel")),
+    }
+}
+
+/// The layout [`mount_controller`] would leave: `controller` on a v1
+/// hierarchy of its own at `<base>/<controller>` (and no longer offered by
+/// the cgroup2 root). Mounts nothing: for a dry-run plan.
+fn would_mount(
+    layout: &CgroupLayout,
+    controller: &str,
+    base: &Path,
+) -> Result<(CgroupLayout, MountedController), MountError> {
+    check_mountable(layout, controller)?;
+    let mut after = layout.clone();
+    if let Some(v2) = &mut after.v2 {
+        v2.controllers.retain(|name| name != controller);
+    }
+    let mounted = MountedController {
+        controller: controller.to_string(),
+        mount_point: base.join(controller),
+    };
+    after.v1.push(super::discovery::Hierarchy {
+        mount_point: mounted.mount_point.clone(),
+        root: PathBuf::from("/"),
+        unified: false,
+        controllers: vec![controller.to_string()],
+        enabled: Vec::new(),
+        name: None,
+    });
+    Ok((after, mounted))
+}
+
 /// Mounts `controller` as a v1 hierarchy at `<base>/<controller>` and
 /// returns the mount point. Refuses controllers that are mounted already,
 /// in use on cgroup2, or disabled.
@@ -51,33 +105,7 @@ pub fn mount_controller(
     controller: &str,
     base: &Path,
 ) -> Result<MountedController, MountError> {
-    let refuse = |why: &str| MountError::NotMountable {
-        controller: controller.to_string(),
-        why: why.to_string(),
-    };
-    match layout.controller_state(controller) {
-        ControllerState::Unmounted | ControllerState::V2NotEnabled(_) => {}
-        ControllerState::V1(mount) => {
-            return Err(refuse(&format!(
-                "it is mounted at {} already",
-                mount.display()
-            )));
-        }
-        ControllerState::V2(_) => {
-            return Err(refuse("it is in use on the cgroup2 hierarchy"));
-        }
-        ControllerState::Shadowed {
-            mount_point,
-            covered_by,
-        } => {
-            return Err(refuse(&format!(
-                "its hierarchy at {} is covered by another mount at {}; the enforcer does not mount a controller it cannot see",
-                mount_point.display(),
-                covered_by.display()
-            )));
-        }
-        ControllerState::Disabled => return Err(refuse("it is not available in this kernel")),
-    }
+    check_mountable(layout, controller)?;
     let target = base.join(controller);
     let system = |action: String, source: nix::Error| MountError::System {
         action,
@@ -198,14 +226,32 @@ pub fn plan_mounting(
     cgroups_path: &str,
     base: &Path,
 ) -> Result<(CgroupPlan, CgroupLayout, Vec<MountedController>), anyhow::Error> {
+    plan_mounting_on(discover(), resources, root, cgroups_path, base, false)
+}
+
+/// [`plan_mounting`] on `layout` (discovered by the caller): the host is
+/// discovered again only after a mount, which changes it. With `dry_run`,
+/// nothing is mounted: the plan is made on the layout the mounts would
+/// leave, and the hierarchies returned are the ones `run` would mount.
+pub fn plan_mounting_on(
+    layout: CgroupLayout,
+    resources: &NormalResources,
+    root: &str,
+    cgroups_path: &str,
+    base: &Path,
+    dry_run: bool,
+) -> Result<(CgroupPlan, CgroupLayout, Vec<MountedController>), anyhow::Error> {
     let mut mounted: Vec<MountedController> = Vec::new();
     let undo = |mounted: &[MountedController]| {
+        if dry_run {
+            return;
+        }
         for hierarchy in mounted.iter().rev() {
             let _ = unmount_controller(hierarchy);
         }
     };
+    let mut layout = layout;
     loop {
-        let layout = discover();
         match plan(resources, &layout, root, cgroups_path) {
             Ok(plan) => return Ok((plan, layout, mounted)),
             Err(PlanError::MissingController { ref controller, .. })
@@ -214,8 +260,17 @@ pub fn plan_mounting(
                     ControllerState::Unmounted | ControllerState::V2NotEnabled(_)
                 ) && !mounted.iter().any(|m| &m.controller == controller) =>
             {
-                match mount_controller(&layout, controller, base) {
-                    Ok(hierarchy) => mounted.push(hierarchy),
+                let next = if dry_run {
+                    would_mount(&layout, controller, base)
+                } else {
+                    mount_controller(&layout, controller, base)
+                        .map(|hierarchy| (discover(), hierarchy))
+                };
+                match next {
+                    Ok((after, hierarchy)) => {
+                        mounted.push(hierarchy);
+                        layout = after;
+                    }
                     Err(error) => {
                         undo(&mounted);
                         return Err(error.into());

@@ -1,8 +1,12 @@
 //! `enforcer eval`.
 
+use std::path::PathBuf;
+
 use clap::{Args, ValueEnum};
-use enforcer::cgroup::{CgroupPlan, Value, discover, plan};
+use enforcer::cgroup::{CgroupPlan, MountedController, Value, discover};
 use enforcer::evaluation::{LinkReport, LinkResult, Mode, Outcome, evaluate_chain};
+use enforcer::pipeline::decide::{build_request, check_caller_settings};
+use enforcer::pipeline::plan::{Mounting, Planned, plan};
 use enforcer::printable::{escape, escape_message};
 
 use super::request_args::RequestArgs;
@@ -50,16 +54,34 @@ pub struct EvalArgs {
     /// sandbox's cgroup [default: the config's cgroup_root, else enforcer].
     #[arg(long, value_name = "NAME", value_parser = enforcer::config::parse_cgroup_root)]
     cgroup_root: Option<String>,
+    /// With --plan: plan as `run --mount-controllers` would, on the
+    /// controllers it would mount under DIR (shown as `mount` lines, or
+    /// `mounts` in JSON); nothing is mounted [default: the config's
+    /// mount_controllers, else off; DIR defaults to /run/enforcer/cgroup].
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = enforcer::cgroup::mount::DEFAULT_MOUNT_BASE
+    )]
+    mount_controllers: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
 }
 
 /// Runs `enforcer eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
-    let request = args.request.request()?;
+    // Discovered once: the request's host facts and the plan see one host.
+    let layout = discover();
+    let request = build_request(
+        &args.request.source(),
+        args.request.settings()?.as_ref(),
+        &layout,
+    )?;
     let engine = args.engine.engine()?;
     let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
-    args.request.check_settings(&chain, &request)?;
+    check_caller_settings(&chain, &request)?;
     let evaluation = match evaluate_chain(&chain, &request) {
         Ok(evaluation) => evaluation,
         Err(failure) => {
@@ -103,16 +125,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         return Ok(code);
     }
     if let (Some(format), Outcome::Allowed(normal)) = (args.plan, outcome) {
-        let plan = plan(
-            &normal.resources,
-            &discover(),
+        // The planning `run` does, mounting nothing.
+        let base = super::run::mount_controllers(args.mount_controllers);
+        let mounting = match &base {
+            Some(base) => Mounting::DryRun(base),
+            None => Mounting::Off,
+        };
+        let planned = plan(
+            normal,
+            layout,
             &cgroup_root(args.cgroup_root),
-            &normal.cgroups_path,
-        )
-        .map_err(|error| anyhow::anyhow!("the decision cannot be applied on this host: {error}"))?;
+            mounting,
+            &super::diagnostics(),
+        )?;
         match format {
-            PlanFormat::Text => print_plan(&plan),
-            PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            PlanFormat::Text => print_plan(&planned),
+            PlanFormat::Json => {
+                println!("{}", serde_json::to_string_pretty(&plan_json(&planned)?)?)
+            }
         }
         return Ok(code);
     }
@@ -134,7 +164,39 @@ pub enum PlanFormat {
     Json,
 }
 
-fn print_plan(plan: &CgroupPlan) {
+/// The plan as JSON; with `--mount-controllers`, a `mounts` list of the
+/// hierarchies `run` would mount first (`controller`, `mountPoint`).
+fn plan_json(planned: &Planned) -> anyhow::Result<serde_json::Value> {
+    let mut json = serde_json::to_value(&planned.plan)?;
+    if !planned.mounted.is_empty()
+        && let Some(object) = json.as_object_mut()
+    {
+        let mounts = planned
+            .mounted
+            .iter()
+            .map(
+                |MountedController {
+                     controller,
+                     mount_point,
+                 }| {
+                    serde_json::json!({"controller": controller, "mountPoint": mount_point})
+                },
+            )
+            .collect();
+        object.insert("mounts".to_string(), serde_json::Value::Array(mounts));
+    }
+    Ok(json)
+}
+
+fn print_plan(planned: &Planned) {
+    for hierarchy in &planned.mounted {
+        println!(
+            "mount  {}  cgroup v1 {} (run --mount-controllers mounts it)",
+            shown(&hierarchy.mount_point),
+            hierarchy.controller
+        );
+    }
+    let plan: &CgroupPlan = &planned.plan;
     for directory in &plan.directories {
         println!("mkdir  {}", shown(directory));
     }

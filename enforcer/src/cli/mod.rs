@@ -256,7 +256,7 @@ impl EngineArgs {
         } else if let Some(dir) = self.cache_dir.clone().or(configured) {
             options.cache_dir = Some(dir);
         }
-        PolicyEngine::new(options)
+        Ok(PolicyEngine::new(options)?.with_diagnostics(diagnostics()))
     }
 }
 
@@ -265,6 +265,11 @@ const DEFAULT_DEADLINE: Duration = Duration::from_millis(100);
 
 fn count_of(count: Option<Count>) -> Option<u64> {
     count.map(Count::get)
+}
+
+/// Where the library's diagnostics go: printed on stderr, one line each.
+pub fn diagnostics() -> enforcer::diagnostics::Diagnostics {
+    enforcer::diagnostics::Diagnostics::new(std::sync::Arc::new(enforcer::diagnostics::StderrSink))
 }
 
 /// The config loaded at start, if there is one (see [`run`]).
@@ -396,7 +401,9 @@ pub fn run() -> i32 {
         Command::Audit(args) => audit::run(args),
         Command::Test(args) => test::run(args),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
-        Command::TestRunner(args) => enforcer::policy::test_runner::run(&args.wasm, &args.args),
+        Command::TestRunner(args) => {
+            enforcer::policy::test_runner::run(&args.wasm, &args.args, &diagnostics())
+        }
         Command::CompilePolicy(args) => {
             return enforcer::policy::compiler::compiler_main(&args.spec);
         }

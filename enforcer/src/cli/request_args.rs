@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use enforcer::evaluation::Chain;
-use enforcer::policy::{Policy, json_kind};
-use enforcer::request::{RequestOptions, from_file, from_options};
-use policy_sdk::{Request, User};
+use enforcer::pipeline::decide::RequestSource;
+use enforcer::policy::json_kind;
+use enforcer::request::RequestOptions;
+use policy_sdk::User;
 use serde_json::Value;
 
 use super::{parse_label, parse_user};
@@ -47,44 +47,24 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
-    /// The request: from the file, or from the options (with the host's
-    /// facts filled in either way).
-    pub fn request(&self) -> anyhow::Result<Request> {
-        let settings = self.settings()?;
-        let mut request = match &self.request {
-            Some(path) => from_file(path)?,
-            None => from_options(RequestOptions {
+    /// Where the request comes from: the file, or the options (the
+    /// pipeline fills in the host's facts either way).
+    pub fn source(&self) -> RequestSource {
+        match &self.request {
+            Some(path) => RequestSource::File(path.clone()),
+            None => RequestSource::Options(RequestOptions {
                 id: self.id.clone(),
                 tenant: self.tenant.clone(),
                 labels: self.labels.clone(),
                 user: self.user.clone(),
                 command: self.command.clone(),
-            })?,
-        };
-        request.set_settings(settings.as_ref());
-        Ok(request)
+            }),
+        }
     }
 
     /// `--settings`, parsed: `None` without it.
     pub fn settings(&self) -> anyhow::Result<Option<Value>> {
         self.settings.as_deref().map(parse_settings).transpose()
-    }
-
-    /// Asks every policy whether it accepts `--settings`, before anything
-    /// is evaluated with them; a refusal names the policy and its reason.
-    pub fn check_settings(&self, chain: &Chain, request: &Request) -> anyhow::Result<()> {
-        let Some(raw) = &request.settings else {
-            return Ok(());
-        };
-        let settings: Value = serde_json::from_str(raw.get()).context("--settings")?;
-        // The links the operator gave no settings get the caller's.
-        let policies: Vec<Policy> = chain
-            .links()
-            .filter(|link| link.settings.is_none())
-            .map(|link| link.policy.clone())
-            .collect();
-        enforcer::settings::require_valid_for_all(&policies, &settings)?;
-        Ok(())
     }
 }
 

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use enforcer::audit::{AuditLog, Outcome};
+use enforcer::pipeline::decide::check_caller_settings;
+use enforcer::pipeline::{Pipeline, RunOptions, RunOutcome, Stage};
 use enforcer::printable::{escape, escape_message};
 use enforcer::sandbox::namespaces::JoinAllowList;
-use enforcer::sandbox::run::{RunOptions, RunOutcome, Timings, run as run_sandbox};
 use enforcer::sandbox::signals;
-
-use enforcer::audit::{AuditLog, Outcome, Step, Trail};
 use enforcer::sandbox::state::StateDir;
 use policy_sdk::Request;
 
@@ -136,24 +136,19 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     // Before any thread exists, so that no thread takes these signals.
     let signal_mask = signals::block()?;
     args.start.check()?;
-    let mut timings = Timings::start();
-    let mut request = args.request.request()?;
+    let diagnostics = super::diagnostics();
+    let mut pipeline = Pipeline::start(diagnostics.clone());
+    let mut request =
+        pipeline.request(&args.request.source(), args.request.settings()?.as_ref())?;
     request.terminal = args.start.tty;
     let state_dir = args.state.state_dir();
     state_dir.check()?;
     // The preflight: an unwritable log or a full disk (fail-closed) stops
     // the run here, before any policy is evaluated or anything applied.
-    let log = AuditLog::open(&audit_log::settings(state_dir.root()))?;
-    timings.lap("request");
-    let mut trail = Trail::default();
-    let result = evaluate_and_run(
-        args,
-        &request,
-        state_dir,
-        signal_mask,
-        &mut timings,
-        &mut trail,
-    );
+    let log = AuditLog::open_with(&audit_log::settings(state_dir.root()), diagnostics)?;
+    pipeline.finish(Stage::Request);
+    let result = evaluate_and_run(args, &request, state_dir, signal_mask, &mut pipeline);
+    let trail = &pipeline.trail;
     let (outcome, error) = match &result {
         Ok(RunOutcome::Denied { policy, reason }) => (
             Outcome::Denied {
@@ -175,7 +170,7 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
             )
         }
     };
-    let audited = audit_log::append(&log, &request, &trail, outcome, error);
+    let audited = audit_log::append(&log, &request, trail, outcome, error);
     let code = match result? {
         RunOutcome::Denied { policy, reason } => {
             eprintln!(
@@ -195,22 +190,22 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Builds the chain, then evaluates and runs (everything the audit line
-/// reports on).
+/// Builds the engine and the chain, then runs the pipeline (everything the
+/// audit line reports on).
 fn evaluate_and_run(
     args: RunArgs,
     request: &Request,
     state_dir: StateDir,
     signal_mask: nix::libc::sigset_t,
-    timings: &mut Timings,
-    trail: &mut Trail,
+    pipeline: &mut Pipeline,
 ) -> anyhow::Result<RunOutcome> {
-    trail.step = Step::Evaluate;
+    pipeline.enter(Stage::Engine);
     let engine = args.engine.engine()?;
-    timings.lap("engine");
+    pipeline.finish(Stage::Engine);
+    pipeline.enter(Stage::Load);
     let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
-    args.request.check_settings(&chain, request)?;
-    timings.lap("load");
+    check_caller_settings(&chain, request)?;
+    pipeline.finish(Stage::Load);
     let configured = config().map(|config| &config.values);
     let allow_join = if args.allow_join.is_empty() {
         configured
@@ -225,20 +220,27 @@ fn evaluate_and_run(
         allow_join: JoinAllowList {
             patterns: allow_join,
         },
-        mount_controllers: args.mount_controllers.or_else(|| {
-            configured
-                .and_then(|values| values.mount_controllers.as_ref())
-                .and_then(|mount| mount.dir())
-        }),
+        mount_controllers: mount_controllers(args.mount_controllers),
         detach: args.detach,
         init: !args.as_pid_1,
         signal_mask,
         tty: args.start.tty,
         preserve_fds: args.start.preserve_fds,
     };
-    let outcome = run_sandbox(request, &chain, &options, timings, trail);
+    let outcome = pipeline.run(request, &chain, &options);
     if args.timings {
-        eprintln!("enforcer: timings: {}", timings.summary());
+        eprintln!("enforcer: timings: {}", pipeline.timings().summary());
     }
     outcome
+}
+
+/// Where `--mount-controllers` mounts: the flag, else the config's
+/// `mount_controllers`, else nowhere (off).
+pub(super) fn mount_controllers(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| {
+        config()
+            .map(|config| &config.values)
+            .and_then(|values| values.mount_controllers.as_ref())
+            .and_then(|mount| mount.dir())
+    })
 }

@@ -44,6 +44,7 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 use wasmtime::{Engine, Module};
 
 use crate::digest::parse_sha256_hex;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 
 /// Version of the entry format, in the file name and the magic; entries of
 /// other versions are never opened.
@@ -159,12 +160,14 @@ impl ArtifactCache {
 
     /// Compiles `bytes` in this process, through the cache, without the
     /// compile caps or budget: for trusted modules only (the test runner's
-    /// test binaries), never for policies.
+    /// test binaries), never for policies. An entry that cannot be written
+    /// is reported to `diagnostics`.
     pub fn load(
         &self,
         engine: &Engine,
         digest: &str,
         bytes: &[u8],
+        diagnostics: &Diagnostics,
     ) -> wasmtime::Result<(Module, CacheOutcome)> {
         let outcome = match self.lookup(engine, digest) {
             Lookup::Hit(module) => return Ok((module, CacheOutcome::Hit)),
@@ -177,10 +180,10 @@ impl ArtifactCache {
             .map_err(|error| anyhow::anyhow!("cannot serialize: {error}"))
             .and_then(|artifact| self.store(engine, digest, &artifact));
         if let Err(error) = stored {
-            eprintln!(
-                "enforcer: warning: cannot write compiled code to {}: {error:#}",
+            diagnostics.emit(Diagnostic::warning(format!(
+                "cannot write compiled code to {}: {error:#}",
                 self.entry_path(engine, digest).display()
-            );
+            )));
         }
         Ok((module, outcome))
     }
@@ -343,7 +346,12 @@ mod tests {
     fn run(cache: &ArtifactCache, wat: &str) -> (i32, CacheOutcome) {
         let engine = engine();
         let (module, outcome) = cache
-            .load(&engine, &digest(wat), wat.as_bytes())
+            .load(
+                &engine,
+                &digest(wat),
+                wat.as_bytes(),
+                &Diagnostics::default(),
+            )
             .expect("loads");
         let mut store = wasmtime::Store::new(&engine, ());
         let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instantiates");
@@ -351,6 +359,41 @@ mod tests {
             .get_typed_func::<(), i32>(&mut store, "f")
             .expect("exports f");
         (f.call(&mut store, ()).expect("runs"), outcome)
+    }
+
+    #[test]
+    fn an_unwritable_cache_is_a_warning_to_the_sink() {
+        use crate::diagnostics::{Collect, Level, Source};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"not a directory").expect("writes");
+        // A directory below a plain file cannot be created, even by root.
+        let cache = ArtifactCache::new(file.join("cache"));
+        let collect = std::sync::Arc::new(Collect::default());
+        let engine = engine();
+        let (_, outcome) = cache
+            .load(
+                &engine,
+                &digest(WAT),
+                WAT.as_bytes(),
+                &Diagnostics::new(collect.clone()),
+            )
+            .expect("compiles anyway");
+        assert_eq!(outcome, CacheOutcome::Miss);
+        let seen = collect.take();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(
+            (seen[0].level, &seen[0].source),
+            (Level::Warning, &Source::Enforcer)
+        );
+        assert!(
+            seen[0]
+                .message
+                .starts_with("cannot write compiled code to ")
+                && seen[0].message.contains(&file.display().to_string()),
+            "{}",
+            seen[0].message
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ use wasmtime::{
     Caller, Config, Engine, EngineWeak, InstanceAllocationStrategy, Linker, PoolingAllocationConfig,
 };
 
+use crate::diagnostics::Diagnostics;
+
 use super::abi::{IMPORT_LOG, IMPORT_MODULE, read_guest_bytes};
 use super::cache::ArtifactCache;
 use super::compiler::{CompileBudget, Compiler};
@@ -110,6 +112,8 @@ pub struct PolicyEngine {
     pub(super) cache: Option<ArtifactCache>,
     /// Epoch ticks until an evaluation is interrupted.
     pub(super) deadline_ticks: u64,
+    /// Where policy logs and cache warnings go.
+    pub(super) diagnostics: Diagnostics,
 }
 
 impl PolicyEngine {
@@ -167,7 +171,20 @@ impl PolicyEngine {
             caps,
             cache,
             deadline_ticks,
+            diagnostics: Diagnostics::default(),
         })
+    }
+
+    /// The engine, sending policy logs and cache warnings to `diagnostics`
+    /// (by default they are printed on stderr).
+    pub fn with_diagnostics(mut self, diagnostics: Diagnostics) -> PolicyEngine {
+        self.diagnostics = diagnostics;
+        self
+    }
+
+    /// Where policy logs and cache warnings go.
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
     }
 
     /// The settings.

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use policy_sdk::LogLevel;
 use wasmtime::ResourceLimiter;
 
+use crate::diagnostics::{Diagnostic, Diagnostics, Level};
+
 /// Caps on what one evaluation may use, shared by every store of an engine.
 #[derive(Debug, Clone)]
 pub struct StoreCaps {
@@ -28,21 +30,25 @@ pub struct StoreState {
     /// Set when the module hit a cap, with a message saying which.
     pub limit_hit: Option<String>,
     logs_left: u32,
+    diagnostics: Diagnostics,
 }
 
 impl StoreState {
-    /// Fresh state for one evaluation of `policy`.
-    pub fn new(policy: Arc<str>, caps: Arc<StoreCaps>) -> StoreState {
+    /// Fresh state for one evaluation of `policy`, its log lines going to
+    /// `diagnostics`.
+    pub fn new(policy: Arc<str>, caps: Arc<StoreCaps>, diagnostics: Diagnostics) -> StoreState {
         let logs_left = caps.log_messages;
         StoreState {
             policy,
             caps,
             limit_hit: None,
             logs_left,
+            diagnostics,
         }
     }
 
-    /// Prints a policy log message to stderr, within the budget: at most
+    /// Hands a policy log message to the diagnostics sink (the CLI prints
+    /// it on stderr), within the budget: at most
     /// `log_messages` lines, each cut to `log_message_bytes`, control and
     /// bidi characters escaped ([`crate::printable::escape`]) so a policy
     /// cannot forge terminal output.
@@ -58,16 +64,20 @@ impl StoreState {
         let text = String::from_utf8_lossy(cut);
         let text = crate::printable::escape(&text);
         let ellipsis = if cut.len() < raw.len() { "…" } else { "" };
-        eprintln!(
-            "[policy {}] {}: {text}{ellipsis}",
-            crate::printable::escape(&self.policy),
-            level.as_str()
-        );
+        self.diagnostics.emit(Diagnostic::policy(
+            Some(&self.policy),
+            Level::from_log(level),
+            format!("{text}{ellipsis}"),
+        ));
         if self.logs_left == 0 {
-            eprintln!(
-                "[policy {}] warn: log limit of {} messages reached; further messages dropped",
-                self.policy, self.caps.log_messages
-            );
+            self.diagnostics.emit(Diagnostic::policy(
+                Some(&self.policy),
+                Level::Warning,
+                format!(
+                    "log limit of {} messages reached; further messages dropped",
+                    self.caps.log_messages
+                ),
+            ));
         }
     }
 }

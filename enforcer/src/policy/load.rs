@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use wasmtime::{Module, TypedFunc};
 
+use crate::diagnostics::Diagnostic;
+
 use super::cache::{CacheOutcome, Lookup};
 use super::compiler::{self, Compiler, Spec};
 use super::error::{PolicyError, PolicyErrorKind};
@@ -85,8 +87,8 @@ impl PolicyEngine {
     }
 
     /// The compiled module: from the cache when it holds a trustworthy entry
-    /// for `digest`, else compiled and stored. A refused entry is reported on
-    /// stderr and rewritten.
+    /// for `digest`, else compiled and stored. A refused entry is reported
+    /// (to the engine's diagnostics) and rewritten.
     fn compile(
         &self,
         name: &str,
@@ -101,10 +103,10 @@ impl PolicyEngine {
             Lookup::Hit(module) => return Ok((module, CacheOutcome::Hit)),
             Lookup::Miss => CacheOutcome::Miss,
             Lookup::Refused(why) => {
-                eprintln!(
-                    "enforcer: warning: policy {name}: compiled-code cache entry {} refused ({why}); recompiling",
+                self.diagnostics.emit(Diagnostic::warning(format!(
+                    "policy {name}: compiled-code cache entry {} refused ({why}); recompiling",
                     cache.entry_path(&self.engine, digest).display()
-                );
+                )));
                 CacheOutcome::Refused(why)
             }
         };
@@ -117,10 +119,10 @@ impl PolicyEngine {
                 .and_then(|artifact| cache.store(&self.engine, digest, &artifact)),
         };
         if let Err(error) = stored {
-            eprintln!(
-                "enforcer: warning: policy {name}: cannot write compiled code to {}: {error:#}",
+            self.diagnostics.emit(Diagnostic::warning(format!(
+                "policy {name}: cannot write compiled code to {}: {error:#}",
                 cache.entry_path(&self.engine, digest).display()
-            );
+            )));
         }
         Ok((module, outcome))
     }

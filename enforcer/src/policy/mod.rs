@@ -191,7 +191,11 @@ impl Policy {
         let engine = &self.engine;
         let mut store = Store::new(
             &engine.engine,
-            StoreState::new(self.name.clone(), engine.caps.clone()),
+            StoreState::new(
+                self.name.clone(),
+                engine.caps.clone(),
+                engine.diagnostics.clone(),
+            ),
         );
         store.limiter(|state| state);
         store.set_epoch_deadline(engine.deadline_ticks);

@@ -12,6 +12,8 @@ use wasmtime::{Caller, Config, Engine, Linker, Module, Store, StoreLimits, Store
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use crate::diagnostics::{Diagnostic, Diagnostics, Level};
+
 use super::abi::{IMPORT_LOG, IMPORT_MODULE, read_guest_bytes};
 use super::cache::ArtifactCache;
 
@@ -23,16 +25,19 @@ pub const TRAP_EXIT_CODE: i32 = 101;
 struct RunnerState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+    diagnostics: Diagnostics,
 }
 
 /// Runs the WASI command module at `wasm` with `args` (not including the
-/// program name) and returns its exit status.
-pub fn run(wasm: &Path, args: &[String]) -> anyhow::Result<i32> {
+/// program name) and returns its exit status. The guest's `enforcer.log`
+/// lines, a trap and cache warnings go to `diagnostics` (its own stdout
+/// and stderr are the process's).
+pub fn run(wasm: &Path, args: &[String], diagnostics: &Diagnostics) -> anyhow::Result<i32> {
     let mut config = Config::new();
     config.parallel_compilation(true);
     let engine = Engine::new(&config)
         .map_err(|error| anyhow::anyhow!("cannot create the wasm engine: {error}"))?;
-    let module = load_module(&engine, wasm)?;
+    let module = load_module(&engine, wasm, diagnostics)?;
 
     let mut linker: Linker<RunnerState> = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut RunnerState| &mut state.wasi)
@@ -55,7 +60,14 @@ pub fn run(wasm: &Path, args: &[String]) -> anyhow::Result<i32> {
         .memory_size(TEST_MEMORY_CAP)
         .trap_on_grow_failure(true)
         .build();
-    let mut store = Store::new(&engine, RunnerState { wasi, limits });
+    let mut store = Store::new(
+        &engine,
+        RunnerState {
+            wasi,
+            limits,
+            diagnostics: diagnostics.clone(),
+        },
+    );
     store.limiter(|state| &mut state.limits);
 
     let instance = linker
@@ -74,10 +86,10 @@ pub fn run(wasm: &Path, args: &[String]) -> anyhow::Result<i32> {
         Err(error) => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
             Some(exit) => Ok(exit.0),
             None => {
-                eprintln!(
-                    "enforcer test-runner: {} trapped: {error:#}",
-                    wasm.display()
-                );
+                diagnostics.emit(Diagnostic::test_runner(
+                    Level::Error,
+                    format!("{} trapped: {error:#}", wasm.display()),
+                ));
                 Ok(TRAP_EXIT_CODE)
             }
         },
@@ -86,13 +98,13 @@ pub fn run(wasm: &Path, args: &[String]) -> anyhow::Result<i32> {
 
 /// Compiles the test binary, through the compiled-code cache when one is
 /// configured (test binaries are large; recompiling each run is slow).
-fn load_module(engine: &Engine, wasm: &Path) -> anyhow::Result<Module> {
+fn load_module(engine: &Engine, wasm: &Path, diagnostics: &Diagnostics) -> anyhow::Result<Module> {
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = match ArtifactCache::default_dir() {
         Some(dir) => {
             let digest = crate::digest::sha256_hex(&bytes);
             ArtifactCache::new(dir)
-                .load(engine, &digest, &bytes)
+                .load(engine, &digest, &bytes, diagnostics)
                 .map(|(module, _)| module)
         }
         None => Module::new(engine, &bytes),
@@ -102,10 +114,11 @@ fn load_module(engine: &Engine, wasm: &Path) -> anyhow::Result<Module> {
 
 fn log_to_stderr(mut caller: Caller<'_, RunnerState>, level: i32, ptr: i32, len: i32) {
     if let Some(bytes) = read_guest_bytes(&mut caller, ptr, len) {
-        eprintln!(
-            "[policy] {}: {}",
-            LogLevel::from_abi(level).as_str(),
-            crate::printable::escape(&String::from_utf8_lossy(&bytes))
-        );
+        let text = crate::printable::escape(&String::from_utf8_lossy(&bytes)).into_owned();
+        caller.data().diagnostics.emit(Diagnostic::policy(
+            None,
+            Level::from_log(LogLevel::from_abi(level)),
+            text,
+        ));
     }
 }

@@ -1,6 +1,9 @@
-//! `enforcer run`: build the request, evaluate, validate, plan, create the
-//! cgroups, clone, release, wait, clean up. Any failure after the cgroups
-//! exist undoes everything before it; a denied request starts nothing.
+//! Starting and supervising one sandbox, the primitives the run pipeline
+//! ([`crate::pipeline`]) calls in order: [`prepare`] a decision (the
+//! namespaces to create and join, the privileges), [`Launch::claim`] the
+//! id, [`Launch::create_cgroups`], [`Launch::spawn`], [`Started::wait`],
+//! [`clean_up_attached`]. A [`Launch`] remembers what to undo if a later
+//! step fails ([`Launch::undo`]).
 //!
 //! The sandbox's lock is held while it is being started and while it is
 //! cleaned up, never while the workload runs: `kill` and `delete` of an
@@ -10,40 +13,33 @@
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use nix::libc;
+use nix::unistd::Pid;
 use policy_sdk::{NamespaceType, Request};
 
-use crate::audit::{Step, Trail};
+use crate::cgroup::{self, CgroupLayout, CgroupPlan, CreatedCgroup};
 use crate::decision::NormalDecision;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::evaluation::Chain;
+use crate::printable::escape_message;
 
-use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget, prepare};
+use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget};
 use super::privileges::Privileges;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{
     CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
 };
 use super::tty::{Relay, open_pty, wait_relaying};
-use crate::cgroup::{self, CreatedCgroup, MountedController};
-use crate::evaluation::{Chain, Outcome, evaluate_chain};
 
 /// How long removing a sandbox's cgroups may take.
 pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Settings of one run.
+/// How the workload's process starts.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Directory under each cgroup hierarchy that holds the sandboxes.
-    pub cgroup_root: String,
-    /// Where sandbox state lives.
-    pub state_dir: StateDir,
-    /// Namespace paths decisions may join.
-    pub allow_join: JoinAllowList,
-    /// Mount controllers the decision needs but the host has not mounted,
-    /// under this directory.
-    pub mount_controllers: Option<PathBuf>,
+pub struct StartOptions {
     /// Keep the sandbox running and return at once.
     pub detach: bool,
     /// Run a minimal init as pid 1 of a new pid namespace.
@@ -57,200 +53,297 @@ pub struct RunOptions {
     pub preserve_fds: u32,
 }
 
-/// How a run ended.
-#[derive(Debug)]
-pub enum RunOutcome {
-    /// A policy denied; nothing was started.
-    Denied {
-        /// The policy.
-        policy: String,
-        /// Its reason.
-        reason: String,
-    },
-    /// The workload ran and exited with this code (128 + signal if killed).
-    Exited(i32),
-    /// The sandbox runs on, detached.
-    Detached(Box<SandboxState>),
+/// A decision made ready to apply: its namespaces checked against the
+/// allow-list and opened, its privileges resolved.
+pub struct Prepared {
+    /// The decision.
+    pub decision: NormalDecision,
+    /// The namespaces to create and the ones to join (open).
+    pub namespaces: NamespaceSetup,
+    /// The workload's user, groups, capabilities and rlimits.
+    pub privileges: Privileges,
 }
 
-/// Time spent in each phase, for `--timings`.
-#[derive(Debug, Default, Clone)]
-pub struct Timings {
-    /// `(phase, duration)` in order.
-    pub phases: Vec<(&'static str, Duration)>,
-    last: Option<Instant>,
+/// Makes `decision` (for `request`) ready to apply: the namespaces it
+/// joins are checked against `allow_join` (a `sandbox:<id>` against the
+/// sandbox's recorded cgroups on `layout`) and opened.
+pub fn prepare(
+    decision: NormalDecision,
+    request: &Request,
+    allow_join: &JoinAllowList,
+    states: &StateDir,
+    layout: &CgroupLayout,
+) -> anyhow::Result<Prepared> {
+    let resolve = |id: &str| resolve_sandbox(states, layout, id, request.tenant.as_deref());
+    Ok(Prepared {
+        namespaces: namespaces::prepare(&decision.namespaces, allow_join, &resolve)?,
+        privileges: Privileges::from_normal(&decision.process)
+            .map_err(|error| anyhow::anyhow!("process: {error}"))?,
+        decision,
+    })
 }
 
-impl Timings {
-    /// Starts timing now.
-    pub fn start() -> Timings {
-        Timings {
-            phases: Vec::new(),
-            last: Some(Instant::now()),
-        }
-    }
-
-    /// Ends the current phase, naming it.
-    pub fn lap(&mut self, phase: &'static str) {
-        let now = Instant::now();
-        if let Some(last) = self.last {
-            self.phases.push((phase, now - last));
-        }
-        self.last = Some(now);
-    }
-
-    /// `phase 1.23ms, ...`.
-    pub fn summary(&self) -> String {
-        self.phases
-            .iter()
-            .map(|(phase, time)| format!("{phase} {:.2}ms", time.as_secs_f64() * 1000.0))
-            .collect::<Vec<_>>()
-            .join(", ")
+/// The state record of a sandbox about to start (no cgroups, no process
+/// yet): its id, tenant, command, decision, the enforcing policies, and
+/// this process as its supervisor unless it runs `detach`ed.
+pub fn new_state(
+    request: &Request,
+    chain: &Chain,
+    decision: &NormalDecision,
+    cgroup_root: &str,
+    detach: bool,
+) -> SandboxState {
+    SandboxState {
+        version: FORMAT_VERSION,
+        id: request.id.clone(),
+        tenant: request.tenant.clone(),
+        process: None,
+        supervisor: if detach {
+            None
+        } else {
+            ProcessRef::of(std::process::id() as i32)
+        },
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |time| time.as_secs()),
+        command: request.command.clone(),
+        decision: decision.to_decision(),
+        cgroup_root: cgroup_root.to_string(),
+        cgroup: CgroupRecord::default(),
+        namespaces: BTreeMap::new(),
+        namespace_owners: BTreeMap::new(),
+        policies: chain
+            .enforcing()
+            .map(|policy| PolicyRecord {
+                name: policy.name().to_string(),
+                sha256: policy.digest().to_string(),
+            })
+            .collect(),
     }
 }
 
-/// What to undo if the run fails midway.
-struct Undo<'a> {
+/// A sandbox being started: its claimed id and, once made, its cgroups;
+/// what [`Launch::undo`] removes if a step fails before the workload runs.
+pub struct Launch<'a> {
     states: &'a StateDir,
     lock: Option<Lock>,
     cgroup: Option<CreatedCgroup>,
+    diagnostics: Diagnostics,
 }
 
-impl Undo<'_> {
-    /// Removes the cgroup, then the state; a cgroup not fully removed
-    /// keeps the state (it records the cgroup), so that `enforcer gc`
-    /// retries.
-    fn undo(&mut self) {
+impl<'a> Launch<'a> {
+    /// Claims `id` in `states` (refused if a sandbox has it); clean-up
+    /// errors of [`Launch::undo`] go to `diagnostics`.
+    pub fn claim(
+        states: &'a StateDir,
+        id: &str,
+        diagnostics: Diagnostics,
+    ) -> anyhow::Result<Launch<'a>> {
+        Ok(Launch {
+            states,
+            lock: Some(states.claim(id)?),
+            cgroup: None,
+            diagnostics,
+        })
+    }
+
+    /// Saves `state` (so `gc` finds a half-made sandbox), then creates the
+    /// cgroups of `plan` and records them in `state`, refusing a plan whose
+    /// leaves nest with another sandbox's.
+    pub fn create_cgroups(
+        &mut self,
+        state: &mut SandboxState,
+        plan: &CgroupPlan,
+        cgroups_path: &str,
+    ) -> anyhow::Result<CreatedCgroup> {
+        let lock = self.lock.as_ref().context("the sandbox lock")?;
+        // No other run may record a nesting cgroup between the survey and
+        // the save. (A shared level that another sandbox's removal takes
+        // away meanwhile is made again by the creation below.)
+        let _directory = self.states.lock_directory()?;
+        let shared = survey_others(self.states, &state.id, cgroups_path, plan)?;
+        // Recorded before the cgroups exist, so that `gc` finds them even
+        // if this process dies while creating them: the directories that
+        // do not exist yet are the ones the creation will make.
+        let mut created: Vec<PathBuf> = plan
+            .directories
+            .iter()
+            .filter(|directory| !directory.exists())
+            .cloned()
+            .collect();
+        created.extend(
+            shared
+                .iter()
+                .filter(|d| !created.contains(d))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        state.cgroup = CgroupRecord {
+            created,
+            leaves: plan.leaves.clone(),
+        };
+        self.states.save(state, lock)?;
+        // Created under the same lock, so that the next run's survey sees
+        // what this one really made: a shared level another sandbox's
+        // clean-up removed after the survey is made again here, and then
+        // recorded as this sandbox's too.
+        let mut created = cgroup::create(plan)?;
+        for directory in shared {
+            if !created.created.contains(&directory) {
+                created.created.push(directory);
+            }
+        }
+        self.cgroup = Some(created.clone());
+        let recorded = &state.cgroup.created;
+        let remade = created.created.iter().any(|dir| !recorded.contains(dir));
+        state.cgroup = CgroupRecord {
+            created: created.created.clone(),
+            leaves: created.leaves.clone(),
+        };
+        if remade {
+            self.states.save(state, lock)?;
+        }
+        Ok(created)
+    }
+
+    /// Starts the workload in `cgroup` (on `layout`) with `prepared`'s
+    /// namespaces and privileges and records its process and namespaces in
+    /// `state`. Started, the sandbox is no longer this launch's to undo:
+    /// its lock is released, and its cgroups and state belong to its
+    /// lifecycle ([`clean_up_attached`], `delete`, `gc`).
+    pub fn spawn(
+        &mut self,
+        state: &mut SandboxState,
+        prepared: &Prepared,
+        cgroup: &CreatedCgroup,
+        layout: &CgroupLayout,
+        options: &StartOptions,
+    ) -> anyhow::Result<Started> {
+        let Prepared {
+            decision,
+            namespaces,
+            privileges,
+        } = prepared;
+        let lock = self.lock.as_ref().context("the sandbox lock")?;
+        let pty = options.tty.then(open_pty).transpose()?;
+        let spawned = spawn(&SpawnOptions {
+            command: &state.command,
+            namespaces,
+            uid_mappings: &decision.uid_mappings,
+            gid_mappings: &decision.gid_mappings,
+            hostname: decision.hostname.as_deref(),
+            domainname: decision.domainname.as_deref(),
+            privileges,
+            cgroup: Some((cgroup, layout)),
+            init: options.init && namespaces.creates(NamespaceType::Pid),
+            die_with_parent: !options.detach,
+            null_stdio: options.detach,
+            terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
+            preserve_fds: options.preserve_fds,
+            signal_mask: options.signal_mask,
+        })?;
+        // The workload holds the slave now; the relay ends when it closes it.
+        let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
+        state.process = ProcessRef::of(spawned.pid.as_raw());
+        for (name, recorded) in namespaces::record(spawned.pid.as_raw()) {
+            state.namespaces.insert(name.clone(), recorded.inode);
+            state.namespace_owners.insert(name, recorded.owner);
+        }
+        self.states.save(state, lock)?;
+        self.cgroup = None;
+        self.lock = None;
+        Ok(Started {
+            pid: spawned.pid,
+            relay,
+        })
+    }
+
+    /// Removes what this launch made: its cgroups, then its state and id.
+    /// A failure is reported to the diagnostics and the rest still undone.
+    ///
+    /// A cgroup not fully removed keeps the state (it records the
+    /// cgroup), so that `enforcer gc` retries.
+    pub fn undo(&mut self) {
         let mut kept = false;
         if let Some(cgroup) = self.cgroup.take()
             && let Err(error) = cgroup::remove(&cgroup, REMOVE_TIMEOUT)
         {
             kept = self.lock.is_some();
-            eprintln!(
-                "enforcer: cleanup: {}{}",
-                crate::printable::escape_message(&error.to_string()),
-                if kept {
-                    "; the sandbox's state is kept: `enforcer gc` retries once this run has ended"
-                } else {
-                    ""
-                }
-            );
+            let mut message = error.to_string();
+            if kept {
+                message.push_str(
+                    "; the sandbox's state is kept: `enforcer gc` retries once this run has ended",
+                );
+            }
+            self.report(&message);
         }
         if let Some(lock) = self.lock.take()
             && !kept
             && let Err(error) = self.states.remove(&lock)
         {
-            eprintln!(
-                "enforcer: cleanup: {}",
-                crate::printable::escape_message(&error.to_string())
-            );
+            self.report(&error.to_string());
         }
+    }
+
+    fn report(&self, error: &str) {
+        self.diagnostics
+            .emit(Diagnostic::cleanup(escape_message(error).into_owned()));
+    }
+}
+
+/// A started workload.
+pub struct Started {
+    pid: Pid,
+    relay: Option<Relay>,
+}
+
+impl Started {
+    /// Its process id.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Waits for it to end, relaying its terminal if it has one: its exit
+    /// code (128 + N when signal N killed it).
+    pub fn wait(self) -> std::io::Result<i32> {
+        wait_relaying(self.pid, self.relay)
     }
 }
 
 /// Cleans up after an attached sandbox's workload ended: under the lock
 /// again, and only if the state is still this run's (a `delete` that had
 /// to kill the sandbox itself may have removed it, and its id may even
-/// have been claimed anew since).
-fn clean_up_attached(
+/// have been claimed anew since). Errors go to `diagnostics`.
+pub fn clean_up_attached(
     states: &StateDir,
-    id: &str,
-    supervisor: Option<ProcessRef>,
+    state: &SandboxState,
     cgroup: &CreatedCgroup,
+    diagnostics: &Diagnostics,
 ) {
     // A `delete` removing the sandbox holds the lock while it removes the
     // cgroups: wait for that too.
-    let lock = match states.lock_within(id, super::state::LOCK_TIMEOUT + REMOVE_TIMEOUT) {
+    let lock = match states.lock_within(&state.id, super::state::LOCK_TIMEOUT + REMOVE_TIMEOUT) {
         Ok(lock) => lock,
         Err(error) if error.is_not_found() => return,
         Err(error) => {
-            eprintln!(
-                "enforcer: cleanup: {}; `enforcer gc` removes the sandbox once this run has ended",
-                crate::printable::escape_message(&error.to_string())
-            );
+            diagnostics.emit(Diagnostic::cleanup(format!(
+                "{}; `enforcer gc` removes the sandbox once this run has ended",
+                escape_message(&error.to_string())
+            )));
             return;
         }
     };
     match states.load_locked(&lock) {
-        Ok(state) if state.supervisor == supervisor => {}
+        Ok(recorded) if recorded.supervisor == state.supervisor => {}
         _ => return,
     }
-    let mut undo = Undo {
+    let mut undo = Launch {
         states,
         lock: Some(lock),
         cgroup: Some(cgroup.clone()),
+        diagnostics: diagnostics.clone(),
     };
     undo.undo();
-}
-
-/// Runs `request` through `chain` and, if allowed, the workload. `trail`
-/// records, as the run goes, what its audit line needs: each policy's
-/// report, the decision, and the step reached (the failing one on error).
-pub fn run(
-    request: &Request,
-    chain: &Chain,
-    options: &RunOptions,
-    timings: &mut Timings,
-    trail: &mut Trail,
-) -> anyhow::Result<RunOutcome> {
-    trail.step = Step::Evaluate;
-    let evaluation = match evaluate_chain(chain, request) {
-        Ok(evaluation) => evaluation,
-        Err(mut failure) => {
-            trail.links = std::mem::take(&mut failure.links);
-            trail.step = failure.error.step();
-            return Err(failure.into());
-        }
-    };
-    trail.links = evaluation.links;
-    let decision = match evaluation.outcome {
-        Outcome::Allowed(decision) => {
-            trail.decision = Some(decision.clone());
-            decision
-        }
-        Outcome::Denied { policy, decision } => {
-            return Ok(RunOutcome::Denied {
-                policy,
-                reason: decision
-                    .reason
-                    .unwrap_or_else(|| "no reason given".to_string()),
-            });
-        }
-    };
-    timings.lap("evaluate");
-    if options.tty && options.detach {
-        anyhow::bail!(
-            "--tty needs an attached run: a detached sandbox has nobody to relay its terminal to"
-        );
-    }
-    if request.command.is_empty() {
-        anyhow::bail!("no command to run: give one after --, or in the request's \"command\"");
-    }
-    trail.step = Step::Plan;
-    let states = &options.state_dir;
-    let resolve = |id: &str| resolve_sandbox(states, id, request.tenant.as_deref());
-    let prepared = Prepared {
-        namespaces: prepare(&decision.namespaces, &options.allow_join, &resolve)?,
-        privileges: Privileges::from_normal(&decision.process)
-            .map_err(|error| anyhow::anyhow!("process: {error}"))?,
-        decision,
-    };
-    timings.lap("prepare");
-
-    let mut undo = Undo {
-        states,
-        lock: Some(states.claim(&request.id)?),
-        cgroup: None,
-    };
-    match start(
-        request, chain, options, &prepared, &mut undo, timings, trail,
-    ) {
-        Ok(outcome) => Ok(outcome),
-        Err(error) => {
-            undo.undo();
-            Err(error)
-        }
-    }
 }
 
 /// `sandbox:<id>` of a request from `tenant`: a running sandbox of the
@@ -258,6 +351,7 @@ pub fn run(
 /// with the namespaces its state recorded.
 fn resolve_sandbox(
     states: &StateDir,
+    layout: &CgroupLayout,
     id: &str,
     tenant: Option<&str>,
 ) -> Result<SandboxTarget, String> {
@@ -279,10 +373,9 @@ fn resolve_sandbox(
     };
     // Its first process must be in its cgroups: a recorded pid of any
     // other process (and so its namespaces) is never joined.
-    let layout = cgroup::discover();
-    super::confine::check(&state.cgroup, &state.cgroup_root, &layout)
+    super::confine::check(&state.cgroup, &state.cgroup_root, layout)
         .map_err(|error| format!("sandbox {id:?}: {error}"))?;
-    if !super::confine::holds_process(&state.cgroup, &layout, pid) {
+    if !super::confine::holds_process(&state.cgroup, layout, pid) {
         return Err(format!(
             "sandbox {id:?}: its recorded first process (pid {pid}) is not in the sandbox's cgroups"
         ));
@@ -355,180 +448,53 @@ fn survey_others(
     Ok(shared)
 }
 
-/// A decision made ready to apply.
-struct Prepared {
-    decision: NormalDecision,
-    namespaces: NamespaceSetup,
-    privileges: Privileges,
-}
-
-fn start(
-    request: &Request,
-    chain: &Chain,
-    options: &RunOptions,
-    prepared: &Prepared,
-    undo: &mut Undo<'_>,
-    timings: &mut Timings,
-    trail: &mut Trail,
-) -> anyhow::Result<RunOutcome> {
-    let Prepared {
-        decision,
-        namespaces,
-        privileges,
-    } = prepared;
-    let resources = &decision.resources;
-    let cgroups_path = &decision.cgroups_path;
-    let (plan, layout) = match &options.mount_controllers {
-        Some(base) => {
-            let (plan, layout, mounted) =
-                cgroup::plan_mounting(resources, &options.cgroup_root, cgroups_path, base)?;
-            report_mounts(&mounted);
-            (plan, layout)
-        }
-        None => {
-            let layout = cgroup::discover();
-            let plan = cgroup::plan(resources, &layout, &options.cgroup_root, cgroups_path)
-                .map_err(|error| {
-                    anyhow::anyhow!("the decision cannot be applied on this host: {error}")
-                })?;
-            (plan, layout)
-        }
-    };
-    let mut state = SandboxState {
-        version: FORMAT_VERSION,
-        id: request.id.clone(),
-        tenant: request.tenant.clone(),
-        process: None,
-        supervisor: if options.detach {
-            None
-        } else {
-            ProcessRef::of(std::process::id() as i32)
-        },
-        started_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |time| time.as_secs()),
-        command: request.command.clone(),
-        decision: decision.to_decision(),
-        cgroup_root: options.cgroup_root.clone(),
-        cgroup: CgroupRecord::default(),
-        namespaces: BTreeMap::new(),
-        namespace_owners: BTreeMap::new(),
-        policies: chain
-            .enforcing()
-            .map(|policy| PolicyRecord {
-                name: policy.name().to_string(),
-                sha256: policy.digest().to_string(),
-            })
-            .collect(),
-    };
-    let lock = undo.lock.as_ref().context("the sandbox lock")?;
-    let created = {
-        // No other run may record a nesting cgroup between the survey and
-        // the save. (A shared level that another sandbox's removal takes
-        // away meanwhile is made again by the creation below.)
-        let _directory = undo.states.lock_directory()?;
-        let shared = survey_others(undo.states, &request.id, cgroups_path, &plan)?;
-        // Recorded before the cgroups exist, so that `gc` finds them even
-        // if this process dies while creating them: the directories that
-        // do not exist yet are the ones the creation will make.
-        let mut created: Vec<PathBuf> = plan
-            .directories
-            .iter()
-            .filter(|directory| !directory.exists())
-            .cloned()
-            .collect();
-        created.extend(
-            shared
-                .iter()
-                .filter(|d| !created.contains(d))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        state.cgroup = CgroupRecord {
-            created,
-            leaves: plan.leaves.clone(),
-        };
-        undo.states.save(&state, lock)?;
-        // Created under the same lock, so that the next run's survey sees
-        // what this one really made: a shared level another sandbox's
-        // clean-up removed after the survey is made again here, and then
-        // recorded as this sandbox's too.
-        trail.step = Step::Cgroups;
-        let mut created = cgroup::create(&plan)?;
-        for directory in shared {
-            if !created.created.contains(&directory) {
-                created.created.push(directory);
-            }
-        }
-        undo.cgroup = Some(created.clone());
-        let recorded = &state.cgroup.created;
-        let remade = created.created.iter().any(|dir| !recorded.contains(dir));
-        state.cgroup = CgroupRecord {
-            created: created.created.clone(),
-            leaves: created.leaves.clone(),
-        };
-        if remade {
-            undo.states.save(&state, lock)?;
-        }
-        created
-    };
-    timings.lap("cgroups");
-
-    trail.step = Step::Spawn;
-    let pty = options.tty.then(open_pty).transpose()?;
-    let spawned = spawn(&SpawnOptions {
-        command: &request.command,
-        namespaces,
-        uid_mappings: &decision.uid_mappings,
-        gid_mappings: &decision.gid_mappings,
-        hostname: decision.hostname.as_deref(),
-        domainname: decision.domainname.as_deref(),
-        privileges,
-        cgroup: Some((&created, &layout)),
-        init: options.init && namespaces.creates(NamespaceType::Pid),
-        die_with_parent: !options.detach,
-        null_stdio: options.detach,
-        terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
-        preserve_fds: options.preserve_fds,
-        signal_mask: options.signal_mask,
-    })?;
-    // The workload holds the slave now; the relay ends when it closes it.
-    let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
-    timings.lap("spawn");
-    state.process = ProcessRef::of(spawned.pid.as_raw());
-    for (name, recorded) in namespaces::record(spawned.pid.as_raw()) {
-        state.namespaces.insert(name.clone(), recorded.inode);
-        state.namespace_owners.insert(name, recorded.owner);
-    }
-    undo.states.save(&state, lock)?;
-    // Started: the sandbox's lock is released, its cgroups and state now
-    // belong to its lifecycle (the cleanup below, `delete`, `gc`).
-    undo.cgroup = None;
-    undo.lock = None;
-    if options.detach {
-        return Ok(RunOutcome::Detached(Box::new(state)));
-    }
-    trail.step = Step::Wait;
-    let waited = wait_relaying(spawned.pid, relay);
-    timings.lap("workload");
-    trail.step = Step::Cleanup;
-    clean_up_attached(undo.states, &state.id, state.supervisor, &created);
-    timings.lap("cleanup");
-    Ok(RunOutcome::Exited(waited?))
-}
-
-fn report_mounts(mounted: &[MountedController]) {
-    for hierarchy in mounted {
-        eprintln!(
-            "enforcer: mounted the {} controller at {}",
-            hierarchy.controller,
-            hierarchy.mount_point.display()
-        );
-    }
-}
-
 /// The inode of a namespace file (`net:[4026531840]` → 4026531840).
 pub fn namespace_inode(path: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|meta| meta.ino())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::diagnostics::{Collect, Level, Source};
+
+    #[test]
+    fn a_clean_up_failure_goes_to_the_sink_and_the_rest_is_still_undone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let states = StateDir::new(dir.path().join("state"));
+        // A directory that cannot be removed: not empty (and no cgroup).
+        let stuck = dir.path().join("stuck");
+        std::fs::create_dir(&stuck).expect("creates");
+        std::fs::write(stuck.join("file"), b"x").expect("writes");
+        let collect = Arc::new(Collect::default());
+        let mut launch =
+            Launch::claim(&states, "job", Diagnostics::new(collect.clone())).expect("claims");
+        launch.cgroup = Some(CreatedCgroup {
+            created: vec![stuck.clone()],
+            leaves: Vec::new(),
+        });
+        launch.undo();
+        let seen = collect.take();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].level, Level::Error);
+        assert_eq!(seen[0].source, Source::Cleanup);
+        assert!(
+            seen[0].message.contains(&stuck.display().to_string()),
+            "{}",
+            seen[0].message
+        );
+        assert!(
+            seen[0].to_string().starts_with("enforcer: cleanup: "),
+            "{}",
+            seen[0]
+        );
+        assert!(stuck.exists());
+        assert!(
+            states.ids().expect("lists").is_empty(),
+            "the claim is undone all the same"
+        );
+    }
 }
