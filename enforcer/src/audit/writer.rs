@@ -189,7 +189,7 @@ impl Writer {
         .ok_or_else(|| Problem::Io {
             action: "create the directory",
             path: parent.clone(),
-            source: created
+            err: created
                 .err()
                 .unwrap_or_else(|| std::io::ErrorKind::NotFound.into()),
         })?;
@@ -343,7 +343,7 @@ impl Writer {
                         path: self.path.clone(),
                         written,
                         length: line.len(),
-                        source: std::io::ErrorKind::WriteZero.into(),
+                        err: std::io::ErrorKind::WriteZero.into(),
                     });
                 }
                 Ok(count) => written += count,
@@ -354,7 +354,7 @@ impl Writer {
                         path: self.path.clone(),
                         written,
                         length: line.len(),
-                        source: errno.into(),
+                        err: errno.into(),
                     });
                 }
             }

@@ -20,7 +20,7 @@ pub use discovery::{
     CgroupLayout, ControllerState, Cover, Hierarchy, KernelController, MountEntry, Shadowed,
     discover,
 };
-pub use freezer::{Freezer, freeze, thaw};
+pub use freezer::{Freezer, freeze};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
 pub use mount::{MountedController, mount_controller, plan_mounting, unmount_controller};
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};

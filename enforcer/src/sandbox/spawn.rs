@@ -64,23 +64,23 @@ pub enum SpawnError {
         what: String,
     },
     /// A system call in the parent failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {err}")]
     Parent {
         /// What was being done.
         what: String,
         /// The error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Moving the child into its cgroups failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroup::CgroupError),
     /// The child reported a failure.
-    #[error("{message}: {source}")]
+    #[error("{message}: {err}")]
     Child {
         /// What failed, with the path or value.
         message: String,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
         /// The raw record.
         record: ChildError,
     },
@@ -150,7 +150,7 @@ fn prepare(options: &SpawnOptions<'_>, pipes: child::Pipes) -> Result<Prepared, 
                 .open("/dev/null")
                 .map_err(|source| SpawnError::Parent {
                     what: "cannot open /dev/null".into(),
-                    source,
+                    err: source,
                 })?,
         )
     } else {
@@ -321,7 +321,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(SpawnError::Parent {
             what: "cannot create a pipe".into(),
-            source: std::io::Error::last_os_error(),
+            err: std::io::Error::last_os_error(),
         });
     }
     // SAFETY: both are fresh descriptors owned by nobody else.
@@ -363,7 +363,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if pid < 0 {
         return Err(SpawnError::Parent {
             what: "cannot clone the sandbox's first process".into(),
-            source: clone_error,
+            err: clone_error,
         });
     }
     if pid == 0 {
@@ -387,7 +387,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     nix::unistd::write(&release_write, &[1]).map_err(|error| {
         abort(SpawnError::Parent {
             what: "cannot release the sandbox's first process".into(),
-            source: error.into(),
+            err: error.into(),
         })
     })?;
     drop(release_write);
@@ -401,7 +401,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
             Err(error) => {
                 return Err(abort(SpawnError::Parent {
                     what: "cannot read the sandbox's start status".into(),
-                    source: error.into(),
+                    err: error.into(),
                 }));
             }
         }
@@ -413,12 +413,12 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     let Some(record) = ChildError::decode(&record).filter(|_| filled == RECORD_SIZE) else {
         return Err(SpawnError::Parent {
             what: "the sandbox's first process sent a garbled start status".into(),
-            source: std::io::Error::other("protocol error"),
+            err: std::io::Error::other("protocol error"),
         });
     };
     Err(SpawnError::Child {
         message: describe(&record, options, &prepared.planned.candidates),
-        source: std::io::Error::from_raw_os_error(record.errno),
+        err: std::io::Error::from_raw_os_error(record.errno),
         record,
     })
 }
@@ -438,7 +438,7 @@ fn join_in_this_thread(
         let own = PathBuf::from(format!("/proc/thread-self/ns/{own}"));
         let file = std::fs::File::open(&own).map_err(|source| SpawnError::Parent {
             what: format!("cannot open {}", own.display()),
-            source,
+            err: source,
         })?;
         returns.push((OwnedFd::from(file), kind));
         // SAFETY: setns on descriptors we own.
@@ -451,7 +451,7 @@ fn join_in_this_thread(
                     join.kind,
                     join.path.display()
                 ),
-                source,
+                err: source,
             });
         }
     }
@@ -465,7 +465,7 @@ fn return_to(returns: &[(OwnedFd, libc::c_int)]) -> Result<(), SpawnError> {
         if unsafe { libc::setns(file.as_raw_fd(), *kind) } != 0 {
             return Err(SpawnError::Parent {
                 what: "cannot return to the enforcer's own namespaces".into(),
-                source: std::io::Error::last_os_error(),
+                err: std::io::Error::last_os_error(),
             });
         }
     }
@@ -551,7 +551,7 @@ fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(),
     let write = |file: &Path, text: &str| {
         std::fs::write(file, text).map_err(|source| SpawnError::Parent {
             what: format!("cannot write {text:?} to {}", file.display()),
-            source,
+            err: source,
         })
     };
     let lines = |mappings: &[IdMapping]| {
