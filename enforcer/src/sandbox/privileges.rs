@@ -217,7 +217,7 @@ mod tests {
         let mut process = crate::decision::normalize(&Decision::allow(), &context).process;
         process.rlimits.insert(
             "RLIMIT_WIZARD".into(),
-            process.rlimits.values().next().expect("rlimits").clone(),
+            *process.rlimits.values().next().expect("rlimits"),
         );
         let error = Privileges::from_normal(&process).expect_err("unknown rlimit");
         assert_eq!(
