@@ -163,7 +163,7 @@ impl ChildError {
 }
 
 /// Everything the child does, prepared by the parent
-/// ([`super::spawn::plan_child`]). The pointer arrays point into `CString`s
+/// (`spawn::plan_child`). The pointer arrays point into `CString`s
 /// the parent keeps alive alongside it.
 pub struct ChildPlan {
     /// The pipes to the parent.
