@@ -1663,8 +1663,8 @@ fn compare_effects(
 }
 
 fn compare_privileges(a: &NormalDecision, b: &NormalDecision) -> Result<(), String> {
-    let pa = Privileges::from_normal(&a.process)?;
-    let pb = Privileges::from_normal(&b.process)?;
+    let pa = Privileges::from_normal(&a.process).map_err(|error| error.to_string())?;
+    let pb = Privileges::from_normal(&b.process).map_err(|error| error.to_string())?;
     if (pa.user.0, pa.user.1) != (pb.user.0, pb.user.1) {
         return Err(format!("ids {:?} -> {:?}", pa.user, pb.user));
     }

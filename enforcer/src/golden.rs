@@ -72,6 +72,79 @@ pub struct Expectation {
     pub error: Option<String>,
 }
 
+/// Why a case failed. The texts are what `enforcer test` prints after
+/// `FAIL`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CaseFailure {
+    /// The case's request does not parse.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Evaluation failed, as expected, but with another error.
+    #[error("error {message:?} does not contain {needle:?}")]
+    OtherError {
+        /// The error.
+        message: String,
+        /// What `expect.error` looks for.
+        needle: String,
+    },
+    /// Evaluation failed, and the case expects an outcome.
+    #[error("unexpected error: {0}")]
+    UnexpectedError(String),
+    /// Evaluation succeeded, and the case expects an error.
+    #[error("expected an error containing {needle:?}, got {got}")]
+    ExpectedError {
+        /// What `expect.error` looks for.
+        needle: String,
+        /// The outcome (`an allow`, `a denial (...)`).
+        got: String,
+    },
+    /// Allowed where the case expects a denial, or the other way round.
+    #[error("expected {}, got {got}", if *allow { "allow" } else { "deny" })]
+    Verdict {
+        /// What `expect.allow` says.
+        allow: bool,
+        /// The outcome (`an allow`, `a denial (...)`).
+        got: String,
+    },
+    /// The reason lacks the expected text.
+    #[error("reason {reason:?} does not contain {needle:?}")]
+    Reason {
+        /// The decision's reason.
+        reason: String,
+        /// What `expect.reason` looks for.
+        needle: String,
+    },
+    /// The decision cannot be serialized to compare it.
+    #[error("{0}")]
+    Serialize(String),
+    /// The decision does not contain `expect.decision`.
+    #[error(transparent)]
+    Decision(#[from] Mismatch),
+}
+
+/// The first place where a decision does not contain the expected subset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Mismatch {
+    /// An expected key is missing.
+    #[error("{field}: expected {expected}, but it is absent")]
+    Absent {
+        /// The key's path (`resources.memory.limit`).
+        field: String,
+        /// The expected value.
+        expected: Value,
+    },
+    /// A value differs.
+    #[error("{}: expected {expected}, got {actual}", if path.is_empty() { "decision" } else { path })]
+    Differs {
+        /// The value's path; empty for the whole decision.
+        path: String,
+        /// The expected value.
+        expected: Value,
+        /// The value found.
+        actual: Value,
+    },
+}
+
 /// Reads a `.toml` or `.json` case file.
 pub fn read_case_file(path: &Path) -> anyhow::Result<CaseFile> {
     let text = std::fs::read_to_string(path)
@@ -92,10 +165,10 @@ pub fn read_case_file(path: &Path) -> anyhow::Result<CaseFile> {
 pub fn run_case(
     chain_for: impl FnOnce(&Request) -> Result<Chain, String>,
     case: &Case,
-) -> Result<(), String> {
+) -> Result<(), CaseFailure> {
     let has_host = case.request.get("host").is_some();
     let request = crate::request::parse(&case.request.to_string())
-        .map_err(|error| format!("bad request: {error:#}"))?;
+        .map_err(|error| CaseFailure::BadRequest(format!("{error:#}")))?;
     let mut request = if has_host {
         request
     } else {
@@ -121,15 +194,18 @@ pub fn run_case(
             return if message.contains(needle.as_str()) {
                 Ok(())
             } else {
-                Err(format!("error {message:?} does not contain {needle:?}"))
+                Err(CaseFailure::OtherError {
+                    message,
+                    needle: needle.clone(),
+                })
             };
         }
-        (Err(message), None) => return Err(format!("unexpected error: {message}")),
+        (Err(message), None) => return Err(CaseFailure::UnexpectedError(message)),
         (Ok(outcome), Some(needle)) => {
-            return Err(format!(
-                "expected an error containing {needle:?}, got {}",
-                describe(&outcome)
-            ));
+            return Err(CaseFailure::ExpectedError {
+                needle: needle.clone(),
+                got: describe(&outcome),
+            });
         }
         (Ok(outcome), None) => outcome,
     };
@@ -140,20 +216,23 @@ pub fn run_case(
     if let Some(allow) = expect.allow
         && decision.allow != allow
     {
-        return Err(format!(
-            "expected {}, got {}",
-            if allow { "allow" } else { "deny" },
-            describe(&outcome)
-        ));
+        return Err(CaseFailure::Verdict {
+            allow,
+            got: describe(&outcome),
+        });
     }
     if let Some(needle) = &expect.reason {
         let reason = decision.reason.clone().unwrap_or_default();
         if !reason.contains(needle.as_str()) {
-            return Err(format!("reason {reason:?} does not contain {needle:?}"));
+            return Err(CaseFailure::Reason {
+                reason,
+                needle: needle.clone(),
+            });
         }
     }
     if let Some(expected) = &expect.decision {
-        let actual = serde_json::to_value(&decision).map_err(|error| error.to_string())?;
+        let actual = serde_json::to_value(&decision)
+            .map_err(|error| CaseFailure::Serialize(error.to_string()))?;
         subset_mismatch(expected, &actual, "")?;
     }
     Ok(())
@@ -170,7 +249,7 @@ fn describe(outcome: &Outcome) -> String {
 }
 
 /// `Err` with the first path where `actual` does not contain `expected`.
-pub fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+pub fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Result<(), Mismatch> {
     let field = |key: &str| {
         if path.is_empty() {
             key.to_string()
@@ -184,10 +263,10 @@ pub fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Result<(
                 match actual.get(key) {
                     Some(found) => subset_mismatch(value, found, &field(key))?,
                     None => {
-                        return Err(format!(
-                            "{}: expected {value}, but it is absent",
-                            field(key)
-                        ));
+                        return Err(Mismatch::Absent {
+                            field: field(key),
+                            expected: value.clone(),
+                        });
                     }
                 }
             }
@@ -205,10 +284,11 @@ pub fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Result<(
             Ok(())
         }
         _ if expected == actual => Ok(()),
-        _ => Err(format!(
-            "{}: expected {expected}, got {actual}",
-            if path.is_empty() { "decision" } else { path }
-        )),
+        _ => Err(Mismatch::Differs {
+            path: path.to_string(),
+            expected: expected.clone(),
+            actual: actual.clone(),
+        }),
     }
 }
 
@@ -226,12 +306,28 @@ mod tests {
         );
         assert_eq!(
             subset_mismatch(&json!({"resources": {"memory": {"limit": 6}}}), &actual, ""),
-            Err("resources.memory.limit: expected 6, got 5".into())
+            Err(Mismatch::Differs {
+                path: "resources.memory.limit".into(),
+                expected: json!(6),
+                actual: json!(5)
+            })
         );
-        assert!(
-            subset_mismatch(&json!({"hostname": "x"}), &actual, "")
-                .expect_err("absent")
-                .contains("absent")
+        assert_eq!(
+            subset_mismatch(&json!({"resources": {"memory": {"limit": 6}}}), &actual, "")
+                .expect_err("differs")
+                .to_string(),
+            "resources.memory.limit: expected 6, got 5"
+        );
+        let absent = subset_mismatch(&json!({"hostname": "x"}), &actual, "").expect_err("absent");
+        assert_eq!(
+            absent.to_string(),
+            "hostname: expected \"x\", but it is absent"
+        );
+        assert_eq!(
+            subset_mismatch(&json!(1), &json!(2), "")
+                .expect_err("differs")
+                .to_string(),
+            "decision: expected 1, got 2"
         );
     }
 

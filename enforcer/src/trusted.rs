@@ -33,14 +33,14 @@ pub enum TrustError {
         why: String,
     },
     /// A system call failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {err}")]
     Io {
         /// What was tried.
         action: &'static str,
         /// On what.
         path: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
 }
 
@@ -48,7 +48,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> TrustEr
     move |errno| TrustError::Io {
         action,
         path: path.to_path_buf(),
-        source: errno.into(),
+        err: errno.into(),
     }
 }
 

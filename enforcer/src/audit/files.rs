@@ -17,7 +17,7 @@ pub(super) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno)
     move |errno| Problem::Io {
         action,
         path: path.to_path_buf(),
-        source: errno.into(),
+        err: errno.into(),
     }
 }
 

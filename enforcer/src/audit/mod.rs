@@ -168,11 +168,11 @@ impl From<crate::trusted::TrustError> for Problem {
             crate::trusted::TrustError::Io {
                 action,
                 path,
-                source,
+                err: source,
             } => Problem::Io {
                 action,
                 path,
-                source,
+                err: source,
             },
         }
     }
@@ -190,14 +190,14 @@ pub enum Problem {
         why: String,
     },
     /// A system call failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {err}")]
     Io {
         /// What was tried.
         action: &'static str,
         /// On what.
         path: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// The filesystem is (nearly) full.
     #[error(
@@ -213,7 +213,7 @@ pub enum Problem {
         needed: u64,
     },
     /// `write(2)` wrote part of the line, then failed.
-    #[error("short write to {path}: {written} of {length} bytes, then: {source}")]
+    #[error("short write to {path}: {written} of {length} bytes, then: {err}")]
     ShortWrite {
         /// The file.
         path: PathBuf,
@@ -222,7 +222,7 @@ pub enum Problem {
         /// The line's length.
         length: usize,
         /// Why the rest failed.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Another process held the lock for the whole wait.
     #[error("{path} is busy: another process holds its lock (waited {waited:?})")]

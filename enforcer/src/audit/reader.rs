@@ -175,7 +175,7 @@ fn not_found(path: &Path) -> Problem {
     Problem::Io {
         action: "open",
         path: path.to_path_buf(),
-        source: std::io::ErrorKind::NotFound.into(),
+        err: std::io::ErrorKind::NotFound.into(),
     }
 }
 
@@ -196,7 +196,7 @@ fn read_file(
             .map_err(|source| Problem::Io {
                 action: "read",
                 path: path.to_path_buf(),
-                source,
+                err: source,
             })?;
         if read == 0 {
             return Ok(());

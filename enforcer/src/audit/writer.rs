@@ -201,7 +201,7 @@ impl Writer {
         .ok_or_else(|| Problem::Io {
             action: "create the directory",
             path: parent.clone(),
-            source: created
+            err: created
                 .err()
                 .unwrap_or_else(|| std::io::ErrorKind::NotFound.into()),
         })?;
@@ -355,7 +355,7 @@ impl Writer {
                         path: self.path.clone(),
                         written,
                         length: line.len(),
-                        source: std::io::ErrorKind::WriteZero.into(),
+                        err: std::io::ErrorKind::WriteZero.into(),
                     });
                 }
                 Ok(count) => written += count,
@@ -366,7 +366,7 @@ impl Writer {
                         path: self.path.clone(),
                         written,
                         length: line.len(),
-                        source: errno.into(),
+                        err: errno.into(),
                     });
                 }
             }

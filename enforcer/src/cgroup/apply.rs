@@ -20,12 +20,12 @@ pub enum CgroupError {
     #[error("cgroup {0} already exists (another sandbox with this cgroupsPath?)")]
     Exists(PathBuf),
     /// `mkdir` failed.
-    #[error("cannot create cgroup {path}: {source}")]
+    #[error("cannot create cgroup {path}: {err}")]
     Create {
         /// The directory.
         path: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// A directory would be made where no cgroup filesystem is (a plain
     /// directory, a mount covering the hierarchy).
@@ -39,30 +39,30 @@ pub enum CgroupError {
         why: NotCgroupfs,
     },
     /// A file could not be read.
-    #[error("cannot read {file}: {source}")]
+    #[error("cannot read {file}: {err}")]
     Read {
         /// The file.
         file: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// A write failed.
-    #[error("cannot write {value:?} to {file}: {source}")]
+    #[error("cannot write {value:?} to {file}: {err}")]
     Write {
         /// The file.
         file: PathBuf,
         /// The value.
         value: String,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// The v2 device program could not be loaded or attached.
-    #[error("cannot attach the eBPF device program to {cgroup}: {source}")]
+    #[error("cannot attach the eBPF device program to {cgroup}: {err}")]
     DeviceProgram {
         /// The cgroup v2 directory.
         cgroup: PathBuf,
         /// The kernel's error (with the verifier's log if it refused).
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Freezing did not complete.
     #[error("cgroup {path} did not reach the {state} state within {waited:?}")]
@@ -86,6 +86,12 @@ pub enum CgroupError {
         left: Vec<LeftDirectory>,
         /// Whether other leaves of the cgroup were removed.
         others_removed: bool,
+    },
+    /// The sandbox has no freezer to freeze it with.
+    #[error("cgroup {path} has no freezer: neither cgroup.freeze nor a v1 freezer hierarchy")]
+    NoFreezer {
+        /// The sandbox's first leaf.
+        path: PathBuf,
     },
     /// After the write to `cgroup.procs`, the kernel does not show the
     /// process in the leaf (`/proc/<pid>/cgroup`).
@@ -235,7 +241,7 @@ fn make_directories(
             Err(source) => {
                 return Err(CgroupError::Create {
                     path: directory.clone(),
-                    source,
+                    err: source,
                 });
             }
         }
@@ -263,7 +269,7 @@ fn write_plan(plan: &CgroupPlan) -> Result<(), CgroupError> {
         devices_bpf::attach(&program.cgroup, &program.rules).map_err(|source| {
             CgroupError::DeviceProgram {
                 cgroup: program.cgroup.clone(),
-                source,
+                err: source,
             }
         })?;
     }
@@ -282,7 +288,7 @@ fn read_parent(file: &Path) -> Result<String, CgroupError> {
         .map(|text| text.trim().to_string())
         .map_err(|source| CgroupError::Read {
             file: parent,
-            source,
+            err: source,
         })
 }
 
@@ -290,7 +296,7 @@ fn write_file(file: &Path, value: &str) -> Result<(), CgroupError> {
     write_nofollow(file, value).map_err(|source| CgroupError::Write {
         file: file.to_path_buf(),
         value: value.to_string(),
-        source,
+        err: source,
     })
 }
 
@@ -354,7 +360,7 @@ pub fn join(
     }
     let file = PathBuf::from(format!("/proc/{pid}/cgroup"));
     let text =
-        std::fs::read_to_string(&file).map_err(|source| CgroupError::Read { file, source })?;
+        std::fs::read_to_string(&file).map_err(|source| CgroupError::Read { file, err: source })?;
     confirm_joined(layout, &text, cgroup, pid)
 }
 

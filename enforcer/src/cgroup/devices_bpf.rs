@@ -78,18 +78,36 @@ fn access_bits(access: &str) -> i32 {
     })
 }
 
+/// Why device rules cannot be compiled into a device program.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A device number does not fit an instruction's 32-bit immediate.
+    #[error("device rule {target}: {what} {number} is out of range")]
+    OutOfRange {
+        /// The rule's target (`c 1099511627776:*`).
+        target: String,
+        /// `major` or `minor`.
+        what: &'static str,
+        /// The number.
+        number: i64,
+    },
+    /// A rule's block is too long for a jump over it (never: a block is a
+    /// dozen instructions).
+    #[error("device rule block too long")]
+    BlockTooLong,
+}
+
 /// A device number as an instruction immediate.
-fn immediate(number: i64, what: &str, rule: &DeviceRule) -> Result<i32, String> {
-    i32::try_from(number).map_err(|_| {
-        format!(
-            "device rule {}: {what} {number} is out of range",
-            rule.target()
-        )
+fn immediate(number: i64, what: &'static str, rule: &DeviceRule) -> Result<i32, CompileError> {
+    i32::try_from(number).map_err(|_| CompileError::OutOfRange {
+        target: rule.target(),
+        what,
+        number,
     })
 }
 
 /// Compiles `rules` into the device program.
-pub fn compile(rules: &[DeviceRule]) -> Result<Vec<Insn>, String> {
+pub fn compile(rules: &[DeviceRule]) -> Result<Vec<Insn>, CompileError> {
     let mut program = vec![
         insn(LDX_W, R_PENDING, R_CTX, 0, 0),
         insn(MOV64_X, R_TYPE, R_PENDING, 0, 0),
@@ -136,8 +154,8 @@ pub fn compile(rules: &[DeviceRule]) -> Result<Vec<Insn>, String> {
         let length = block.len();
         for (index, instruction) in block.iter_mut().enumerate() {
             if instruction.off == SKIP {
-                instruction.off = i16::try_from(length - index - 1)
-                    .map_err(|_| "device rule block too long".to_string())?;
+                instruction.off =
+                    i16::try_from(length - index - 1).map_err(|_| CompileError::BlockTooLong)?;
             }
         }
         program.extend(block);
@@ -383,6 +401,17 @@ mod tests {
     fn out_of_range_numbers_are_refused() {
         let rule = DeviceRule::allow_char(1 << 40, None, "r");
         let error = compile(&[rule]).expect_err("too big");
-        assert!(error.contains("out of range"), "{error}");
+        assert!(
+            matches!(
+                error,
+                CompileError::OutOfRange {
+                    what: "major",
+                    number,
+                    ..
+                } if number == 1 << 40
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("out of range"), "{error}");
     }
 }

@@ -12,8 +12,26 @@
 
 use policy_sdk::{DeviceRule, DeviceType};
 
+/// Why device rules have no exact v1 translation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TranslateError {
+    /// A rule of the default's kind would carve a hole in a wider earlier
+    /// exception, which v1 cannot express.
+    #[error(
+        "rule {index} ({rule}) would cut into a wider earlier rule; cgroup v1 cannot express that exactly. Split the wider rule instead"
+    )]
+    CutsWiderRule {
+        /// Index of the rule, counted from the last rule that covers every
+        /// device.
+        index: usize,
+        /// The rule as the kernel entries it stands for
+        /// (`deny c 1:5 rwm`).
+        rule: String,
+    },
+}
+
 /// The `(file, value)` writes for `rules`, in order.
-pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, String> {
+pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, TranslateError> {
     let start = rules.iter().rposition(DeviceRule::covers_everything);
     let (default_allow, rest) = match start {
         Some(index) => (rules[index].allow, &rules[index + 1..]),
@@ -47,10 +65,10 @@ pub fn translate(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>, St
             {
                 writes.push((file_for(rule.allow), entry));
             } else {
-                return Err(format!(
-                    "rule {index} ({}) would cut into a wider earlier rule; cgroup v1 cannot express that exactly. Split the wider rule instead",
-                    describe(rule)
-                ));
+                return Err(TranslateError::CutsWiderRule {
+                    index,
+                    rule: describe(rule),
+                });
             }
         }
     }
@@ -211,6 +229,13 @@ mod tests {
             DeviceRule::deny_char(1, Some(5), "rwm"),
         ];
         let error = translate(&rules).expect_err("a hole in c 1:*");
-        assert!(error.contains("cannot express"), "{error}");
+        assert_eq!(
+            error,
+            TranslateError::CutsWiderRule {
+                index: 1,
+                rule: "deny c 1:5 rwm".into()
+            }
+        );
+        assert!(error.to_string().contains("cannot express"), "{error}");
     }
 }

@@ -97,14 +97,6 @@ pub fn freeze(cgroup: &CreatedCgroup, timeout: Duration) -> Result<(), CgroupErr
     }
 }
 
-/// Thaws `cgroup`.
-pub fn thaw(cgroup: &CreatedCgroup) -> Result<(), CgroupError> {
-    match Freezer::of(cgroup) {
-        Some(freezer) => freezer.thaw(),
-        None => Err(no_freezer(cgroup)),
-    }
-}
-
 /// Thaws every freezer among `leaves`, v1 and v2, that holds its cgroup.
 pub fn thaw_all(leaves: &[&PathBuf]) -> Result<(), CgroupError> {
     for leaf in leaves {
@@ -134,10 +126,8 @@ pub fn any_frozen(leaves: &[PathBuf]) -> Option<bool> {
 }
 
 fn no_freezer(cgroup: &CreatedCgroup) -> CgroupError {
-    CgroupError::Freeze {
+    CgroupError::NoFreezer {
         path: cgroup.leaves.first().cloned().unwrap_or_default(),
-        state: "FROZEN (no freezer: neither cgroup.freeze nor a v1 freezer hierarchy)",
-        waited: Duration::ZERO,
     }
 }
 
@@ -152,7 +142,7 @@ fn write(leaf: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     write_nofollow(&file, value).map_err(|source| CgroupError::Write {
         file,
         value: value.to_string(),
-        source,
+        err: source,
     })
 }
 

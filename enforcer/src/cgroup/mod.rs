@@ -20,7 +20,7 @@ pub use discovery::{
     CgroupLayout, ControllerState, Cover, Hierarchy, KernelController, MountEntry, Shadowed,
     discover,
 };
-pub use freezer::{Freezer, freeze, thaw};
+pub use freezer::{Freezer, freeze};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
 pub use mount::{
     KeptMount, KeptReason, MountedController, ReleaseOutcome, mount_controller, plan_mounting,

@@ -32,14 +32,14 @@ pub enum MountError {
         why: String,
     },
     /// A system call failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {err}")]
     System {
         /// What was tried (`mount cgroup -o net_cls on`, `unmount`).
         action: String,
         /// The mount point.
         path: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
 }
 
@@ -110,12 +110,12 @@ pub fn mount_controller(
     let system = |action: String, source: nix::Error| MountError::System {
         action,
         path: target.clone(),
-        source: source.into(),
+        err: source.into(),
     };
     std::fs::create_dir_all(&target).map_err(|source| MountError::System {
         action: "create".into(),
         path: target.clone(),
-        source,
+        err: source,
     })?;
     nix::mount::mount(
         Some("cgroup"),
@@ -166,7 +166,7 @@ pub fn unmount_controller(mounted: &MountedController) -> Result<(), MountError>
     let system = |action: &str, source: nix::Error| MountError::System {
         action: action.to_string(),
         path: mount_point.clone(),
-        source: source.into(),
+        err: source.into(),
     };
     loop {
         while kernel_row(controller).is_some_and(|(_, cgroups)| cgroups > 1)
@@ -321,12 +321,12 @@ pub enum KeptReason {
     #[error("it holds several controllers ({0}); the enforcer mounts one per hierarchy")]
     NotOurs(String),
     /// Its mount point is not readable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {err}")]
     Unreadable {
         /// The mount point.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Unmounting failed.
     #[error(transparent)]
@@ -400,7 +400,7 @@ pub fn release_mounts(base: &Path) -> ReleaseOutcome {
             Err(source) => {
                 outcome.kept.push(kept(KeptReason::Unreadable {
                     path: hierarchy.mount_point.clone(),
-                    source,
+                    err: source,
                 }));
                 continue;
             }

@@ -742,7 +742,7 @@ impl Planner<'_> {
                     PlanError::Unsupported {
                         field: "devices".into(),
                         version: "v1",
-                        why,
+                        why: why.to_string(),
                     }
                 })?;
                 for (file, value) in writes {
@@ -766,7 +766,7 @@ impl Planner<'_> {
                     .map_err(|why| PlanError::Unsupported {
                         field: "devices".into(),
                         version: "v2",
-                        why,
+                        why: why.to_string(),
                     })?
                     .len();
                 self.plan.device_program = Some(DeviceProgram {

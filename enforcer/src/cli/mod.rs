@@ -310,22 +310,11 @@ pub fn parse_label(text: &str) -> Result<(String, String), String> {
     enforcer::request::parse_label(text)
 }
 
-/// The error and its causes, `: `-separated, leaving out a cause whose
-/// text the message before it already ends with (errors that print their
-/// source themselves).
+/// The error and its causes, `: `-separated. Each library error either
+/// prints its cause or returns it as its source, never both, so the chain
+/// is printed as it is.
 pub fn describe_error(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.ends_with(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
+    format!("{error:#}")
 }
 
 /// Ignores SIGPIPE again, for the commands that supervise a workload: a

@@ -68,7 +68,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<i32> {
                         "FAIL  {}: {}: {}",
                         path.display(),
                         escape(&case.name),
-                        escape_message(&message)
+                        escape_message(&message.to_string())
                     );
                 }
             }

@@ -58,7 +58,7 @@ pub(crate) fn bytes(n: usize) -> String {
 pub enum PolicyErrorKind {
     /// The module file could not be read.
     #[error("cannot read module: {0}")]
-    Read(#[source] std::io::Error),
+    Read(std::io::Error),
     /// The bytes are not a valid Wasm (or WAT) module.
     #[error("not a valid WebAssembly module: {0}")]
     Compile(String),
@@ -147,6 +147,11 @@ pub enum PolicyErrorKind {
     /// The module trapped.
     #[error("trapped: {0}")]
     Trap(String),
+    /// An invariant of the enforcer itself broke (an export validated at
+    /// load time is gone or has changed type): a bug in the enforcer, not
+    /// something the policy did.
+    #[error("internal error: {0} (a bug in the enforcer, not in the policy)")]
+    Internal(String),
     /// `policy_alloc` returned a buffer outside linear memory.
     #[error("policy_alloc({len}) returned {ptr:#x}, which is not a buffer inside linear memory")]
     BadAlloc {

@@ -328,9 +328,9 @@ where
     Results: wasmtime::WasmResults,
 {
     match instance.get_module_export(&mut *store, export) {
-        Some(Extern::Func(func)) => func
-            .typed(&*store)
-            .map_err(|error| PolicyErrorKind::Trap(error.to_string())),
-        _ => Err(PolicyErrorKind::Trap("an ABI export vanished".into())),
+        Some(Extern::Func(func)) => func.typed(&*store).map_err(|error| {
+            PolicyErrorKind::Internal(format!("a validated ABI export changed type: {error}"))
+        }),
+        _ => Err(PolicyErrorKind::Internal("an ABI export vanished".into())),
     }
 }

@@ -38,98 +38,102 @@ use std::ffi::CString;
 
 use nix::libc;
 
-/// What failed in the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Stage {
+/// Declares [`Stage`] and [`Stage::ALL`] from one list, so the numbering
+/// on the error pipe and the table `decode` reads cannot drift apart.
+macro_rules! stages {
+    ($($(#[doc = $doc:literal])* $name:ident = $value:literal,)*) => {
+        /// What failed in the child (the step's number is the first word of
+        /// a [`ChildError`] record). Each variant says what the record's
+        /// [`detail`](ChildError::detail) holds; where it says nothing, the
+        /// detail is 0.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum Stage {
+            $($(#[doc = $doc])* $name = $value,)*
+        }
+
+        impl Stage {
+            /// Every stage, in the order of their numbers.
+            pub const ALL: &'static [Stage] = &[$(Stage::$name,)*];
+        }
+    };
+}
+
+stages! {
     /// Setting the parent-death signal.
     ParentDeath = 1,
     /// Waiting for the parent's release.
-    Release,
-    /// `setns` of `joins[index]`.
-    SetNs,
+    Release = 2,
+    /// `setns`; detail: the index into the joins
+    /// ([`Namespaces::setns`], the decision's joins in order).
+    SetNs = 3,
     /// `unshare` of the namespaces to create.
-    Unshare,
+    Unshare = 4,
     /// `fork` into the pid namespace or of the workload under init.
-    Fork,
+    Fork = 5,
     /// `sethostname`.
-    Hostname,
+    Hostname = 6,
     /// `setdomainname`.
-    Domainname,
+    Domainname = 7,
     /// Making mounts private.
-    PrivateMounts,
+    PrivateMounts = 8,
     /// Mounting `/proc`.
-    MountProc,
-    /// Redirecting standard input and output.
-    Stdio,
-    /// `setrlimit` of `rlimits[index]`.
-    Rlimit,
-    /// Dropping capability `index` from the bounding set.
-    Bounding,
+    MountProc = 9,
+    /// Redirecting standard input and output; detail: the target
+    /// descriptor (0, 1 or 2).
+    Stdio = 10,
+    /// `setrlimit`; detail: the index into [`Credentials::rlimits`].
+    Rlimit = 11,
+    /// Dropping a capability from the bounding set; detail: the capability
+    /// number.
+    Bounding = 12,
     /// `setgroups`.
-    Groups,
-    /// `setresgid`.
-    Gid,
-    /// `setresuid`.
-    Uid,
-    /// `capset`.
-    Capabilities,
-    /// Raising ambient capability `index`.
-    Ambient,
+    Groups = 13,
+    /// `setresgid`; detail: the gid.
+    Gid = 14,
+    /// `setresuid`; detail: the uid.
+    Uid = 15,
+    /// `capget` or `capset`.
+    Capabilities = 16,
+    /// Raising an ambient capability; detail: the capability number.
+    Ambient = 17,
     /// `PR_SET_NO_NEW_PRIVS`.
-    NoNewPrivileges,
-    /// `execve` of `candidates[index]`.
-    Exec,
-    /// `setsid`, or making the terminal the controlling one.
-    Session,
-    /// Keeping only the descriptors the workload may have.
-    Descriptors,
+    NoNewPrivileges = 18,
+    /// `execve`; detail: the index into [`Exec::candidates`].
+    Exec = 19,
+    /// Starting a session; detail: 0 for `setsid`, 1 for making the
+    /// terminal the controlling one (`TIOCSCTTY`).
+    Session = 20,
+    /// Keeping only the descriptors the workload may have; detail: the
+    /// descriptor (a preserved one, or the first of the range marked
+    /// close-on-exec).
+    Descriptors = 21,
     /// `chdir` into the working directory.
-    Cwd,
+    Cwd = 22,
     /// `PR_SET_DUMPABLE`.
-    Dumpable,
+    Dumpable = 23,
 }
 
 impl Stage {
     fn from_u32(value: u32) -> Option<Stage> {
-        use Stage::*;
-        [
-            ParentDeath,
-            Release,
-            SetNs,
-            Unshare,
-            Fork,
-            Hostname,
-            Domainname,
-            PrivateMounts,
-            MountProc,
-            Stdio,
-            Rlimit,
-            Bounding,
-            Groups,
-            Gid,
-            Uid,
-            Capabilities,
-            Ambient,
-            NoNewPrivileges,
-            Exec,
-            Session,
-            Descriptors,
-            Cwd,
-            Dumpable,
-        ]
-        .into_iter()
-        .find(|stage| *stage as u32 == value)
+        Stage::ALL
+            .iter()
+            .copied()
+            .find(|stage| *stage as u32 == value)
     }
 }
 
-/// A failure record from the child.
+/// A failure record from the child: three native-endian words, the stage,
+/// its detail and the errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChildError {
     /// The step.
     pub stage: Stage,
-    /// Which item of the step (join, rlimit, capability, exec candidate).
-    pub index: u32,
+    /// Which item of the step failed; what it means depends on the stage
+    /// (each [`Stage`] variant documents it): an index into the plan's
+    /// joins, rlimits or exec candidates, a capability number, a uid or
+    /// gid, a descriptor.
+    pub detail: u32,
     /// The kernel's errno.
     pub errno: i32,
 }
@@ -138,20 +142,49 @@ pub struct ChildError {
 pub const RECORD_SIZE: usize = 12;
 
 impl ChildError {
-    /// Decodes a record.
+    /// Encodes the record (without allocating: the child calls this).
+    pub fn encode(&self) -> [u8; RECORD_SIZE] {
+        let mut record = [0u8; RECORD_SIZE];
+        record[0..4].copy_from_slice(&(self.stage as u32).to_ne_bytes());
+        record[4..8].copy_from_slice(&self.detail.to_ne_bytes());
+        record[8..12].copy_from_slice(&self.errno.to_ne_bytes());
+        record
+    }
+
+    /// Decodes a record; `None` for an unknown stage.
     pub fn decode(bytes: &[u8; RECORD_SIZE]) -> Option<ChildError> {
         let word = |at: usize| [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
         Some(ChildError {
             stage: Stage::from_u32(u32::from_ne_bytes(word(0)))?,
-            index: u32::from_ne_bytes(word(4)),
+            detail: u32::from_ne_bytes(word(4)),
             errno: i32::from_ne_bytes(word(8)),
         })
     }
 }
 
-/// Everything the child does, prepared by the parent. The pointer arrays
-/// point into the `CString`s held alongside them.
+/// Everything the child does, prepared by the parent
+/// (`spawn::plan_child`). The pointer arrays point into `CString`s
+/// the parent keeps alive alongside it.
 pub struct ChildPlan {
+    /// The pipes to the parent.
+    pub pipes: Pipes,
+    /// Supervision: the parent's death, the minimal init, the pid fork.
+    pub supervision: Supervision,
+    /// The standard streams.
+    pub stdio: Stdio,
+    /// Namespaces to join and create, and what a new one needs.
+    pub namespaces: Namespaces,
+    /// Names in a new uts namespace.
+    pub uts: Uts,
+    /// The workload's ids, capabilities and limits.
+    pub credentials: Credentials,
+    /// What to execute, and how.
+    pub exec: Exec,
+}
+
+/// The pipes between parent and child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pipes {
     /// Read end of the release pipe.
     pub release_fd: libc::c_int,
     /// Write end of the release pipe (the parent's; closed at once, so the
@@ -159,48 +192,69 @@ pub struct ChildPlan {
     pub release_write_fd: libc::c_int,
     /// Write end of the error pipe (close-on-exec).
     pub error_fd: libc::c_int,
+}
+
+/// How the sandbox is tied to the enforcer and supervised inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supervision {
     /// The parent's pid, to notice a parent that died before
     /// `PR_SET_PDEATHSIG` took effect.
     pub parent_pid: libc::pid_t,
     /// SIGKILL the sandbox when the enforcer dies (attached runs).
     pub die_with_parent: bool,
+    /// Fork once more to enter the joined or unshared pid namespace.
+    pub pid_fork: bool,
+    /// Run the minimal init when the child is pid 1 of a new namespace.
+    pub init: bool,
+    /// Where the enforcer's command line and environment strings lie in
+    /// memory (`arg_start..arg_end`, `env_start..env_end` of
+    /// `/proc/self/stat`): a supervisor that stays behind wipes them, so the
+    /// sandbox never sees the enforcer's arguments or environment. Only
+    /// set when a supervisor stays behind (an init or a pid fork).
+    pub process_title: Option<ProcessTitle>,
+}
+
+/// The sandbox's standard streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stdio {
+    /// The pseudo-terminal slave to make the controlling terminal and
+    /// standard streams (`-t`).
+    pub terminal: Option<libc::c_int>,
+    /// Open `/dev/null` to put on fds 0, 1 and 2 (detached runs).
+    pub null: Option<libc::c_int>,
+}
+
+/// The namespace work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespaces {
     /// In a new user namespace: the ids to take right after the release,
     /// keeping the namespace's capabilities for the steps before exec (its
     /// root when 0 is mapped, else the workload's ids, which validation
     /// made sure are mapped), so that no process of the sandbox keeps the
     /// enforcer's host ids.
-    pub namespace_ids: Option<(libc::uid_t, libc::gid_t)>,
-    /// The pseudo-terminal slave to make the controlling terminal and
-    /// standard streams (`-t`).
-    pub terminal: Option<libc::c_int>,
-    /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds N`);
-    /// every other one above 2 is closed at exec.
-    pub preserve_fds: u32,
-    /// Where the enforcer's command line and environment strings lie in
-    /// memory (`arg_start..arg_end`, `env_start..env_end` of
-    /// `/proc/self/stat`): a supervisor that stays behind wipes them, so the
-    /// sandbox never sees the enforcer's arguments or environment.
-    pub process_title: Option<ProcessTitle>,
-    /// The working directory, entered as the workload's user.
-    pub cwd: CString,
+    pub user_ids: Option<(libc::uid_t, libc::gid_t)>,
     /// `(fd, CLONE_NEW* type)` to `setns`, in order.
     pub setns: Vec<(libc::c_int, libc::c_int)>,
     /// Namespaces to `unshare` after joining.
     pub unshare_flags: libc::c_int,
-    /// Fork once more to enter the joined or unshared pid namespace.
-    pub pid_fork: bool,
-    /// Run the minimal init when the child is pid 1 of a new namespace.
-    pub init: bool,
-    /// `sethostname`.
-    pub hostname: Option<CString>,
-    /// `setdomainname`.
-    pub domainname: Option<CString>,
     /// Make every mount private (new mount namespace).
     pub private_mounts: bool,
     /// Mount a fresh `/proc` (new mount and pid namespaces).
     pub mount_proc: bool,
-    /// Open `/dev/null` to put on fds 0, 1 and 2 (detached runs).
-    pub null_stdio: Option<libc::c_int>,
+}
+
+/// Names set in a new uts namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uts {
+    /// `sethostname`.
+    pub hostname: Option<CString>,
+    /// `setdomainname`.
+    pub domainname: Option<CString>,
+}
+
+/// The workload's credentials and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
     /// `(resource, soft, hard)`.
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
     /// Capability bounding set to keep.
@@ -217,6 +271,15 @@ pub struct ChildPlan {
     pub umask: Option<libc::mode_t>,
     /// `PR_SET_NO_NEW_PRIVS`.
     pub no_new_privileges: bool,
+}
+
+/// The `execve` and what it inherits.
+pub struct Exec {
+    /// The working directory, entered as the workload's user.
+    pub cwd: CString,
+    /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds N`);
+    /// every other one above 2 is closed at exec.
+    pub preserve_fds: u32,
     /// The signal mask to restore before `execve`.
     pub signal_mask: libc::sigset_t,
     /// Paths to try with `execve`, in order.
@@ -258,17 +321,19 @@ impl ProcessTitle {
 const SUPERVISOR_NAME: &[u8] = b"enforcer-init\0";
 
 /// Reports `stage` failing with the current errno and exits.
-unsafe fn fail(plan: &ChildPlan, stage: Stage, index: u32) -> ! {
-    unsafe { fail_with(plan, stage, index, *libc::__errno_location()) }
+unsafe fn fail(plan: &ChildPlan, stage: Stage, detail: u32) -> ! {
+    unsafe { fail_with(plan, stage, detail, *libc::__errno_location()) }
 }
 
-unsafe fn fail_with(plan: &ChildPlan, stage: Stage, index: u32, errno: i32) -> ! {
-    let mut record = [0u8; RECORD_SIZE];
-    record[0..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-    record[4..8].copy_from_slice(&index.to_ne_bytes());
-    record[8..12].copy_from_slice(&errno.to_ne_bytes());
+unsafe fn fail_with(plan: &ChildPlan, stage: Stage, detail: u32, errno: i32) -> ! {
+    let record = ChildError {
+        stage,
+        detail,
+        errno,
+    }
+    .encode();
     unsafe {
-        libc::write(plan.error_fd, record.as_ptr().cast(), RECORD_SIZE);
+        libc::write(plan.pipes.error_fd, record.as_ptr().cast(), RECORD_SIZE);
         libc::_exit(127)
     }
 }
@@ -280,14 +345,14 @@ unsafe fn fail_with(plan: &ChildPlan, stage: Stage, index: u32, errno: i32) -> !
 /// the parent before it.
 pub unsafe fn run(plan: &ChildPlan) -> ! {
     unsafe {
-        libc::close(plan.release_write_fd);
+        libc::close(plan.pipes.release_write_fd);
         arm_parent_death(plan, true);
         let mut byte = 0u8;
-        if libc::read(plan.release_fd, (&mut byte as *mut u8).cast(), 1) != 1 {
+        if libc::read(plan.pipes.release_fd, (&mut byte as *mut u8).cast(), 1) != 1 {
             // The parent gave up before releasing us: nothing to report.
             libc::_exit(1);
         }
-        libc::close(plan.release_fd);
+        libc::close(plan.pipes.release_fd);
         // Nothing of the sandbox may trace this process or read its
         // memory while it still holds the enforcer's state (its exec
         // makes the workload's image dumpable again).
@@ -299,7 +364,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         if libc::setsid() < 0 {
             fail(plan, Stage::Session, 0);
         }
-        if let Some(terminal) = plan.terminal {
+        if let Some(terminal) = plan.stdio.terminal {
             if libc::ioctl(terminal, libc::TIOCSCTTY, 0) != 0 {
                 fail(plan, Stage::Session, 1);
             }
@@ -311,7 +376,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         }
         // Before any fork: a detached sandbox's init must not hold the
         // enforcer's standard output either.
-        if let Some(null) = plan.null_stdio {
+        if let Some(null) = plan.stdio.null {
             for target in 0..3 {
                 if libc::dup2(null, target) < 0 {
                     fail(plan, Stage::Stdio, target as u32);
@@ -319,7 +384,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             }
         }
 
-        if let Some((uid, gid)) = plan.namespace_ids {
+        if let Some((uid, gid)) = plan.namespaces.user_ids {
             // Born in a new user namespace with the host ids it had: take
             // mapped ids (mapped to unprivileged host ids) and drop the
             // host's supplementary groups at once, keeping the namespace's
@@ -328,31 +393,31 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             // A change of credentials clears the parent-death signal.
             arm_parent_death(plan, true);
         }
-        for (index, (fd, kind)) in plan.setns.iter().enumerate() {
+        for (index, (fd, kind)) in plan.namespaces.setns.iter().enumerate() {
             if libc::setns(*fd, *kind) != 0 {
                 fail(plan, Stage::SetNs, index as u32);
             }
         }
-        if plan.unshare_flags != 0 && libc::unshare(plan.unshare_flags) != 0 {
+        if plan.namespaces.unshare_flags != 0 && libc::unshare(plan.namespaces.unshare_flags) != 0 {
             fail(plan, Stage::Unshare, 0);
         }
         let mut supervised = false;
-        if plan.pid_fork {
+        if plan.supervision.pid_fork {
             fork_and_supervise(plan);
             supervised = true;
         }
 
-        if let Some(name) = &plan.hostname
+        if let Some(name) = &plan.uts.hostname
             && libc::sethostname(name.as_ptr(), name.as_bytes().len()) != 0
         {
             fail(plan, Stage::Hostname, 0);
         }
-        if let Some(name) = &plan.domainname
+        if let Some(name) = &plan.uts.domainname
             && libc::setdomainname(name.as_ptr(), name.as_bytes().len()) != 0
         {
             fail(plan, Stage::Domainname, 0);
         }
-        if plan.private_mounts
+        if plan.namespaces.private_mounts
             && libc::mount(
                 std::ptr::null(),
                 c"/".as_ptr(),
@@ -363,7 +428,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         {
             fail(plan, Stage::PrivateMounts, 0);
         }
-        if plan.mount_proc
+        if plan.namespaces.mount_proc
             && libc::mount(
                 c"proc".as_ptr(),
                 c"/proc".as_ptr(),
@@ -374,7 +439,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         {
             fail(plan, Stage::MountProc, 0);
         }
-        if plan.init && libc::getpid() == 1 {
+        if plan.supervision.init && libc::getpid() == 1 {
             fork_and_supervise(plan);
             supervised = true;
         }
@@ -382,7 +447,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         apply_privileges(plan);
         arm_parent_death(plan, !supervised);
         // As the workload's user, so directory permissions apply.
-        if libc::chdir(plan.cwd.as_ptr()) != 0 {
+        if libc::chdir(plan.exec.cwd.as_ptr()) != 0 {
             fail(plan, Stage::Cwd, 0);
         }
         keep_only_workload_descriptors(plan);
@@ -390,7 +455,11 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         // signal stays ignored across execve, so the workload gets the
         // default back (as std's Command gives its children).
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::sigprocmask(libc::SIG_SETMASK, &plan.signal_mask, std::ptr::null_mut());
+        libc::sigprocmask(
+            libc::SIG_SETMASK,
+            &plan.exec.signal_mask,
+            std::ptr::null_mut(),
+        );
         exec(plan)
     }
 }
@@ -401,7 +470,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
 /// in between), so a different parent means it died already.
 unsafe fn arm_parent_death(plan: &ChildPlan, parent_is_enforcer: bool) {
     unsafe {
-        if !plan.die_with_parent {
+        if !plan.supervision.die_with_parent {
             return;
         }
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
@@ -410,7 +479,7 @@ unsafe fn arm_parent_death(plan: &ChildPlan, parent_is_enforcer: bool) {
         // The parent may have died before the signal was armed. (In a new
         // pid namespace the parent is outside it: getppid() is 0.)
         let parent = libc::getppid();
-        if parent_is_enforcer && parent != 0 && parent != plan.parent_pid {
+        if parent_is_enforcer && parent != 0 && parent != plan.supervision.parent_pid {
             libc::_exit(1);
         }
     }
@@ -436,7 +505,7 @@ unsafe fn fork_and_supervise(plan: &ChildPlan) {
         }
         // The child of a supervisor dies with it (its parent_pid check
         // does not apply: its parent is the supervisor).
-        if plan.die_with_parent {
+        if plan.supervision.die_with_parent {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         }
     }
@@ -450,7 +519,7 @@ unsafe fn hide_enforcer_memory(plan: &ChildPlan) {
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_NAME, SUPERVISOR_NAME.as_ptr(), 0, 0, 0);
-        let Some(title) = plan.process_title else {
+        let Some(title) = plan.supervision.process_title else {
             return;
         };
         for (start, end) in [title.args, title.env] {
@@ -509,7 +578,7 @@ unsafe fn keep_only_kill_capability() {
 /// error pipe working until the exec succeeds.)
 unsafe fn keep_only_workload_descriptors(plan: &ChildPlan) {
     unsafe {
-        let first_closed = 3 + plan.preserve_fds;
+        let first_closed = 3 + plan.exec.preserve_fds;
         for fd in 3..first_closed {
             if libc::fcntl(fd as libc::c_int, libc::F_SETFD, 0) != 0 {
                 fail(plan, Stage::Descriptors, fd);
@@ -646,7 +715,7 @@ const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 unsafe fn apply_privileges(plan: &ChildPlan) {
     unsafe {
-        for (index, (resource, soft, hard)) in plan.rlimits.iter().enumerate() {
+        for (index, (resource, soft, hard)) in plan.credentials.rlimits.iter().enumerate() {
             let limit = libc::rlimit {
                 rlim_cur: *soft,
                 rlim_max: *hard,
@@ -661,16 +730,16 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
                 break; // past the kernel's last capability
             }
             if present == 1
-                && plan.bounding & (1 << capability) == 0
+                && plan.credentials.bounding & (1 << capability) == 0
                 && libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) != 0
             {
                 fail(plan, Stage::Bounding, capability);
             }
         }
         {
-            let (uid, gid) = plan.ids;
+            let (uid, gid) = plan.credentials.ids;
             libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
-            if set_groups(&plan.groups) != 0 {
+            if set_groups(&plan.credentials.groups) != 0 {
                 fail(plan, Stage::Groups, 0);
             }
             if set_ids(libc::SYS_setresgid, gid) != 0 {
@@ -681,7 +750,7 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
             }
             libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
         }
-        let (effective, permitted, inheritable) = plan.capabilities;
+        let (effective, permitted, inheritable) = plan.credentials.capabilities;
         let header = CapHeader {
             version: CAPABILITY_VERSION_3,
             pid: 0,
@@ -709,7 +778,7 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
             0,
         );
         for capability in 0..64u32 {
-            if plan.ambient & (1 << capability) != 0
+            if plan.credentials.ambient & (1 << capability) != 0
                 && libc::prctl(
                     libc::PR_CAP_AMBIENT,
                     libc::PR_CAP_AMBIENT_RAISE,
@@ -721,10 +790,12 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
                 fail(plan, Stage::Ambient, capability);
             }
         }
-        if let Some(mask) = plan.umask {
+        if let Some(mask) = plan.credentials.umask {
             libc::umask(mask);
         }
-        if plan.no_new_privileges && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+        if plan.credentials.no_new_privileges
+            && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        {
             fail(plan, Stage::NoNewPrivileges, 0);
         }
     }
@@ -735,8 +806,12 @@ unsafe fn apply_privileges(plan: &ChildPlan) {
 unsafe fn exec(plan: &ChildPlan) -> ! {
     unsafe {
         let mut reported: Option<(u32, i32)> = None;
-        for (index, candidate) in plan.candidates.iter().enumerate() {
-            libc::execve(candidate.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+        for (index, candidate) in plan.exec.candidates.iter().enumerate() {
+            libc::execve(
+                candidate.as_ptr(),
+                plan.exec.argv.as_ptr(),
+                plan.exec.envp.as_ptr(),
+            );
             let errno = *libc::__errno_location();
             let telling = errno != libc::ENOENT && errno != libc::ENOTDIR;
             match reported {
@@ -759,20 +834,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_round_trip() {
+    fn every_stage_round_trips() {
+        for (position, stage) in Stage::ALL.iter().enumerate() {
+            // Numbered from 1 in the order listed, with no gaps.
+            assert_eq!(*stage as u32, position as u32 + 1);
+            let record = ChildError {
+                stage: *stage,
+                detail: 3 + position as u32,
+                errno: libc::EACCES,
+            };
+            assert_eq!(ChildError::decode(&record.encode()), Some(record));
+        }
+    }
+
+    #[test]
+    fn records_are_three_native_words() {
+        let record = ChildError {
+            stage: Stage::Exec,
+            detail: 3,
+            errno: libc::EACCES,
+        }
+        .encode();
+        assert_eq!(record[0..4], (Stage::Exec as u32).to_ne_bytes());
+        assert_eq!(record[4..8], 3u32.to_ne_bytes());
+        assert_eq!(record[8..12], libc::EACCES.to_ne_bytes());
+    }
+
+    #[test]
+    fn unknown_stages_are_refused() {
         let mut bytes = [0u8; RECORD_SIZE];
-        bytes[0..4].copy_from_slice(&(Stage::Exec as u32).to_ne_bytes());
-        bytes[4..8].copy_from_slice(&3u32.to_ne_bytes());
-        bytes[8..12].copy_from_slice(&libc::EACCES.to_ne_bytes());
-        assert_eq!(
-            ChildError::decode(&bytes),
-            Some(ChildError {
-                stage: Stage::Exec,
-                index: 3,
-                errno: libc::EACCES
-            })
-        );
-        bytes[0..4].copy_from_slice(&999u32.to_ne_bytes());
-        assert_eq!(ChildError::decode(&bytes), None);
+        for unknown in [0, Stage::ALL.len() as u32 + 1, 999] {
+            bytes[0..4].copy_from_slice(&unknown.to_ne_bytes());
+            assert_eq!(ChildError::decode(&bytes), None, "{unknown}");
+        }
     }
 }

@@ -476,7 +476,7 @@ pub fn release_mounts(states: &StateDir, base: &Path) -> anyhow::Result<cgroup::
     let _directory = match states.lock_directory() {
         Ok(lock) => Some(lock),
         // No state directory: no run of it is under way.
-        Err(StateError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
+        Err(StateError::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(error.into()),
     };
     Ok(cgroup::release_mounts(base))

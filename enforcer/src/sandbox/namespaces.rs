@@ -151,14 +151,14 @@ pub enum NamespaceError {
         why: String,
     },
     /// The path cannot be opened.
-    #[error("namespaces[{index}].path {path}: {source}")]
+    #[error("namespaces[{index}].path {path}: {err}")]
     Open {
         /// Index in the decision.
         index: usize,
         /// The path.
         path: String,
         /// The error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// The file is a namespace of another type, or no namespace.
     #[error("namespaces[{index}].path {path} is not a {expected} namespace{actual}")]
@@ -341,7 +341,7 @@ pub fn prepare(
                 let file = std::fs::File::open(&path).map_err(|source| NamespaceError::Open {
                     index,
                     path: path.display().to_string(),
-                    source,
+                    err: source,
                 })?;
                 (path, file)
             }

@@ -72,18 +72,30 @@ pub fn rlimit_resource(name: &str) -> Option<libc::c_int> {
     crate::linux::rlimit_number(name).and_then(|number| libc::c_int::try_from(number).ok())
 }
 
-fn mask<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<u64, String> {
+/// A name in a normalised `process` that has no number (validation
+/// refuses them, so this is a decision that skipped validation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrivilegesError {
+    /// Not a capability name.
+    #[error("{0:?} is not a capability")]
+    UnknownCapability(String),
+    /// Not a resource limit name.
+    #[error("{0:?} is not a resource limit")]
+    UnknownRlimit(String),
+}
+
+fn mask<'a>(names: impl IntoIterator<Item = &'a String>) -> Result<u64, PrivilegesError> {
     names.into_iter().try_fold(0u64, |mask, name| {
         capability_number(name)
             .map(|number| mask | (1 << number))
-            .ok_or_else(|| format!("{name:?} is not a capability"))
+            .ok_or_else(|| PrivilegesError::UnknownCapability(name.clone()))
     })
 }
 
 impl Privileges {
     /// The numbers the child applies for a normalised `process`. Names
     /// were checked by validation; an unknown one is still an error.
-    pub fn from_normal(process: &NormalProcess) -> Result<Privileges, String> {
+    pub fn from_normal(process: &NormalProcess) -> Result<Privileges, PrivilegesError> {
         let NormalProcess {
             user,
             capabilities,
@@ -97,7 +109,7 @@ impl Privileges {
             .map(|(kind, value)| {
                 rlimit_resource(kind)
                     .map(|resource| (resource, value.soft, value.hard))
-                    .ok_or_else(|| format!("{kind:?} is not a resource limit"))
+                    .ok_or_else(|| PrivilegesError::UnknownRlimit(kind.clone()))
             })
             .collect::<Result<_, _>>()?;
         Ok(Privileges {
@@ -189,6 +201,27 @@ mod tests {
             privileges
                 .rlimits
                 .contains(&(libc::RLIMIT_NOFILE as libc::c_int, 64, 128))
+        );
+    }
+
+    #[test]
+    fn unknown_names_are_typed_errors() {
+        let context = crate::decision::Context::typical();
+        let mut process = crate::decision::normalize(&Decision::allow(), &context).process;
+        process.capabilities.ambient.insert("CAP_WIZARD".into());
+        assert_eq!(
+            Privileges::from_normal(&process),
+            Err(PrivilegesError::UnknownCapability("CAP_WIZARD".into()))
+        );
+        let mut process = crate::decision::normalize(&Decision::allow(), &context).process;
+        process.rlimits.insert(
+            "RLIMIT_WIZARD".into(),
+            *process.rlimits.values().next().expect("rlimits"),
+        );
+        let error = Privileges::from_normal(&process).expect_err("unknown rlimit");
+        assert_eq!(
+            error.to_string(),
+            "\"RLIMIT_WIZARD\" is not a resource limit"
         );
     }
 

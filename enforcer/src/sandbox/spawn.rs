@@ -64,23 +64,23 @@ pub enum SpawnError {
         what: String,
     },
     /// A system call in the parent failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {err}")]
     Parent {
         /// What was being done.
         what: String,
         /// The error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// Moving the child into its cgroups failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroup::CgroupError),
     /// The child reported a failure.
-    #[error("{message}: {source}")]
+    #[error("{message}: {err}")]
     Child {
         /// What failed, with the path or value.
         message: String,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
         /// The raw record.
         record: ChildError,
     },
@@ -110,20 +110,80 @@ pub fn exec_candidates(program: &str, path: Option<&OsStr>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Strings and arrays the child reads; kept alive until it has exec'd.
-struct Prepared {
-    plan: ChildPlan,
+/// The child's plan with the strings its pointer arrays point into; kept
+/// alive until the child has exec'd.
+pub(crate) struct PlannedChild {
+    /// The plan.
+    pub plan: ChildPlan,
     _argv: Vec<CString>,
     _envp: Vec<CString>,
-    candidates: Vec<PathBuf>,
+    /// The paths `execve` tries, for the error messages.
+    pub candidates: Vec<PathBuf>,
+}
+
+/// What the parent opened or read for the child before planning it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildIo {
+    /// The release and error pipes.
+    pub pipes: child::Pipes,
+    /// `/dev/null`, opened for a detached run.
+    pub null: Option<libc::c_int>,
+    /// The enforcer's pid.
+    pub parent_pid: libc::pid_t,
+    /// Where this process's argument and environment strings lie (read
+    /// only when [`supervisor_stays`]).
+    pub process_title: Option<child::ProcessTitle>,
+}
+
+/// A plan, and the descriptors it names that this side keeps open.
+struct Prepared {
+    planned: PlannedChild,
     _null: Option<std::fs::File>,
 }
 
-fn prepare(
+fn prepare(options: &SpawnOptions<'_>, pipes: child::Pipes) -> Result<Prepared, SpawnError> {
+    let null = if options.null_stdio {
+        Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|source| SpawnError::Parent {
+                    what: "cannot open /dev/null".into(),
+                    err: source,
+                })?,
+        )
+    } else {
+        None
+    };
+    let io = ChildIo {
+        pipes,
+        null: null.as_ref().map(AsRawFd::as_raw_fd),
+        parent_pid: std::process::id() as libc::pid_t,
+        process_title: supervisor_stays(options)
+            .then(child::ProcessTitle::of_this_process)
+            .flatten(),
+    };
+    Ok(Prepared {
+        planned: plan_child(options, io)?,
+        _null: null,
+    })
+}
+
+/// Whether a supervisor stays behind in the sandbox (an init or the
+/// parent of a pid fork), which wipes the enforcer's strings.
+fn supervisor_stays(options: &SpawnOptions<'_>) -> bool {
+    options.init || options.namespaces.needs_pid_fork()
+}
+
+/// The child's plan for `options`: a pure function of the options (the
+/// normal decision's namespaces, names and privileges, the run's
+/// settings) and of what the parent opened (`io`). Nothing here touches
+/// the system, so the plan is built and checked before the clone.
+pub(crate) fn plan_child(
     options: &SpawnOptions<'_>,
-    (release_fd, release_write_fd): (libc::c_int, libc::c_int),
-    error_fd: libc::c_int,
-) -> Result<Prepared, SpawnError> {
+    io: ChildIo,
+) -> Result<PlannedChild, SpawnError> {
     let program = options.command.first().ok_or(SpawnError::NoCommand)?;
     let argv: Vec<CString> = options
         .command
@@ -148,20 +208,6 @@ fn prepare(
             )
         })
         .collect::<Result<_, _>>()?;
-    let null = if options.null_stdio {
-        Some(
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-                .map_err(|source| SpawnError::Parent {
-                    what: "cannot open /dev/null".into(),
-                    source,
-                })?,
-        )
-    } else {
-        None
-    };
     let privileges = options.privileges;
     let namespaces = options.namespaces;
     let new_mount = namespaces.creates(NamespaceType::Mount);
@@ -174,58 +220,63 @@ fn prepare(
             .collect::<Vec<_>>()
     };
     let plan = ChildPlan {
-        release_fd,
-        release_write_fd,
-        error_fd,
-        parent_pid: std::process::id() as libc::pid_t,
-        die_with_parent: options.die_with_parent,
-        namespace_ids: namespace_ids(options),
-        terminal: options.terminal.map(|fd| fd.as_raw_fd()),
-        preserve_fds: options.preserve_fds,
-        // Only a supervisor that stays behind (an init or a pid fork) needs
-        // to know where to wipe.
-        process_title: (options.init || namespaces.needs_pid_fork())
-            .then(child::ProcessTitle::of_this_process)
-            .flatten(),
-        cwd: cstring("the working directory", privileges.cwd.clone().into_bytes())?,
-        setns: namespaces.setns_list(),
-        unshare_flags: namespaces.unshare_flags,
-        pid_fork: namespaces.needs_pid_fork(),
-        init: options.init,
-        hostname: options
-            .hostname
-            .map(|name| cstring("the hostname", name.as_bytes().to_vec()))
-            .transpose()?,
-        domainname: options
-            .domainname
-            .map(|name| cstring("the domain name", name.as_bytes().to_vec()))
-            .transpose()?,
-        private_mounts: new_mount,
-        mount_proc: new_mount && namespaces.creates(NamespaceType::Pid) && new_pid,
-        null_stdio: null.as_ref().map(AsRawFd::as_raw_fd),
-        rlimits: privileges.rlimits.clone(),
-        bounding: privileges.capabilities.bounding,
-        ids: (privileges.user.0, privileges.user.1),
-        groups: privileges.user.2.clone(),
-        capabilities: (
-            privileges.capabilities.effective,
-            privileges.capabilities.permitted,
-            privileges.capabilities.inheritable,
-        ),
-        ambient: privileges.capabilities.ambient,
-        umask: privileges.umask,
-        no_new_privileges: privileges.no_new_privileges,
-        signal_mask: options.signal_mask,
-        candidates: candidate_strings,
-        argv: pointers(&argv),
-        envp: pointers(&envp),
+        pipes: io.pipes,
+        supervision: child::Supervision {
+            parent_pid: io.parent_pid,
+            die_with_parent: options.die_with_parent,
+            pid_fork: namespaces.needs_pid_fork(),
+            init: options.init,
+            process_title: io.process_title.filter(|_| supervisor_stays(options)),
+        },
+        stdio: child::Stdio {
+            terminal: options.terminal.map(|fd| fd.as_raw_fd()),
+            null: io.null,
+        },
+        namespaces: child::Namespaces {
+            user_ids: namespace_ids(options),
+            setns: namespaces.setns_list(),
+            unshare_flags: namespaces.unshare_flags,
+            private_mounts: new_mount,
+            mount_proc: new_mount && namespaces.creates(NamespaceType::Pid) && new_pid,
+        },
+        uts: child::Uts {
+            hostname: options
+                .hostname
+                .map(|name| cstring("the hostname", name.as_bytes().to_vec()))
+                .transpose()?,
+            domainname: options
+                .domainname
+                .map(|name| cstring("the domain name", name.as_bytes().to_vec()))
+                .transpose()?,
+        },
+        credentials: child::Credentials {
+            rlimits: privileges.rlimits.clone(),
+            bounding: privileges.capabilities.bounding,
+            ids: (privileges.user.0, privileges.user.1),
+            groups: privileges.user.2.clone(),
+            capabilities: (
+                privileges.capabilities.effective,
+                privileges.capabilities.permitted,
+                privileges.capabilities.inheritable,
+            ),
+            ambient: privileges.capabilities.ambient,
+            umask: privileges.umask,
+            no_new_privileges: privileges.no_new_privileges,
+        },
+        exec: child::Exec {
+            cwd: cstring("the working directory", privileges.cwd.clone().into_bytes())?,
+            preserve_fds: options.preserve_fds,
+            signal_mask: options.signal_mask,
+            candidates: candidate_strings,
+            argv: pointers(&argv),
+            envp: pointers(&envp),
+        },
     };
-    Ok(Prepared {
+    Ok(PlannedChild {
         plan,
         _argv: argv,
         _envp: envp,
         candidates,
-        _null: null,
     })
 }
 
@@ -270,7 +321,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(SpawnError::Parent {
             what: "cannot create a pipe".into(),
-            source: std::io::Error::last_os_error(),
+            err: std::io::Error::last_os_error(),
         });
     }
     // SAFETY: both are fresh descriptors owned by nobody else.
@@ -284,8 +335,11 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     let (error_read, error_write) = pipe()?;
     let prepared = prepare(
         options,
-        (release_read.as_raw_fd(), release_write.as_raw_fd()),
-        error_write.as_raw_fd(),
+        child::Pipes {
+            release_fd: release_read.as_raw_fd(),
+            release_write_fd: release_write.as_raw_fd(),
+            error_fd: error_write.as_raw_fd(),
+        },
     )?;
     let flags = options.namespaces.clone_flags | libc::SIGCHLD;
     let returns = join_in_this_thread(&options.namespaces.parent_joins)?;
@@ -309,12 +363,12 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if pid < 0 {
         return Err(SpawnError::Parent {
             what: "cannot clone the sandbox's first process".into(),
-            source: clone_error,
+            err: clone_error,
         });
     }
     if pid == 0 {
         // SAFETY: we are the child of the clone above.
-        unsafe { child::run(&prepared.plan) }
+        unsafe { child::run(&prepared.planned.plan) }
     }
     let pid = Pid::from_raw(pid as libc::pid_t);
     drop(release_read);
@@ -333,7 +387,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     nix::unistd::write(&release_write, &[1]).map_err(|error| {
         abort(SpawnError::Parent {
             what: "cannot release the sandbox's first process".into(),
-            source: error.into(),
+            err: error.into(),
         })
     })?;
     drop(release_write);
@@ -347,7 +401,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
             Err(error) => {
                 return Err(abort(SpawnError::Parent {
                     what: "cannot read the sandbox's start status".into(),
-                    source: error.into(),
+                    err: error.into(),
                 }));
             }
         }
@@ -359,12 +413,12 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     let Some(record) = ChildError::decode(&record).filter(|_| filled == RECORD_SIZE) else {
         return Err(SpawnError::Parent {
             what: "the sandbox's first process sent a garbled start status".into(),
-            source: std::io::Error::other("protocol error"),
+            err: std::io::Error::other("protocol error"),
         });
     };
     Err(SpawnError::Child {
-        message: describe(&record, options, &prepared.candidates),
-        source: std::io::Error::from_raw_os_error(record.errno),
+        message: describe(&record, options, &prepared.planned.candidates),
+        err: std::io::Error::from_raw_os_error(record.errno),
         record,
     })
 }
@@ -380,7 +434,7 @@ fn join_in_this_thread(
         let own = crate::linux::namespaces::proc_path("thread-self", join.kind);
         let file = std::fs::File::open(&own).map_err(|source| SpawnError::Parent {
             what: format!("cannot open {}", own.display()),
-            source,
+            err: source,
         })?;
         returns.push((OwnedFd::from(file), kind));
         // SAFETY: setns on descriptors we own.
@@ -393,7 +447,7 @@ fn join_in_this_thread(
                     join.kind,
                     join.path.display()
                 ),
-                source,
+                err: source,
             });
         }
     }
@@ -407,7 +461,7 @@ fn return_to(returns: &[(OwnedFd, libc::c_int)]) -> Result<(), SpawnError> {
         if unsafe { libc::setns(file.as_raw_fd(), *kind) } != 0 {
             return Err(SpawnError::Parent {
                 what: "cannot return to the enforcer's own namespaces".into(),
-                source: std::io::Error::last_os_error(),
+                err: std::io::Error::last_os_error(),
             });
         }
     }
@@ -416,14 +470,14 @@ fn return_to(returns: &[(OwnedFd, libc::c_int)]) -> Result<(), SpawnError> {
 
 /// What a child failure means, with the path or value involved.
 fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathBuf]) -> String {
-    let index = record.index as usize;
+    let detail = record.detail as usize;
     match record.stage {
         Stage::Exec => {
             let program = options.command.first().map(String::as_str).unwrap_or("");
             // What the sandbox could not see (a PATH directory it may not
             // search) is judged from here: no candidate at all is "not found".
             let none_exists = !candidates.iter().any(|candidate| candidate.exists());
-            match candidates.get(index) {
+            match candidates.get(detail) {
                 Some(_) if none_exists && !program.contains('/') => format!(
                     "cannot run {program:?}: not found in the sandbox's PATH ({})",
                     search_path(&workload_environment(options))
@@ -432,7 +486,7 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
                 None => format!("cannot execute {program:?}"),
             }
         }
-        Stage::SetNs => match options.namespaces.joins.get(index) {
+        Stage::SetNs => match options.namespaces.joins.get(detail) {
             Some(join) => format!(
                 "cannot join the {} namespace {} (setns)",
                 join.kind,
@@ -455,25 +509,25 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
         Stage::Stdio => {
             "cannot redirect the standard streams (to /dev/null or the sandbox's terminal)".into()
         }
-        Stage::Rlimit => match options.privileges.rlimits.get(index) {
+        Stage::Rlimit => match options.privileges.rlimits.get(detail) {
             Some((resource, soft, hard)) => {
                 format!("cannot set rlimit {resource} to soft {soft}, hard {hard}")
             }
             None => "cannot set an rlimit".into(),
         },
-        Stage::Bounding => format!("cannot drop capability {index} from the bounding set"),
+        Stage::Bounding => format!("cannot drop capability {detail} from the bounding set"),
         Stage::Groups => "cannot set the supplementary groups".into(),
-        Stage::Gid => format!("cannot switch to gid {index}"),
-        Stage::Uid => format!("cannot switch to uid {index}"),
+        Stage::Gid => format!("cannot switch to gid {detail}"),
+        Stage::Uid => format!("cannot switch to uid {detail}"),
         Stage::Capabilities => "cannot set the capability sets (capset)".into(),
-        Stage::Ambient => format!("cannot raise ambient capability {index}"),
+        Stage::Ambient => format!("cannot raise ambient capability {detail}"),
         Stage::NoNewPrivileges => "cannot set noNewPrivileges".into(),
         Stage::ParentDeath => "cannot set the parent-death signal".into(),
-        Stage::Session if index == 1 => {
+        Stage::Session if detail == 1 => {
             "cannot make the sandbox's terminal its controlling terminal (TIOCSCTTY)".into()
         }
         Stage::Session => "cannot start a session of the sandbox's own (setsid)".into(),
-        Stage::Descriptors => format!("cannot keep descriptor {index} for the workload"),
+        Stage::Descriptors => format!("cannot keep descriptor {detail} for the workload"),
         Stage::Cwd => format!(
             "cannot enter the working directory {:?} as uid {}",
             options.privileges.cwd, options.privileges.user.0
@@ -490,7 +544,7 @@ fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(),
     let write = |file: &Path, text: &str| {
         std::fs::write(file, text).map_err(|source| SpawnError::Parent {
             what: format!("cannot write {text:?} to {}", file.display()),
-            source,
+            err: source,
         })
     };
     let lines = |mappings: &[IdMapping]| {
@@ -511,6 +565,238 @@ fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{Context, NormalDecision, normalize};
+    use crate::sandbox::namespaces::{JoinAllowList, prepare as prepare_namespaces};
+    use policy_sdk::Decision;
+
+    /// What a run derives from a normal decision before spawning.
+    struct Fixture {
+        decision: NormalDecision,
+        namespaces: NamespaceSetup,
+        privileges: Privileges,
+        command: Vec<String>,
+    }
+
+    fn fixture(decision: &Decision) -> Fixture {
+        let decision = normalize(decision, &Context::typical());
+        let namespaces =
+            prepare_namespaces(&decision.namespaces, &JoinAllowList::default(), &|_| {
+                Err("no sandboxes here".into())
+            })
+            .expect("nothing to join");
+        let privileges = Privileges::from_normal(&decision.process).expect("valid names");
+        Fixture {
+            decision,
+            namespaces,
+            privileges,
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+        }
+    }
+
+    /// The options `sandbox::run` passes for an attached run without `-t`.
+    fn options(fixture: &Fixture) -> SpawnOptions<'_> {
+        SpawnOptions {
+            command: &fixture.command,
+            namespaces: &fixture.namespaces,
+            uid_mappings: &fixture.decision.uid_mappings,
+            gid_mappings: &fixture.decision.gid_mappings,
+            hostname: fixture.decision.hostname.as_deref(),
+            domainname: fixture.decision.domainname.as_deref(),
+            privileges: &fixture.privileges,
+            cgroup: None,
+            init: false,
+            die_with_parent: true,
+            null_stdio: false,
+            terminal: None,
+            preserve_fds: 0,
+            signal_mask: *nix::sys::signal::SigSet::empty().as_ref(),
+        }
+    }
+
+    const IO: ChildIo = ChildIo {
+        pipes: child::Pipes {
+            release_fd: 10,
+            release_write_fd: 11,
+            error_fd: 12,
+        },
+        null: None,
+        parent_pid: 4242,
+        process_title: Some(child::ProcessTitle {
+            args: (100, 200),
+            env: (200, 300),
+        }),
+    };
+
+    fn strings(pointers: &[*const libc::c_char]) -> Vec<String> {
+        assert_eq!(pointers.last(), Some(&std::ptr::null()), "NULL-terminated");
+        pointers[..pointers.len() - 1]
+            .iter()
+            // SAFETY: the pointers point into the planned child's strings,
+            // alive for the test.
+            .map(|&pointer| unsafe { std::ffi::CStr::from_ptr(pointer) })
+            .map(|string| string.to_str().expect("UTF-8").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_silent_decision_plans_the_workload_alone() {
+        let fixture = fixture(&Decision::allow());
+        let planned = plan_child(&options(&fixture), IO).expect("plans");
+        let plan = &planned.plan;
+        assert_eq!(plan.pipes, IO.pipes);
+        assert_eq!(
+            plan.supervision,
+            child::Supervision {
+                parent_pid: 4242,
+                die_with_parent: true,
+                pid_fork: false,
+                init: false,
+                // Nothing stays behind to wipe the enforcer's strings.
+                process_title: None,
+            }
+        );
+        assert_eq!(
+            plan.stdio,
+            child::Stdio {
+                terminal: None,
+                null: None
+            }
+        );
+        assert_eq!(
+            plan.namespaces,
+            child::Namespaces {
+                user_ids: None,
+                setns: vec![],
+                unshare_flags: 0,
+                private_mounts: false,
+                mount_proc: false,
+            }
+        );
+        assert_eq!(
+            plan.uts,
+            child::Uts {
+                hostname: None,
+                domainname: None
+            }
+        );
+        assert_eq!(
+            plan.credentials,
+            child::Credentials {
+                rlimits: fixture.privileges.rlimits.clone(),
+                bounding: 0,
+                ids: (1000, 1000),
+                groups: vec![],
+                capabilities: (0, 0, 0),
+                ambient: 0,
+                umask: None,
+                no_new_privileges: true,
+            }
+        );
+        assert_eq!(plan.exec.cwd.as_bytes(), b"/");
+        assert_eq!(plan.exec.preserve_fds, 0);
+        assert_eq!(strings(&plan.exec.argv), ["sh", "-c", "true"]);
+        assert_eq!(strings(&plan.exec.envp), fixture.privileges.env);
+        // `sh` is looked up in the workload's PATH, never the enforcer's.
+        let expected: Vec<PathBuf> = std::env::split_paths(DEFAULT_PATH)
+            .map(|directory| directory.join("sh"))
+            .collect();
+        assert_eq!(planned.candidates, expected);
+        let candidates: Vec<&[u8]> = plan.exec.candidates.iter().map(|c| c.as_bytes()).collect();
+        let expected: Vec<&[u8]> = expected.iter().map(|p| p.as_os_str().as_bytes()).collect();
+        assert_eq!(candidates, expected);
+    }
+
+    #[test]
+    fn a_user_namespace_takes_its_root_at_once_when_mapped() {
+        let fixture = fixture(&Decision::allow().root_in_user_namespace(100_000, 65_536));
+        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        assert_eq!(plan.namespaces.user_ids, Some((0, 0)));
+        assert_eq!(plan.credentials.ids, (0, 0));
+        assert_ne!(plan.credentials.bounding, 0);
+        assert_eq!(
+            plan.credentials.capabilities.0, plan.credentials.bounding,
+            "effective"
+        );
+    }
+
+    #[test]
+    fn a_user_namespace_without_root_takes_the_workloads_ids() {
+        let decision = Decision::allow()
+            .namespace(NamespaceType::User)
+            .map_ids(1000, 200_000, 1)
+            .run_as(1000, 1000);
+        let fixture = fixture(&decision);
+        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        assert_eq!(plan.namespaces.user_ids, Some((1000, 1000)));
+        assert_eq!(plan.credentials.ids, (1000, 1000));
+    }
+
+    #[test]
+    fn new_mount_and_pid_namespaces_get_private_mounts_and_proc() {
+        let fixture = fixture(&Decision::allow().standard_namespaces().hostname("box"));
+        let mut options = options(&fixture);
+        options.init = true;
+        let plan = plan_child(&options, IO).expect("plans").plan;
+        assert!(plan.namespaces.private_mounts);
+        assert!(plan.namespaces.mount_proc);
+        assert_eq!(plan.namespaces.user_ids, None);
+        // Created by clone: no pid fork; the init stays behind and wipes.
+        assert!(!plan.supervision.pid_fork);
+        assert!(plan.supervision.init);
+        assert_eq!(plan.supervision.process_title, IO.process_title);
+        assert_eq!(plan.uts.hostname.as_deref(), Some(c"box"));
+        assert_eq!(plan.uts.domainname, None);
+    }
+
+    #[test]
+    fn the_domain_name_is_planned_as_given() {
+        let mut fixture = fixture(&Decision::allow().namespace(NamespaceType::Uts));
+        fixture.decision.domainname = Some("example.org".into());
+        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        assert_eq!(plan.uts.domainname.as_deref(), Some(c"example.org"));
+        assert!(!plan.namespaces.private_mounts);
+    }
+
+    #[test]
+    fn a_terminal_preserved_descriptors_and_dev_null_are_planned() {
+        let fixture = fixture(&Decision::allow());
+        let terminal = std::fs::File::open("/dev/null").expect("open /dev/null");
+        let mut options = options(&fixture);
+        options.terminal = Some(std::os::fd::AsFd::as_fd(&terminal));
+        options.preserve_fds = 3;
+        let io = ChildIo {
+            null: Some(9),
+            ..IO
+        };
+        let plan = plan_child(&options, io).expect("plans").plan;
+        assert_eq!(plan.stdio.terminal, Some(terminal.as_raw_fd()));
+        assert_eq!(plan.stdio.null, Some(9));
+        assert_eq!(plan.exec.preserve_fds, 3);
+    }
+
+    #[test]
+    fn a_program_path_is_its_only_candidate() {
+        let mut fixture = fixture(&Decision::allow());
+        fixture.command = vec!["/bin/true".into()];
+        let planned = plan_child(&options(&fixture), IO).expect("plans");
+        assert_eq!(planned.candidates, [PathBuf::from("/bin/true")]);
+        assert_eq!(strings(&planned.plan.exec.argv), ["/bin/true"]);
+    }
+
+    #[test]
+    fn bad_strings_are_refused_before_the_clone() {
+        let mut fixture = fixture(&Decision::allow());
+        fixture.command = vec![];
+        assert!(matches!(
+            plan_child(&options(&fixture), IO),
+            Err(SpawnError::NoCommand)
+        ));
+        fixture.command = vec!["sh".into(), "a\0b".into()];
+        let Err(error) = plan_child(&options(&fixture), IO) else {
+            panic!("a NUL byte was planned");
+        };
+        assert_eq!(error.to_string(), "argument 1 contains a NUL byte");
+    }
 
     #[test]
     fn candidates_follow_path() {

@@ -265,14 +265,14 @@ pub enum StateError {
     #[error("{0:?} is not a sandbox id")]
     InvalidId(String),
     /// A system call failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {err}")]
     Io {
         /// What was tried (`open`, `write`, `remove`, ...).
         action: &'static str,
         /// The path.
         path: PathBuf,
         /// The kernel's error.
-        source: std::io::Error,
+        err: std::io::Error,
     },
     /// `state.json` does not parse, or belongs to another id.
     #[error("corrupt state file {path}: {why}")]
@@ -338,11 +338,11 @@ impl From<TrustError> for StateError {
             TrustError::Io {
                 action,
                 path,
-                source,
+                err: source,
             } => StateError::Io {
                 action,
                 path,
-                source,
+                err: source,
             },
         }
     }
@@ -352,7 +352,7 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> S
     move |errno| StateError::Io {
         action,
         path: path.to_path_buf(),
-        source: errno.into(),
+        err: errno.into(),
     }
 }
 
@@ -482,12 +482,12 @@ impl StateDir {
             .map_err(|source| StateError::Io {
                 action: "create the state directory",
                 path: self.root.clone(),
-                source,
+                err: source,
             })?;
         let root = self.open_root()?.ok_or_else(|| StateError::Io {
             action: "open the state directory",
             path: self.root.clone(),
-            source: std::io::ErrorKind::NotFound.into(),
+            err: std::io::ErrorKind::NotFound.into(),
         })?;
         // A fresh directory gets its lock, held, before it appears under
         // the id: nobody can lock or remove it half-made.
@@ -622,7 +622,7 @@ impl StateDir {
             let root = self.open_root()?.ok_or_else(|| StateError::Io {
                 action: "open the state directory",
                 path: self.root.clone(),
-                source: std::io::ErrorKind::NotFound.into(),
+                err: std::io::ErrorKind::NotFound.into(),
             })?;
             Ok(try_flock(root.as_fd(), &self.root)?.then_some(root))
         })?
@@ -666,7 +666,7 @@ impl StateDir {
             .map_err(|source| StateError::Io {
                 action: "write",
                 path: temporary.clone(),
-                source,
+                err: source,
             })?;
         nix::fcntl::renameat(&lock.directory, TEMPORARY_FILE, &lock.directory, STATE_FILE)
             .map_err(io_error("write", &target))
@@ -688,7 +688,7 @@ impl StateDir {
             .map_err(|source| StateError::Io {
                 action: "read",
                 path: path.clone(),
-                source,
+                err: source,
             })?;
         let state: SandboxState =
             serde_json::from_slice(&text).map_err(|error| StateError::Corrupt {

@@ -22,18 +22,18 @@ use super::signals;
 
 /// Why the terminal could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot set up the sandbox's terminal: {what}: {source}")]
+#[error("cannot set up the sandbox's terminal: {what}: {err}")]
 pub struct TtyError {
     /// The step.
     what: &'static str,
     /// The kernel's error.
-    source: std::io::Error,
+    err: std::io::Error,
 }
 
 fn failed(what: &'static str) -> impl FnOnce(nix::errno::Errno) -> TtyError {
     move |errno| TtyError {
         what,
-        source: errno.into(),
+        err: errno.into(),
     }
 }
 
@@ -108,7 +108,7 @@ impl Relay {
             .spawn(move || relay(master, stop_read))
             .map_err(|source| TtyError {
                 what: "starting the relay thread",
-                source,
+                err: source,
             })?;
         Ok(Relay {
             master: raw_master,
