@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use enforcer::cgroup::plan::{CgroupPlan, Value, plan};
-use enforcer::cgroup::{CgroupLayout, Hierarchy, KernelController};
+use enforcer::cgroup::{CgroupLayout, Hierarchy, KernelController, Version};
 use enforcer::sandbox::privileges::Privileges;
 use policy_model::host::typical_host;
 use policy_model::normal::NormalDecision;
@@ -931,13 +931,13 @@ fn repair(rng: &mut Rng, d: &mut Decision) {
 
 // ---------------------------------------------------------------- layouts
 
-fn hierarchy(mount: PathBuf, controllers: &[&str], unified: bool) -> Hierarchy {
+fn hierarchy(mount: PathBuf, controllers: &[&str], version: Version) -> Hierarchy {
     Hierarchy {
         mount_point: mount,
         root: PathBuf::from("/"),
-        unified,
+        version,
         controllers: controllers.iter().map(|c| c.to_string()).collect(),
-        enabled: if unified {
+        enabled: if version == Version::V2 {
             controllers.iter().map(|c| c.to_string()).collect()
         } else {
             Vec::new()
@@ -974,7 +974,7 @@ fn kernel_controllers() -> Vec<KernelController> {
 fn v1_hierarchies(base: &Path, groups: &[&[&str]]) -> Vec<Hierarchy> {
     groups
         .iter()
-        .map(|controllers| hierarchy(base.join(controllers.join(",")), controllers, false))
+        .map(|controllers| hierarchy(base.join(controllers.join(",")), controllers, Version::V1))
         .collect()
 }
 
@@ -1006,7 +1006,7 @@ fn layouts() -> Vec<(&'static str, CgroupLayout)> {
         v2: Some(hierarchy(
             PathBuf::from("/fake/v2"),
             &["cpuset", "cpu", "io", "memory", "hugetlb", "pids"],
-            true,
+            Version::V2,
         )),
         kernel_controllers: kernel_controllers(),
         ..CgroupLayout::default()
@@ -1027,7 +1027,7 @@ fn layouts() -> Vec<(&'static str, CgroupLayout)> {
         v2: Some(hierarchy(
             PathBuf::from("/fake/hybrid/unified"),
             &["hugetlb"],
-            true,
+            Version::V2,
         )),
         kernel_controllers: kernel_controllers(),
         ..CgroupLayout::default()

@@ -6,7 +6,7 @@ use std::path::Path;
 use policy_sdk::NamespaceType;
 use serde::Serialize;
 
-use crate::cgroup::{CgroupLayout, ControllerState, Hierarchy, discover};
+use crate::cgroup::{CgroupLayout, ControllerState, Hierarchy, Version, discover};
 
 /// Capabilities `run` needs when not root (numbers from
 /// [`crate::linux::CAPABILITIES`]).
@@ -227,7 +227,7 @@ pub fn hierarchy_rows(layout: &CgroupLayout) -> Vec<HierarchyRow> {
             mount_point: hierarchy.mount_point.display().to_string(),
             root: hierarchy.root.display().to_string(),
             controllers: hierarchy.controllers.clone(),
-            enabled: hierarchy.unified.then(|| hierarchy.enabled.clone()),
+            enabled: (hierarchy.version == Version::V2).then(|| hierarchy.enabled.clone()),
             name: hierarchy.name.clone(),
         })
         .collect()
@@ -250,7 +250,7 @@ pub fn shadowed_rows(layout: &CgroupLayout) -> Vec<ShadowedRow> {
 }
 
 fn version(hierarchy: &Hierarchy) -> &'static str {
-    if hierarchy.unified { "v2" } else { "v1" }
+    hierarchy.version.name()
 }
 
 /// The v1 hierarchies mounted below `base` (where `run
@@ -261,7 +261,7 @@ pub fn enforcer_mounts(layout: &CgroupLayout, base: &Path) -> Vec<EnforcerMountR
         .v1
         .iter()
         .chain(layout.shadowed.iter().map(|covered| &covered.hierarchy))
-        .filter(|hierarchy| !hierarchy.unified && hierarchy.mount_point.starts_with(base))
+        .filter(|hierarchy| hierarchy.version == Version::V1 && hierarchy.mount_point.starts_with(base))
         .map(|hierarchy| {
             let cgroups = layout
                 .kernel_controllers

@@ -15,6 +15,32 @@ use std::path::{Path, PathBuf};
 
 use policy_sdk::CgroupMode;
 
+/// The version of a cgroup hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// A v1 hierarchy (`cgroup`): one or more co-mounted controllers, or a
+    /// named one.
+    V1,
+    /// The unified hierarchy (`cgroup2`).
+    V2,
+}
+
+impl Version {
+    /// `v1` or `v2`, as messages and `check` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        }
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
 /// One mounted cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -24,8 +50,8 @@ pub struct Hierarchy {
     /// field, `/` unless a subtree was mounted), as `/proc/<pid>/cgroup`
     /// names cgroups.
     pub root: PathBuf,
-    /// `false` for a v1 hierarchy, `true` for cgroup2.
-    pub unified: bool,
+    /// Whether it is a v1 hierarchy or cgroup2.
+    pub version: Version,
     /// Controllers on it: those co-mounted on a v1 hierarchy, or those the
     /// v2 root offers (`cgroup.controllers`).
     pub controllers: Vec<String>,
@@ -40,14 +66,19 @@ impl Hierarchy {
     /// Whether `other` is the same hierarchy (mounted elsewhere): cgroup2
     /// is one hierarchy; a v1 one is known by its controllers and name.
     pub fn same_as(&self, other: &Hierarchy) -> bool {
-        self.unified == other.unified
-            && (self.unified || (self.controllers == other.controllers && self.name == other.name))
+        match (self.version, other.version) {
+            (Version::V2, Version::V2) => true,
+            (Version::V1, Version::V1) => {
+                self.controllers == other.controllers && self.name == other.name
+            }
+            _ => false,
+        }
     }
 
     /// `cgroup2`, or the v1 controllers and name as mount options
     /// (`cpu,cpuacct`, `name=systemd`).
     pub fn describe(&self) -> String {
-        if self.unified {
+        if self.version == Version::V2 {
             return "cgroup2".into();
         }
         let mut parts = self.controllers.clone();
@@ -166,7 +197,7 @@ pub fn parse_layout(mountinfo: &str, proc_cgroups: &str) -> CgroupLayout {
                 });
             }
             // Reached, or a fragment without its root mount: taken as is.
-            _ if hierarchy.unified => {
+            _ if hierarchy.version == Version::V2 => {
                 if layout.v2.is_none() {
                     layout.v2 = Some(hierarchy);
                 }
@@ -203,10 +234,10 @@ pub fn parse_layout(mountinfo: &str, proc_cgroups: &str) -> CgroupLayout {
 /// empty); `None` for any other filesystem.
 fn cgroup_hierarchy(mount: &MountEntry, known: &BTreeSet<&str>) -> Option<Hierarchy> {
     let options = mount.super_options.split(',');
-    let (unified, controllers, name) = match mount.fstype.as_str() {
-        "cgroup2" => (true, Vec::new(), None),
+    let (version, controllers, name) = match mount.fstype.as_str() {
+        "cgroup2" => (Version::V2, Vec::new(), None),
         "cgroup" => (
-            false,
+            Version::V1,
             options
                 .clone()
                 .filter(|option| known.contains(option))
@@ -222,7 +253,7 @@ fn cgroup_hierarchy(mount: &MountEntry, known: &BTreeSet<&str>) -> Option<Hierar
     Some(Hierarchy {
         mount_point: mount.mount_point.clone(),
         root: mount.root.clone(),
-        unified,
+        version,
         controllers,
         enabled: Vec::new(),
         name,
@@ -441,7 +472,7 @@ impl CgroupLayout {
                 let covered_v2 = self
                     .shadowed
                     .iter()
-                    .find(|covered| covered.hierarchy.unified);
+                    .find(|covered| covered.hierarchy.version == Version::V2);
                 match covered_v2 {
                     Some(covered) if self.v2.is_none() && row.hierarchy == 0 => shadowed(covered),
                     _ => ControllerState::Unmounted,
@@ -676,7 +707,7 @@ rdma	0	1	0
             layout
                 .shadowed
                 .iter()
-                .all(|covered| !covered.hierarchy.unified
+                .all(|covered| covered.hierarchy.version == Version::V1
                     && covered.hierarchy.controllers != ["memory"]),
             "{:?}",
             layout.shadowed

@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::discovery::{CgroupLayout, Hierarchy};
+use super::discovery::{CgroupLayout, Hierarchy, Version};
 pub use crate::linux::proc::{Membership, parse_proc_cgroup};
 
 /// Whether `line` is the one of `hierarchy`: the cgroup2 line for
 /// cgroup2, else the line with the same controllers and name.
 pub fn is_line_of(line: &Membership, hierarchy: &Hierarchy) -> bool {
-    if hierarchy.unified {
+    if hierarchy.version == Version::V2 {
         return line.is_unified();
     }
     let mut expected: Vec<String> = hierarchy.controllers.clone();

@@ -18,7 +18,7 @@ pub mod stats;
 pub use apply::{CgroupError, CreatedCgroup, create, join, members, remove};
 pub use discovery::{
     CgroupLayout, ControllerState, Cover, Hierarchy, KernelController, MountEntry, Shadowed,
-    discover,
+    Version, discover,
 };
 pub use freezer::{Freezer, freeze};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
