@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use common::{Run, enforcer};
 use enforcer::cgroup::{ControllerState, CreatedCgroup, discover};
 use enforcer::sandbox::namespaces;
-use enforcer::sandbox::state::{CgroupRecord, FORMAT_VERSION, ProcessRef, SandboxState, StateDir};
+use enforcer::sandbox::state::{FORMAT_VERSION, ProcessRef, SandboxState, StateDir};
 use policy_sdk::Decision;
 use sandbox::{Harness, alive, inode};
 use test_cgroup::{cannot_run, require, skipped, unique_root, wait_for};
@@ -112,7 +112,7 @@ fn planted(id: &str, process: Option<ProcessRef>, root: &str, leaves: &[PathBuf]
         command: vec!["sleep".into(), "600".into()],
         decision: Decision::allow(),
         cgroup_root: root.into(),
-        cgroup: CgroupRecord {
+        cgroup: CreatedCgroup {
             created: leaves.to_vec(),
             leaves: leaves.to_vec(),
         },

@@ -7,6 +7,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use super::cgroupfs::{self, NotCgroupfs};
 use super::devices_bpf;
 use super::freezer;
@@ -149,10 +151,12 @@ fn list_left(left: &[LeftDirectory]) -> String {
         .join(", ")
 }
 
-/// A cgroup created from a plan.
-#[derive(Debug, Clone)]
+/// A sandbox's cgroups: what [`create`] made from a plan, and what the
+/// sandbox's state file records (`state.json`'s `cgroup`, with these field
+/// names) so that later commands and `gc` find and remove them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedCgroup {
-    /// Directories this call created, in creation order.
+    /// Directories the sandbox created, in creation order, removed with it.
     pub created: Vec<PathBuf>,
     /// The sandbox's cgroup in each hierarchy.
     pub leaves: Vec<PathBuf>,

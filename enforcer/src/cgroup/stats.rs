@@ -309,8 +309,9 @@ fn parse_limit(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }
 
-/// Reads the stats of the cgroups at `leaves` (for a sandbox whose
-/// [`CreatedCgroup`] was saved as paths).
+/// Reads the stats of the cgroups at `leaves` alone (what `ps` and `stats`
+/// know of a sandbox from its state file, the leaves of its
+/// [`CreatedCgroup`]).
 pub fn read_leaves(leaves: &[PathBuf]) -> Stats {
     read(&CreatedCgroup {
         created: Vec::new(),

@@ -17,8 +17,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::state::CgroupRecord;
-use crate::cgroup::CgroupLayout;
+use crate::cgroup::{CgroupLayout, CreatedCgroup};
 
 /// A recorded cgroup the enforcer will not touch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +65,11 @@ pub fn is_valid_root(root: &str) -> bool {
 }
 
 /// Checks every directory `record` names, against `root` on `layout`.
-pub fn check(record: &CgroupRecord, root: &str, layout: &CgroupLayout) -> Result<(), ConfineError> {
+pub fn check(
+    record: &CreatedCgroup,
+    root: &str,
+    layout: &CgroupLayout,
+) -> Result<(), ConfineError> {
     if !is_valid_root(root) {
         return Err(ConfineError::Root(root.to_string()));
     }
@@ -142,7 +145,7 @@ fn is_cgroup_directory(path: &Path) -> Result<(), ConfineError> {
 
 /// Whether process `pid` is in every leaf of `record`, as its
 /// `/proc/<pid>/cgroup` shows (a record without leaves holds nothing).
-pub fn holds_process(record: &CgroupRecord, layout: &CgroupLayout, pid: i32) -> bool {
+pub fn holds_process(record: &CreatedCgroup, layout: &CgroupLayout, pid: i32) -> bool {
     let Ok(text) = crate::linux::proc::read_proc_cgroup(pid) else {
         return false;
     };
@@ -168,8 +171,8 @@ mod tests {
         )
     }
 
-    fn record(created: &[&str], leaves: &[&str]) -> CgroupRecord {
-        CgroupRecord {
+    fn record(created: &[&str], leaves: &[&str]) -> CreatedCgroup {
+        CreatedCgroup {
             created: created.iter().map(PathBuf::from).collect(),
             leaves: leaves.iter().map(PathBuf::from).collect(),
         }

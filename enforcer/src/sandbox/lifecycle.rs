@@ -303,11 +303,7 @@ fn confined(state: &SandboxState) -> anyhow::Result<(CreatedCgroup, CgroupLayout
     let layout = cgroup::discover();
     confine::check(&state.cgroup, &state.cgroup_root, &layout)
         .with_context(|| format!("sandbox {:?}", state.id))?;
-    let cgroup = CreatedCgroup {
-        created: state.cgroup.created.clone(),
-        leaves: state.cgroup.leaves.clone(),
-    };
-    Ok((cgroup, layout))
+    Ok((state.cgroup.clone(), layout))
 }
 
 /// Whether `supervisor` is the parent of `process` (an attached sandbox's

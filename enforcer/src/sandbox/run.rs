@@ -29,9 +29,7 @@ use crate::printable::escape_message;
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget};
 use super::privileges::Privileges;
 use super::spawn::{SpawnOptions, spawn};
-use super::state::{
-    CgroupRecord, FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir,
-};
+use super::state::{FORMAT_VERSION, Lock, PolicyRecord, ProcessRef, SandboxState, StateDir};
 use super::tty::{Relay, open_pty, wait_relaying};
 
 /// How long removing a sandbox's cgroups may take.
@@ -109,7 +107,7 @@ pub fn new_state(
         command: request.command.clone(),
         decision: decision.to_decision(),
         cgroup_root: cgroup_root.to_string(),
-        cgroup: CgroupRecord::default(),
+        cgroup: CreatedCgroup::default(),
         namespaces: BTreeMap::new(),
         namespace_owners: BTreeMap::new(),
         policies: chain
@@ -178,7 +176,7 @@ impl<'a> Launch<'a> {
                 .cloned()
                 .collect::<Vec<_>>(),
         );
-        state.cgroup = CgroupRecord {
+        state.cgroup = CreatedCgroup {
             created,
             leaves: plan.leaves.clone(),
         };
@@ -196,10 +194,7 @@ impl<'a> Launch<'a> {
         self.cgroup = Some(created.clone());
         let recorded = &state.cgroup.created;
         let remade = created.created.iter().any(|dir| !recorded.contains(dir));
-        state.cgroup = CgroupRecord {
-            created: created.created.clone(),
-            leaves: created.leaves.clone(),
-        };
+        state.cgroup = created.clone();
         if remade {
             self.states.save(state, lock)?;
         }

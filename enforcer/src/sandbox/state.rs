@@ -37,6 +37,7 @@ use policy_sdk::Decision;
 use serde::{Deserialize, Serialize};
 
 use super::namespaces::RecordedNamespace;
+use crate::cgroup::CreatedCgroup;
 use crate::linux::proc::{Stat, read_stat};
 
 /// The default state directory.
@@ -143,15 +144,6 @@ pub struct PolicyRecord {
     pub sha256: String,
 }
 
-/// The sandbox's cgroups.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupRecord {
-    /// Directories the sandbox created, removed with it.
-    pub created: Vec<PathBuf>,
-    /// Its cgroup in each hierarchy.
-    pub leaves: Vec<PathBuf>,
-}
-
 /// Everything known about a running sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,7 +172,7 @@ pub struct SandboxState {
     #[serde(default = "format_1_cgroup_root")]
     pub cgroup_root: String,
     /// Its cgroups.
-    pub cgroup: CgroupRecord,
+    pub cgroup: CreatedCgroup,
     /// Namespace inodes by `/proc/<pid>/ns` name.
     pub namespaces: BTreeMap<String, u64>,
     /// The inode of the user namespace that owns each of them
@@ -817,11 +809,26 @@ mod tests {
             command: vec!["true".into()],
             decision: Decision::allow(),
             cgroup_root: "enforcer".into(),
-            cgroup: CgroupRecord::default(),
+            cgroup: CreatedCgroup::default(),
             namespaces: BTreeMap::new(),
             namespace_owners: BTreeMap::new(),
             policies: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_cgroup_record_keeps_the_state_file_shape() {
+        // What state files of earlier versions hold loads as it did.
+        let text = r#"{"created":["/sys/fs/cgroup/pids/enforcer"],"leaves":["/sys/fs/cgroup/pids/enforcer/a"]}"#;
+        let cgroup: CreatedCgroup = serde_json::from_str(text).expect("loads");
+        assert_eq!(
+            cgroup,
+            CreatedCgroup {
+                created: vec!["/sys/fs/cgroup/pids/enforcer".into()],
+                leaves: vec!["/sys/fs/cgroup/pids/enforcer/a".into()],
+            }
+        );
+        assert_eq!(serde_json::to_string(&cgroup).expect("saves"), text);
     }
 
     #[test]
