@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::apply::{CreatedCgroup, flat_keys};
+use super::discovery::Version;
 
 /// Usage and limit events of one sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -217,12 +218,12 @@ impl Reader {
                 let Some(rest) = name.strip_prefix("hugetlb.") else {
                     continue;
                 };
-                let (size, v1) = match (
+                let (size, version) = match (
                     rest.strip_suffix(".usage_in_bytes"),
                     rest.strip_suffix(".current"),
                 ) {
-                    (Some(size), _) if !size.contains('.') => (size, true),
-                    (_, Some(size)) if !size.contains('.') => (size, false),
+                    (Some(size), _) if !size.contains('.') => (size, Version::V1),
+                    (_, Some(size)) if !size.contains('.') => (size, Version::V2),
                     _ => continue,
                 };
                 let number = |file: String| {
@@ -230,16 +231,15 @@ impl Reader {
                         .ok()
                         .and_then(|text| parse_limit(&text))
                 };
-                let stats = if v1 {
-                    HugetlbStats {
+                let stats = match version {
+                    Version::V1 => HugetlbStats {
                         usage: number(format!("hugetlb.{size}.usage_in_bytes")).unwrap_or(0),
                         peak: number(format!("hugetlb.{size}.max_usage_in_bytes")),
                         limit_hits: number(format!("hugetlb.{size}.failcnt")).unwrap_or(0),
                         reservation_limit_hits: number(format!("hugetlb.{size}.rsvd.failcnt"))
                             .unwrap_or(0),
-                    }
-                } else {
-                    HugetlbStats {
+                    },
+                    Version::V2 => HugetlbStats {
                         usage: number(format!("hugetlb.{size}.current")).unwrap_or(0),
                         peak: None,
                         limit_hits: std::fs::read_to_string(
@@ -249,7 +249,7 @@ impl Reader {
                         .and_then(|text| flat_keys(&text).get("max").copied())
                         .unwrap_or(0),
                         reservation_limit_hits: 0,
-                    }
+                    },
                 };
                 sizes.entry(size.to_string()).or_insert(stats);
             }
