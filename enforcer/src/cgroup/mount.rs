@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::decision::NormalResources;
 use nix::mount::{MntFlags, MsFlags};
 
-use super::discovery::{CgroupLayout, ControllerState, discover, parse_proc_cgroups};
+use super::discovery::{CgroupLayout, ControllerState, Version, discover, parse_proc_cgroups};
 use super::plan::{CgroupPlan, PlanError, plan};
 
 /// The default directory for the hierarchies the enforcer mounts.
@@ -89,7 +89,7 @@ fn would_mount(
     after.v1.push(super::discovery::Hierarchy {
         mount_point: mounted.mount_point.clone(),
         root: PathBuf::from("/"),
-        unified: false,
+        version: Version::V1,
         controllers: vec![controller.to_string()],
         enabled: Vec::new(),
         name: None,
