@@ -43,8 +43,8 @@ use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use wasmtime::{Engine, Module};
 
-use crate::digest::parse_sha256_hex;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::digest::parse_sha256_hex;
 
 /// Version of the entry format, in the file name and the magic; entries of
 /// other versions are never opened.
