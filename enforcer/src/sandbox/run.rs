@@ -457,7 +457,7 @@ mod tests {
     use crate::diagnostics::{Collect, Level, Source};
 
     #[test]
-    fn a_clean_up_failure_goes_to_the_sink_and_the_rest_is_still_undone() {
+    fn a_clean_up_failure_goes_to_the_sink_and_keeps_the_state_for_gc() {
         let dir = tempfile::tempdir().expect("tempdir");
         let states = StateDir::new(dir.path().join("state"));
         // A directory that cannot be removed: not empty (and no cgroup).
@@ -486,10 +486,16 @@ mod tests {
             "{}",
             seen[0]
         );
-        assert!(stuck.exists());
         assert!(
-            states.ids().expect("lists").is_empty(),
-            "the claim is undone all the same"
+            seen[0].message.contains("the sandbox's state is kept"),
+            "{}",
+            seen[0].message
+        );
+        assert!(stuck.exists());
+        assert_eq!(
+            states.ids().expect("lists"),
+            ["job"],
+            "the claim stays, so that gc can retry the removal"
         );
     }
 }
