@@ -471,12 +471,7 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
         stderr(&over)
     );
     // The audit log stays: it is the runs' record, not sandbox state.
-    let left: Vec<_> = std::fs::read_dir(state.path())
-        .expect("state dir")
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with("audit.log"))
-        .collect();
+    let left = state_left(state.path());
     assert!(left.is_empty(), "no state left: {left:?}");
     drop(mounts);
     if was_on_v2 {
@@ -485,6 +480,17 @@ fn run_mounts_hugetlb_and_the_workload_faults_beyond_the_limit() {
 }
 
 /// `enforcer ARGS`, with its exit status and output.
+/// What is left in a state directory besides the audit log (the runs'
+/// record, not sandbox state).
+fn state_left(state: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(state)
+        .expect("state dir")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("audit.log"))
+        .collect()
+}
+
 fn enforcer_cli(args: &[&str]) -> (Option<i32>, String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_enforcer"))
         .args(args)
@@ -620,11 +626,6 @@ fn gc_after_mount_controllers_succeeds_and_gc_mounts_releases_the_mount() {
         discover().controller_state("net_cls"),
         ControllerState::Unmounted
     );
-    let left: Vec<_> = std::fs::read_dir(&state)
-        .expect("state dir")
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with("audit.log"))
-        .collect();
+    let left = state_left(&state);
     assert!(left.is_empty(), "no state left: {left:?}");
 }

@@ -142,7 +142,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 mod tests {
     use std::path::Path;
 
-    use super::super::testing::{Host, ROOT, copy, expect_writes, sample};
+    use super::super::testing::{Host, ROOT, copy, expect_writes, position, sample};
     use super::*;
 
     #[test]
@@ -183,13 +183,7 @@ mod tests {
     #[test]
     fn the_v1_period_goes_before_the_quota() {
         let plan = Host::V1.plan(&sample());
-        let position = |name: &str| {
-            plan.writes
-                .iter()
-                .position(|w| w.file.ends_with(name))
-                .expect(name)
-        };
-        assert!(position("cpu.cfs_period_us") < position("cpu.cfs_quota_us"));
+        assert!(position(&plan, "cpu.cfs_period_us") < position(&plan, "cpu.cfs_quota_us"));
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Planner<'_> {
 mod tests {
     use policy_sdk::{Memory, Resources};
 
-    use super::super::testing::{Host, plan, sample};
+    use super::super::testing::{Host, plan, position, sample};
 
     #[test]
     fn memory_files_on_v1_and_v2() {
@@ -148,13 +148,10 @@ mod tests {
     #[test]
     fn the_v1_limit_goes_before_the_memsw_limit() {
         let plan = Host::V1.plan(&sample());
-        let position = |name: &str| {
-            plan.writes
-                .iter()
-                .position(|w| w.file.ends_with(name))
-                .expect(name)
-        };
-        assert!(position("memory.limit_in_bytes") < position("memory.memsw.limit_in_bytes"));
+        assert!(
+            position(&plan, "memory.limit_in_bytes")
+                < position(&plan, "memory.memsw.limit_in_bytes")
+        );
     }
 
     #[test]

@@ -184,6 +184,14 @@ pub(super) fn copy() -> &'static str {
 }
 
 /// The value the plan writes to `file`, if any.
+/// Where the write to a file named `name` comes in `plan`.
+pub(super) fn position(plan: &CgroupPlan, name: &str) -> usize {
+    plan.writes
+        .iter()
+        .position(|write| write.file.ends_with(name))
+        .unwrap_or_else(|| panic!("no write to {name}"))
+}
+
 pub(super) fn literal(plan: &CgroupPlan, file: &Path) -> Option<String> {
     plan.writes
         .iter()
