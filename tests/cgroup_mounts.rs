@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use enforcer::cgroup::{
-    ControllerState, MountedController, discover, mount_controller, plan_mounting,
+    ControllerState, MountedController, discover, mount_controller, plan_mounting_on,
     unmount_controller,
 };
 use nix::libc;
@@ -129,11 +129,13 @@ fn net_cls_net_prio_and_perf_event_are_mounted_applied_and_unmounted() {
         ..Resources::default()
     };
     let root = unique_root();
-    let (plan, layout, mounted) = plan_mounting(
+    let (plan, layout, mounted) = plan_mounting_on(
+        discover(),
         &enforcer::decision::NormalResources::from_oci(&resources),
         &root,
         "sandbox",
         mounts.base.path(),
+        false,
     )
     .expect("plans");
     mounts.points.extend(mounted);
@@ -295,11 +297,13 @@ fn hugetlb_limit_makes_the_mapping_fail() {
         .resources
         .expect("resources");
     let root = unique_root();
-    let (plan, layout, mounted) = plan_mounting(
+    let (plan, layout, mounted) = plan_mounting_on(
+        discover(),
         &enforcer::decision::NormalResources::from_oci(&resources),
         &root,
         "sandbox",
         mounts.base.path(),
+        false,
     )
     .expect("plans");
     mounts.points.extend(mounted);

@@ -44,6 +44,17 @@ pub enum TrustError {
     },
 }
 
+impl TrustError {
+    /// `action` on `path` failed with `err`.
+    pub fn io(action: &'static str, path: &Path, err: std::io::Error) -> TrustError {
+        TrustError::Io {
+            action,
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+}
+
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> TrustError + 'a {
     move |errno| TrustError::Io {
         action,

@@ -1,36 +1,19 @@
 //! The careful file operations the log needs: directories and files opened
 //! as [`crate::trusted`] opens them, bounded `flock` waits, free space.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::libc;
 
 use super::Problem;
 
-pub(super) use crate::trusted::{Kind, is_entry};
+pub(super) use crate::trusted::{Kind, TrustError, is_entry, open_checked};
 
 pub(super) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> Problem + 'a {
-    move |errno| Problem::Io {
-        action,
-        path: path.to_path_buf(),
-        err: errno.into(),
-    }
-}
-
-/// [`crate::trusted::open_checked`], its refusal as the log's own.
-pub(super) fn open_checked(
-    at: BorrowedFd<'_>,
-    name: &Path,
-    path: &Path,
-    kind: Kind,
-    flags: OFlag,
-    trust: bool,
-) -> Result<Option<OwnedFd>, Problem> {
-    crate::trusted::open_checked(at, name, path, kind, flags, trust).map_err(Problem::from)
+    move |errno| TrustError::io(action, path, errno.into()).into()
 }
 
 /// `flock(operation | LOCK_NB)` retried until it succeeds or `timeout`

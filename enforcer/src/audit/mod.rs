@@ -161,44 +161,13 @@ pub enum AuditError {
     },
 }
 
-impl From<crate::trusted::TrustError> for Problem {
-    fn from(error: crate::trusted::TrustError) -> Problem {
-        match error {
-            crate::trusted::TrustError::Untrusted { path, why } => Problem::Untrusted { path, why },
-            crate::trusted::TrustError::Io {
-                action,
-                path,
-                err: source,
-            } => Problem::Io {
-                action,
-                path,
-                err: source,
-            },
-        }
-    }
-}
-
 /// What went wrong with a file of the log.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
-    /// Not the enforcer's own, a symlink, not a regular file or directory.
-    #[error("refusing {path}: {why}")]
-    Untrusted {
-        /// The file or directory.
-        path: PathBuf,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// A system call failed.
-    #[error("cannot {action} {path}: {err}")]
-    Io {
-        /// What was tried.
-        action: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The kernel's error.
-        err: std::io::Error,
-    },
+    /// A file or directory refused (not the enforcer's own, a symlink,
+    /// not a regular file or directory), or a system call on it failed.
+    #[error(transparent)]
+    File(#[from] crate::trusted::TrustError),
     /// The filesystem is (nearly) full.
     #[error(
         "only {available} bytes free on the filesystem of {path}, {needed} needed (a full disk fails the request before anything is applied)"

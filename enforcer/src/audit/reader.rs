@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{AT_FDCWD, OFlag};
 use nix::libc;
 
-use super::files::{Kind, flock_within, open_checked, unlock};
+use super::files::{Kind, TrustError, flock_within, open_checked, unlock};
 use super::record::AuditRecord;
 use super::time::Timestamp;
 use super::{AuditError, Problem};
@@ -99,7 +99,7 @@ const READ_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// opened without following symlinks; a missing `.1` is normal, a missing
 /// log an error.
 pub fn read_records(path: &Path, filter: &Filter) -> Result<ReadOutcome, AuditError> {
-    let unreadable = |problem| AuditError::Unreadable {
+    let unreadable = |problem: Problem| AuditError::Unreadable {
         path: path.to_path_buf(),
         problem,
     };
@@ -119,7 +119,7 @@ pub fn read_records(path: &Path, filter: &Filter) -> Result<ReadOutcome, AuditEr
         OFlag::empty(),
         false,
     )
-    .map_err(unreadable)?
+    .map_err(|error| unreadable(error.into()))?
     .ok_or_else(|| unreadable(not_found(&parent)))?;
     let sibling = |suffix: &str| {
         let mut name = name.clone().into_os_string();
@@ -135,7 +135,7 @@ pub fn read_records(path: &Path, filter: &Filter) -> Result<ReadOutcome, AuditEr
             OFlag::O_RDONLY,
             false,
         )
-        .map_err(unreadable)
+        .map_err(|error| unreadable(error.into()))
     };
     let lock = open(&sibling(".lock"))?;
     if let Some(lock) = &lock {
@@ -172,11 +172,7 @@ pub fn read_records(path: &Path, filter: &Filter) -> Result<ReadOutcome, AuditEr
 }
 
 fn not_found(path: &Path) -> Problem {
-    Problem::Io {
-        action: "open",
-        path: path.to_path_buf(),
-        err: std::io::ErrorKind::NotFound.into(),
-    }
+    TrustError::io("open", path, std::io::ErrorKind::NotFound.into()).into()
 }
 
 /// Adds the records of one file to `outcome`.
@@ -193,11 +189,7 @@ fn read_file(
         bytes.clear();
         let read = reader
             .read_until(b'\n', &mut bytes)
-            .map_err(|source| Problem::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                err: source,
-            })?;
+            .map_err(|err| Problem::from(TrustError::io("read", path, err)))?;
         if read == 0 {
             return Ok(());
         }

@@ -15,7 +15,9 @@ use nix::libc;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
-use super::files::{Kind, flock_within, free_space, io, is_entry, open_checked, size, unlock};
+use super::files::{
+    Kind, TrustError, flock_within, free_space, io, is_entry, open_checked, size, unlock,
+};
 use super::record::{AuditRecord, encode_line};
 use super::{AuditError, AuditSettings, OnError, Problem};
 
@@ -198,12 +200,14 @@ impl Writer {
             OFlag::empty(),
             trusted,
         )?
-        .ok_or_else(|| Problem::Io {
-            action: "create the directory",
-            path: parent.clone(),
-            err: created
-                .err()
-                .unwrap_or_else(|| std::io::ErrorKind::NotFound.into()),
+        .ok_or_else(|| {
+            TrustError::io(
+                "create the directory",
+                &parent,
+                created
+                    .err()
+                    .unwrap_or_else(|| std::io::ErrorKind::NotFound.into()),
+            )
         })?;
         let lock_path = with_suffix(&path, ".lock");
         let rotated_path = with_suffix(&path, ".1");

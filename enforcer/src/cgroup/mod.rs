@@ -23,8 +23,8 @@ pub use discovery::{
 pub use freezer::{Freezer, freeze};
 pub use membership::{Membership, NotMember, parse_proc_cgroup};
 pub use mount::{
-    KeptMount, KeptReason, MountedController, ReleaseOutcome, mount_controller, plan_mounting,
-    plan_mounting_on, release_mounts, unmount_controller,
+    KeptMount, KeptReason, MountedController, ReleaseOutcome, mount_controller, plan_mounting_on,
+    release_mounts, unmount_controller,
 };
 pub use plan::{CgroupPlan, DeviceProgram, PlanError, PlannedWrite, Value, plan};
 pub use stats::Stats;

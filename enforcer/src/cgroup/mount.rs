@@ -216,21 +216,12 @@ fn kernel_row(controller: &str) -> Option<(u32, u64)> {
         .map(|row| (row.hierarchy, row.cgroups))
 }
 
-/// Plans `resources`, mounting each missing controller the plan names
-/// under `base` first. Returns the plan, the layout it was made on, and
-/// the hierarchies mounted (for the caller to record or undo). On an error
-/// the hierarchies this call mounted are unmounted again.
-pub fn plan_mounting(
-    resources: &NormalResources,
-    root: &str,
-    cgroups_path: &str,
-    base: &Path,
-) -> Result<(CgroupPlan, CgroupLayout, Vec<MountedController>), anyhow::Error> {
-    plan_mounting_on(discover(), resources, root, cgroups_path, base, false)
-}
-
-/// [`plan_mounting`] on `layout` (discovered by the caller): the host is
-/// discovered again only after a mount, which changes it. With `dry_run`,
+/// Plans `resources` on `layout` (discovered by the caller), mounting each
+/// missing controller the plan names under `base` first. Returns the plan,
+/// the layout it was made on, and the hierarchies mounted (for the caller
+/// to record or undo); on an error the hierarchies this call mounted are
+/// unmounted again. The host is discovered again only after a mount,
+/// which changes it. With `dry_run`,
 /// nothing is mounted: the plan is made on the layout the mounts would
 /// leave, and the hierarchies returned are the ones `run` would mount.
 pub fn plan_mounting_on(
