@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use policy_sdk::{Host, Request, User};
 
 /// Top-level request fields a caller may set; anything else is a typo.
-const REQUEST_FIELDS: [&str; 10] = [
+const REQUEST_FIELDS: [&str; 12] = [
     "id",
     "tenant",
     "user",
@@ -17,6 +17,8 @@ const REQUEST_FIELDS: [&str; 10] = [
     "labels",
     "annotations",
     "requested",
+    "requestedSpec",
+    "cwd",
     "host",
     "previous",
     "terminal",

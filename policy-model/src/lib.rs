@@ -25,12 +25,15 @@ mod validate;
 
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
-    HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
-    Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
+    HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,
+    Pids, Process, ProcessUser, Resources, Rlimit, Root, Seccomp, SeccompAction, SeccompOperator,
+    SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
 };
 pub use host::{CgroupMode, Host};
 pub use linux::{CAPABILITIES, RLIMITS, capability_number, rlimit_number};
-pub use normal::{Context, Limit, NormalDecision, normalize};
+pub use normal::{
+    Context, Limit, NormalDecision, NormalFilesystem, NormalSeccomp, NormalSyscallRule, normalize,
+};
 pub use tighten::{Loosened, check_tightens};
 pub use units::{GIB, KIB, MIB};
 pub use validate::{

@@ -25,6 +25,11 @@ use crate::decision::{
 };
 use crate::validate::parse_cpu_list;
 
+mod confinement;
+pub use confinement::{
+    DEFAULT_ERRNO, NormalAction, NormalFilesystem, NormalSeccomp, NormalSyscallRule,
+};
+
 /// The search path of the default environment, as runc and docker give it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The CFS period when a decision gives a quota without one, in µs.
@@ -170,6 +175,12 @@ pub struct NormalDecision {
     pub resources: NormalResources,
     /// The workload's privileges.
     pub process: NormalProcess,
+    /// Root, mounts, masked and read-only paths.
+    pub filesystem: NormalFilesystem,
+    /// The system call filter; `None`: no filter.
+    pub seccomp: Option<NormalSeccomp>,
+    /// Map the new user namespace to a host range leased to this sandbox.
+    pub private_host_ids: bool,
 }
 
 /// Cgroup limits, every one explicit.
@@ -382,6 +393,9 @@ pub fn normalize(decision: &Decision, context: &Context) -> NormalDecision {
         cgroups_path,
         resources: NormalResources::from_oci(decision.resources.as_ref().unwrap_or(&empty)),
         process: normal_process(decision.process.as_ref(), has_user_namespace, context),
+        filesystem: NormalFilesystem::from_decision(decision),
+        seccomp: decision.seccomp.as_ref().map(NormalSeccomp::from_oci),
+        private_host_ids: decision.private_host_ids,
     }
 }
 
@@ -697,7 +711,16 @@ impl NormalDecision {
             cgroups_path,
             resources,
             process,
+            filesystem,
+            seccomp,
+            private_host_ids,
         } = self;
+        let NormalFilesystem {
+            root,
+            mounts,
+            masked_paths,
+            readonly_paths,
+        } = filesystem;
         let NormalProcess {
             user,
             capabilities,
@@ -743,6 +766,12 @@ impl NormalDecision {
                 env: env.clone(),
                 cwd: Some(cwd.clone()),
             }),
+            root: root.clone(),
+            mounts: mounts.clone(),
+            masked_paths: masked_paths.iter().cloned().collect(),
+            readonly_paths: readonly_paths.iter().cloned().collect(),
+            seccomp: seccomp.as_ref().map(NormalSeccomp::to_oci),
+            private_host_ids: *private_host_ids,
         }
     }
 

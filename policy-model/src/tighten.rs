@@ -64,6 +64,10 @@ pub fn check_tightens(earlier: &NormalDecision, later: &NormalDecision) -> Check
         cgroups_path,
         resources,
         process,
+        // Rules for these three come with the issue 10 model work.
+        filesystem: _,
+        seccomp: _,
+        private_host_ids: _,
     } = earlier;
     namespaces_kept(namespaces, &later.namespaces)?;
     settable_once("hostname", hostname, &later.hostname)?;

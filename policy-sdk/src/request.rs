@@ -38,6 +38,16 @@ pub struct Request {
     /// Resources the caller asks for, in OCI `LinuxResources` shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested: Option<Resources>,
+    /// What an OCI bundle asks for beyond its resources (`enforcer run
+    /// --bundle`): its `process`, `root`, `mounts`, `hostname` and `linux`
+    /// sections in decision shape (`allow` is true and means nothing).
+    /// Its `linux.resources` are in [`Request::requested`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_spec: Option<Box<Decision>>,
+    /// The caller's working directory (absolute), where `enforcer run`
+    /// was started; a bundle's `process.cwd` is in `requested_spec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
     /// Facts about the host, always filled in by the enforcer.
     #[serde(default)]
     pub host: Host,

@@ -7,17 +7,22 @@
 //! is an error, never silently ignored.
 
 mod builder;
+mod confinement_builder;
 pub use builder::CONTAINER_CAPABILITIES;
+mod filesystem;
 mod process;
 mod resources;
+mod seccomp;
 
 use serde::{Deserialize, Serialize};
 
+pub use filesystem::{Mount, Root};
 pub use process::{Capabilities, Process, ProcessUser, Rlimit};
 pub use resources::{
     BlockIo, Cpu, DeviceRule, DeviceType, HugepageLimit, InterfacePriority, Memory, Network, Pids,
     Resources, ThrottleDevice, WeightDevice,
 };
+pub use seccomp::{Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule};
 
 /// Allow or deny, and when allowing, the isolation to apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,6 +57,27 @@ pub struct Decision {
     /// The workload's privileges, OCI `process` shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
+    /// The sandbox's root filesystem (OCI `root`); absent: the host's
+    /// root as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<Root>,
+    /// Mounts inside the new root, in order (OCI `mounts[]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// Paths hidden from the workload (OCI `linux.maskedPaths`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_paths: Vec<String>,
+    /// Paths made read-only (OCI `linux.readonlyPaths`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readonly_paths: Vec<String>,
+    /// The system call filter (OCI `linux.seccomp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+    /// An enforcer extension: with a new user namespace and no id maps,
+    /// map ids 0 to 65535 to a host range leased to this sandbox alone
+    /// from the operator's pool.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private_host_ids: bool,
 }
 
 /// The Linux namespace types, with OCI names.

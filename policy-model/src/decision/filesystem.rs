@@ -1,0 +1,76 @@
+//! The sandbox's filesystem: its root, its mounts, and the paths masked or
+//! made read-only (OCI `root`, `mounts[]`, `linux.maskedPaths`,
+//! `linux.readonlyPaths`).
+
+use serde::{Deserialize, Serialize};
+
+use super::IdMapping;
+
+/// The sandbox's root filesystem (OCI `root`).
+///
+/// Absent from a decision: the workload keeps the host's root as it is (no
+/// `pivot_root`). Present: the enforcer builds a new root in the new mount
+/// namespace from `path` (`/` is the host's root, bind-mounted), applies
+/// the decision's mounts, masks and read-only paths, then `pivot_root`s
+/// into it and detaches the old one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Root {
+    /// The directory that becomes `/` (absolute; a bundle's is resolved
+    /// against the bundle directory before the policy sees it).
+    pub path: String,
+    /// Mount it read-only (recursively, every mount below it too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly: bool,
+}
+
+/// One mount, in order, inside the new root (OCI `mounts[]`).
+///
+/// `options` are the OCI/`mount(8)` words: `bind`, `rbind`, `ro`, `rw`,
+/// `nosuid`, `nodev`, `noexec`, `private`, `rprivate`, `slave`, ...,
+/// `idmap`, `ridmap`, and filesystem data such as `size=64m`, `mode=1777`
+/// or `hidepid=2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mount {
+    /// Where, inside the new root (absolute), resolved without leaving it.
+    pub destination: String,
+    /// The filesystem type (`tmpfs`, `proc`, `bind`, ...); a bind mount
+    /// may leave it out.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// A host path for a bind mount, a device or a name otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Mount options and filesystem data, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// An idmapped bind mount's uid map; with `idmap` and no maps, the
+    /// sandbox's user namespace maps are used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uid_mappings: Vec<IdMapping>,
+    /// An idmapped bind mount's gid map.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gid_mappings: Vec<IdMapping>,
+}
+
+impl Mount {
+    /// A bind mount is one whose options say `bind` or `rbind`, or whose
+    /// type is `bind`: it exposes a host path.
+    pub fn is_bind(&self) -> bool {
+        self.kind.as_deref() == Some("bind")
+            || self
+                .options
+                .iter()
+                .any(|option| option == "bind" || option == "rbind")
+    }
+
+    /// Whether its options make it read-only (`ro` after any `rw`).
+    pub fn is_readonly(&self) -> bool {
+        self.options
+            .iter()
+            .rev()
+            .find(|option| *option == "ro" || *option == "rw")
+            .is_some_and(|option| option == "ro")
+    }
+}
