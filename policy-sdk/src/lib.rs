@@ -38,8 +38,9 @@ mod arena;
 
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
-    HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
-    Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
+    HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,
+    OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser, Resources, Rlimit, Root,
+    Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
 };
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};

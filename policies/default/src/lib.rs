@@ -4,16 +4,23 @@
 //! * memory at most 512 MiB or a quarter of the host's memory, whichever is
 //!   lower; 256 tasks;
 //! * the OCI default devices only; no hugepages;
+//! * the host's files read-only, private `/tmp`, `/var/tmp` and `/run`,
+//!   `/home` and `/root` hidden, the OCI default masks, the caller's
+//!   working directory bound where the workload starts (see
+//!   [`filesystem`]);
 //! * the workload runs as the requesting user, with no capabilities and
 //!   `noNewPrivileges`; a request from root instead runs as root inside a
-//!   new user namespace mapped to the unprivileged host ids
-//!   `ROOT_HOST_BASE..+65536`, with the usual container capabilities,
-//!   which give it no power over the host;
+//!   new user namespace mapped to a range of 65,536 unprivileged host ids
+//!   the enforcer leases to this sandbox alone, with the usual container
+//!   capabilities, which give it no power over the host or over another
+//!   sandbox;
 //! * a request from a non-root user with group 0 (root's group) is denied:
 //!   group 0 owns host files a workload must not reach;
 //! * the cgroup is `sandboxes/<id>` without a tenant and
 //!   `tenants/<tenant>/<id>` with one: separate subtrees, so a tenant-less
 //!   id can never become a tenant's parent cgroup.
+
+pub mod filesystem;
 
 use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
 
@@ -21,12 +28,6 @@ use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
 pub const MEMORY_CAP: u64 = 512 * MIB;
 /// The pids limit.
 pub const PIDS_LIMIT: u64 = 256;
-/// Where a root request's user namespace starts on the host: ids far above
-/// any real account, so that root inside owns nothing outside.
-pub const ROOT_HOST_BASE: u32 = 1_000_000_000;
-/// How many ids the namespace maps.
-pub const ROOT_ID_COUNT: u32 = 65_536;
-
 /// The memory limit for a host with `host_memory` bytes (0: unknown).
 pub fn memory_limit(host_memory: u64) -> u64 {
     match host_memory {
@@ -47,12 +48,13 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         Some(tenant) => format!("tenants/{tenant}/{}", request.id),
         None => format!("sandboxes/{}", request.id),
     };
+    let memory = memory_limit(request.host.memory_bytes);
     let decision = Decision::allow()
         .reason("default policy")
         .standard_namespaces()
         .hostname(hostname_for(&request.id))
         .cgroups_path(cgroup)
-        .memory_limit(memory_limit(request.host.memory_bytes))
+        .memory_limit(memory)
         .pids(PIDS_LIMIT)
         .default_devices()
         .no_hugepages(hugetlb_sizes(request));
@@ -62,11 +64,13 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     } else {
         decision.deny_tty_device()
     };
-    Ok(if request.user.uid == 0 {
-        decision.root_in_user_namespace(ROOT_HOST_BASE, ROOT_ID_COUNT)
+    let as_root = request.user.uid == 0;
+    let decision = if as_root {
+        decision.root_in_private_user_namespace()
     } else {
         decision.unprivileged(request.user.uid, request.user.gid)
-    })
+    };
+    Ok(filesystem::confine(decision, request, memory, as_root))
 }
 
 /// The page sizes to limit to zero: all the host's, when it has a usable
@@ -164,15 +168,11 @@ mod tests {
     }
 
     #[test]
-    fn root_runs_as_root_only_inside_a_user_namespace() {
+    fn root_runs_as_root_only_inside_a_private_user_namespace() {
         let decision = assert_allowed(evaluate(&request().user(0, 0).build()));
         assert!(decision.has_namespace(NamespaceType::User));
-        let mapping = decision.uid_mappings[0];
-        assert_eq!(
-            (mapping.container_id, mapping.host_id, mapping.size),
-            (0, ROOT_HOST_BASE, ROOT_ID_COUNT)
-        );
-        assert_eq!(decision.gid_mappings, decision.uid_mappings);
+        assert!(decision.private_host_ids);
+        assert!(decision.uid_mappings.is_empty() && decision.gid_mappings.is_empty());
         let process = decision.process.expect("process is set");
         assert_eq!(process.no_new_privileges, Some(true));
         let capabilities = process.capabilities.expect("caps");

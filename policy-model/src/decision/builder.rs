@@ -265,15 +265,20 @@ impl Decision {
     /// [`CONTAINER_CAPABILITIES`]) apply only to what the namespace owns,
     /// never to the host; `noNewPrivileges` is on.
     pub fn root_in_user_namespace(self, host_base: u32, size: u32) -> Decision {
+        self.namespace(NamespaceType::User)
+            .map_ids(0, host_base, size)
+            .as_container_root()
+    }
+
+    /// Runs the workload as root (0:0) with [`CONTAINER_CAPABILITIES`] in
+    /// the bounding, effective and permitted sets and `noNewPrivileges`:
+    /// what a container runtime gives root inside a user namespace.
+    pub fn as_container_root(self) -> Decision {
         let capabilities: Vec<String> = CONTAINER_CAPABILITIES
             .iter()
             .map(|name| name.to_string())
             .collect();
-        let mut decision = self
-            .namespace(NamespaceType::User)
-            .map_ids(0, host_base, size)
-            .run_as(0, 0)
-            .no_new_privileges(true);
+        let mut decision = self.run_as(0, 0).no_new_privileges(true);
         decision.process_mut().capabilities = Some(Capabilities {
             bounding: capabilities.clone(),
             effective: capabilities.clone(),

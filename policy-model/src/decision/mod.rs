@@ -9,6 +9,7 @@
 mod builder;
 mod confinement_builder;
 pub use builder::CONTAINER_CAPABILITIES;
+pub use confinement_builder::{OCI_MASKED_PATHS, OCI_READONLY_PATHS};
 mod filesystem;
 mod process;
 mod resources;
