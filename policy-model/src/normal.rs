@@ -28,6 +28,7 @@ use crate::validate::parse_cpu_list;
 mod confinement;
 pub use confinement::{
     DEFAULT_ERRNO, NormalAction, NormalFilesystem, NormalSeccomp, NormalSyscallRule,
+    effective_action,
 };
 
 /// The search path of the default environment, as runc and docker give it.
