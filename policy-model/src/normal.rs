@@ -879,6 +879,57 @@ mod tests {
     }
 
     #[test]
+    fn the_filesystem_and_seccomp_render_and_normalise_back() {
+        use crate::decision::{Mount, Seccomp, SeccompAction, SyscallRule};
+        let decision = Decision::allow()
+            .namespaces([NamespaceType::Mount, NamespaceType::Pid])
+            .root_in_private_user_namespace()
+            .readonly_host_root()
+            .tmpfs("/tmp", Some(64 * MIB))
+            .mount(Mount {
+                destination: "/data".into(),
+                kind: None,
+                source: Some("/srv/data".into()),
+                options: vec!["rbind".into(), "rw".into(), "ro".into()],
+                uid_mappings: Vec::new(),
+                gid_mappings: Vec::new(),
+            })
+            .mask("/proc/kcore")
+            .mask("/proc/keys")
+            .readonly_path("/proc/sys")
+            .seccomp(Seccomp {
+                default_action: SeccompAction::Errno,
+                default_errno_ret: None,
+                architectures: vec!["SCMP_ARCH_X86".into()],
+                flags: Vec::new(),
+                syscalls: vec![
+                    SyscallRule {
+                        names: vec!["write".into(), "read".into()],
+                        action: SeccompAction::Allow,
+                        errno_ret: None,
+                        args: Vec::new(),
+                    },
+                    SyscallRule {
+                        names: vec!["read".into()],
+                        action: SeccompAction::Trace,
+                        errno_ret: Some(38),
+                        args: Vec::new(),
+                    },
+                ],
+            });
+        let valid = crate::validate(decision, &crate::host::typical_host(), "x").expect("valid");
+        let normal = normalize(&valid, &context());
+        assert_eq!(normal.filesystem.mounts[1].kind.as_deref(), Some("bind"));
+        let seccomp = normal.seccomp.as_ref().expect("seccomp");
+        assert_eq!(seccomp.rules.len(), 2, "{seccomp:?}");
+        assert_eq!(seccomp.default_action.errno, Some(DEFAULT_ERRNO));
+        let rendering = normal.to_decision();
+        crate::validate(rendering.clone(), &crate::host::typical_host(), "x")
+            .expect("the rendering is a valid decision");
+        assert_eq!(normalize(&rendering, &context()), normal);
+    }
+
+    #[test]
     fn limits_order_from_tight_to_unlimited() {
         assert!(Limit::At(0) < Limit::At(1));
         assert!(Limit::At(u64::MAX) < Limit::Unlimited);
