@@ -180,10 +180,43 @@ fn addition_problem(mount: &Mount, no_new_privileges: bool) -> Option<String> {
     None
 }
 
+/// Whether every earlier mount can be paired, in order, with a later one
+/// that is the same mount and no looser, each later mount left over being
+/// one a later policy may add. Dynamic programming over (earlier suffix,
+/// later suffix): a greedy pairing may take the wrong one of two equal
+/// tmpfs mounts and leave a writable one over.
+fn pairable(earlier: &[Mount], later: &[Mount], no_new_privileges: bool) -> bool {
+    let addable: Vec<bool> = later
+        .iter()
+        .map(|mount| addition_problem(mount, no_new_privileges).is_none())
+        .collect();
+    // below[j]: earlier[i + 1..] pairs into later[j..]; row[j]: earlier[i..].
+    let mut below: Vec<bool> = vec![false; later.len() + 1];
+    below[later.len()] = true;
+    for j in (0..later.len()).rev() {
+        below[j] = addable[j] && below[j + 1];
+    }
+    for expected in earlier.iter().rev() {
+        let mut row = vec![false; later.len() + 1];
+        for j in (0..later.len()).rev() {
+            let pairs = same_mount(expected, &later[j])
+                && mount_loosening(expected, &later[j]).is_none()
+                && below[j + 1];
+            row[j] = pairs || (addable[j] && row[j + 1]);
+        }
+        below = row;
+    }
+    below[0]
+}
+
 /// Every earlier mount stays, in order, the same mount with its
 /// restrictions; a later policy may add restrictions, and tmpfs mounts
 /// anywhere in the order.
 fn mounts_tightened(earlier: &[Mount], later: &[Mount], no_new_privileges: bool) -> Checked {
+    if pairable(earlier, later, no_new_privileges) {
+        return Ok(());
+    }
+    // Refused: find the first problem, pairing greedily, to name it.
     let mut next = 0;
     // A later mount the same as earlier[next] but looser, taken as an
     // addition: if earlier[next] then goes missing, this is why.
@@ -252,7 +285,10 @@ fn mounts_tightened(earlier: &[Mount], later: &[Mount], no_new_privileges: bool)
             format!("mounts[{next}]"),
             format!("drops the earlier mount at {}", mount.destination),
         ),
-        None => Ok(()),
+        None => loosened(
+            "mounts",
+            "leaves a writable tmpfs over that only a pairing of the earlier mounts with other later ones would avoid",
+        ),
     }
 }
 
@@ -536,6 +572,19 @@ mod tests {
             &source,
             "loosens mounts[1]: adds the bind mount at /data",
         );
+    }
+
+    #[test]
+    fn an_equal_tmpfs_in_front_pairs_either_way() {
+        // Found by the property test: pairing the first of two tmpfs
+        // mounts at /tmp with the earlier one left the earlier, writable
+        // one over as an addition, refused without noNewPrivileges.
+        let earlier = base().no_new_privileges(false);
+        let mut later = earlier.clone();
+        let mut hidden = later.mounts[0].clone();
+        hidden.options.push("ro".into());
+        later.mounts.insert(0, hidden);
+        check(&earlier, &later).expect("a read-only tmpfs under the same one");
     }
 
     #[test]
