@@ -28,6 +28,7 @@ use crate::validate::parse_cpu_list;
 mod confinement;
 pub use confinement::{
     DEFAULT_ERRNO, NormalAction, NormalFilesystem, NormalSeccomp, NormalSyscallRule,
+    effective_action,
 };
 
 /// The search path of the default environment, as runc and docker give it.
@@ -875,6 +876,57 @@ mod tests {
             normal.to_decision().resources.and_then(|r| r.cpu?.cpus),
             Some("0-1,3".to_string())
         );
+    }
+
+    #[test]
+    fn the_filesystem_and_seccomp_render_and_normalise_back() {
+        use crate::decision::{Mount, Seccomp, SeccompAction, SyscallRule};
+        let decision = Decision::allow()
+            .namespaces([NamespaceType::Mount, NamespaceType::Pid])
+            .root_in_private_user_namespace()
+            .readonly_host_root()
+            .tmpfs("/tmp", Some(64 * MIB))
+            .mount(Mount {
+                destination: "/data".into(),
+                kind: None,
+                source: Some("/srv/data".into()),
+                options: vec!["rbind".into(), "rw".into(), "ro".into()],
+                uid_mappings: Vec::new(),
+                gid_mappings: Vec::new(),
+            })
+            .mask("/proc/kcore")
+            .mask("/proc/keys")
+            .readonly_path("/proc/sys")
+            .seccomp(Seccomp {
+                default_action: SeccompAction::Errno,
+                default_errno_ret: None,
+                architectures: vec!["SCMP_ARCH_X86".into()],
+                flags: Vec::new(),
+                syscalls: vec![
+                    SyscallRule {
+                        names: vec!["write".into(), "read".into()],
+                        action: SeccompAction::Allow,
+                        errno_ret: None,
+                        args: Vec::new(),
+                    },
+                    SyscallRule {
+                        names: vec!["read".into()],
+                        action: SeccompAction::Trace,
+                        errno_ret: Some(38),
+                        args: Vec::new(),
+                    },
+                ],
+            });
+        let valid = crate::validate(decision, &crate::host::typical_host(), "x").expect("valid");
+        let normal = normalize(&valid, &context());
+        assert_eq!(normal.filesystem.mounts[1].kind.as_deref(), Some("bind"));
+        let seccomp = normal.seccomp.as_ref().expect("seccomp");
+        assert_eq!(seccomp.rules.len(), 2, "{seccomp:?}");
+        assert_eq!(seccomp.default_action.errno, Some(DEFAULT_ERRNO));
+        let rendering = normal.to_decision();
+        crate::validate(rendering.clone(), &crate::host::typical_host(), "x")
+            .expect("the rendering is a valid decision");
+        assert_eq!(normalize(&rendering, &context()), normal);
     }
 
     #[test]

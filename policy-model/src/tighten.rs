@@ -22,7 +22,14 @@
 //! | user | keep the uid and gid; drop supplementary groups; add umask bits |
 //! | capabilities | drop capabilities from any set |
 //! | `noNewPrivileges` | turn it on |
+//! | `privateHostIds` | turn it on (where the earlier policies fixed no id mappings); never off |
+//! | `root` | set one where the earlier left it unset; keep its `path`; turn `readonly` on, never off; never unset it |
+//! | `mounts` | keep every earlier mount, in the same relative order, with the same destination, type, source, id maps and other options; add `ro`, `nosuid`, `nodev`, `noexec` to it (never lose one, never turn `ro` into `rw`); add only tmpfs mounts, anywhere, writable ones only with `noNewPrivileges` on (no bind, proc, sysfs, cgroup, ...: they expose the host) |
+//! | `maskedPaths`, `readonlyPaths` | add paths; never drop one |
+//! | `seccomp` | set a filter where there was none; keep it: a default at least as strict; every earlier rule (name, conditions) kept with an action at least as strict; new rules only at least as strict as the earlier default; architectures a subset; flags kept, `SECCOMP_FILTER_FLAG_SPEC_ALLOW` never added (why this is sound: `tighten/confinement.rs`) |
 //! | settings that grant nothing (`swappiness`, `useHierarchy`, `idle`, net_cls/net_prio tags, `checkBeforeUpdate`, env, cwd, reason) | set them where unset; `swappiness`, `checkBeforeUpdate`, env, cwd and reason freely |
+
+mod confinement;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,16 +71,20 @@ pub fn check_tightens(earlier: &NormalDecision, later: &NormalDecision) -> Check
         cgroups_path,
         resources,
         process,
-        // Rules for these three come with the issue 10 model work.
-        filesystem: _,
-        seccomp: _,
-        private_host_ids: _,
+        filesystem,
+        seccomp,
+        private_host_ids,
     } = earlier;
     namespaces_kept(namespaces, &later.namespaces)?;
     settable_once("hostname", hostname, &later.hostname)?;
     settable_once("domainname", domainname, &later.domainname)?;
     mappings_kept("uidMappings", uid_mappings, &later.uid_mappings)?;
     mappings_kept("gidMappings", gid_mappings, &later.gid_mappings)?;
+    confinement::private_host_ids_kept(
+        *private_host_ids,
+        !uid_mappings.is_empty() || !gid_mappings.is_empty(),
+        later.private_host_ids,
+    )?;
     let below = later.cgroups_path == *cgroups_path
         || later.cgroups_path.starts_with(&format!("{cgroups_path}/"));
     if !below {
@@ -86,7 +97,13 @@ pub fn check_tightens(earlier: &NormalDecision, later: &NormalDecision) -> Check
         );
     }
     resources_tightened(resources, &later.resources)?;
-    process_tightened(process, &later.process)
+    process_tightened(process, &later.process)?;
+    confinement::filesystem_tightened(
+        filesystem,
+        &later.filesystem,
+        later.process.no_new_privileges,
+    )?;
+    confinement::seccomp_tightened(seccomp.as_ref(), later.seccomp.as_ref())
 }
 
 fn namespaces_kept(

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+mod confinement;
+
 use crate::linux::{capability_number, rlimit_number};
 use crate::units::parse_page_size;
 use crate::{
@@ -41,6 +43,8 @@ const MAX_ID_MAP_LINES: usize = 340;
 /// How a namespace `path` names another sandbox: `sandbox:<id>`.
 pub const SANDBOX_PREFIX: &str = "sandbox:";
 
+/// Ids a private host range maps (`privateHostIds`): 0 to 65535.
+pub const PRIVATE_RANGE: u32 = 65_536;
 /// Largest hostname the kernel accepts.
 const MAX_HOSTNAME: usize = 64;
 /// Largest interface name (`IFNAMSIZ - 1`).
@@ -112,6 +116,11 @@ pub fn validate(
         if let Some(process) = &decision.process {
             check.process(process);
         }
+        check.filesystem(&decision);
+        if let Some(seccomp) = &decision.seccomp {
+            check.seccomp(seccomp);
+        }
+        check.private_host_ids(&decision);
     }
     check.finish().map(|()| decision)
 }
@@ -194,11 +203,12 @@ impl Checker {
             self.fail("uidMappings", "id mappings need a new user namespace");
         }
         if creates(NamespaceType::User)
+            && !decision.private_host_ids
             && (decision.uid_mappings.is_empty() || decision.gid_mappings.is_empty())
         {
             self.fail(
                 "uidMappings",
-                "a new user namespace needs uidMappings and gidMappings (without them its processes are nobody)",
+                "a new user namespace needs uidMappings and gidMappings (without them its processes are nobody), or privateHostIds",
             );
         }
         self.id_mappings("uidMappings", &decision.uid_mappings);
@@ -228,25 +238,43 @@ impl Checker {
         } else {
             "without process.user the workload runs as root of the new user namespace, so"
         };
-        self.that(
-            maps(&decision.uid_mappings, uid),
-            &format!("{field}.uid"),
-            || format!("{runs_as} uid {uid} is not in uidMappings"),
-        );
-        self.that(
-            maps(&decision.gid_mappings, gid),
-            &format!("{field}.gid"),
-            || format!("{runs_as} gid {gid} is not in gidMappings"),
-        );
+        // privateHostIds maps ids 0 to 65535 (to a leased host range).
+        let private = [IdMapping {
+            container_id: 0,
+            host_id: 0,
+            size: PRIVATE_RANGE,
+        }];
+        let (uid_map, gid_map, uid_in, gid_in) =
+            if decision.private_host_ids && decision.uid_mappings.is_empty() {
+                (
+                    &private[..],
+                    &private[..],
+                    "the private range 0 to 65535",
+                    "the private range 0 to 65535",
+                )
+            } else {
+                (
+                    &decision.uid_mappings[..],
+                    &decision.gid_mappings[..],
+                    "uidMappings",
+                    "gidMappings",
+                )
+            };
+        self.that(maps(uid_map, uid), &format!("{field}.uid"), || {
+            format!("{runs_as} uid {uid} is not in {uid_in}")
+        });
+        self.that(maps(gid_map, gid), &format!("{field}.gid"), || {
+            format!("{runs_as} gid {gid} is not in {gid_in}")
+        });
         for (index, gid) in user
             .iter()
             .flat_map(|user| &user.additional_gids)
             .enumerate()
         {
             self.that(
-                maps(&decision.gid_mappings, *gid),
+                maps(gid_map, *gid),
                 &format!("process.user.additionalGids[{index}]"),
-                || format!("gid {gid} is not in gidMappings"),
+                || format!("gid {gid} is not in {gid_in}"),
             );
         }
     }

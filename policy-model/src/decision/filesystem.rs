@@ -6,6 +6,52 @@ use serde::{Deserialize, Serialize};
 
 use super::IdMapping;
 
+/// The filesystem types a mount may have (`type`); a bind mount may
+/// leave it out.
+pub const MOUNT_TYPES: [&str; 8] = [
+    "tmpfs", "bind", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2",
+];
+
+/// The option words a mount may list (besides `key=value` filesystem
+/// data, and `newinstance` for `devpts`).
+pub const MOUNT_FLAGS: [&str; 26] = [
+    "bind",
+    "rbind",
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "noatime",
+    "nodiratime",
+    "idmap",
+    "ridmap",
+    "newinstance",
+];
+
+/// The restricting option words, each with the word that undoes it: a
+/// later word of a pair overrides an earlier one.
+pub const RESTRICTIONS: [(&str, &str); 4] = [
+    ("ro", "rw"),
+    ("nosuid", "suid"),
+    ("nodev", "dev"),
+    ("noexec", "exec"),
+];
+
 /// The sandbox's root filesystem (OCI `root`).
 ///
 /// Absent from a decision: the workload keeps the host's root as it is (no
@@ -67,10 +113,37 @@ impl Mount {
 
     /// Whether its options make it read-only (`ro` after any `rw`).
     pub fn is_readonly(&self) -> bool {
+        self.restricts("ro")
+    }
+
+    /// Whether the restricting option `word` (`ro`, `nosuid`, `nodev`,
+    /// `noexec`; see [`RESTRICTIONS`]) is in effect: it is listed, and
+    /// not undone by its opposite after it.
+    pub fn restricts(&self, word: &str) -> bool {
+        let opposite = RESTRICTIONS
+            .iter()
+            .find(|(restriction, _)| *restriction == word)
+            .map(|(_, opposite)| *opposite);
         self.options
             .iter()
             .rev()
-            .find(|option| *option == "ro" || *option == "rw")
-            .is_some_and(|option| option == "ro")
+            .find(|option| *option == word || Some(option.as_str()) == opposite)
+            .is_some_and(|option| option == word)
+    }
+
+    /// The restricting options in effect, in [`RESTRICTIONS`] order.
+    pub fn restrictions(&self) -> Vec<&'static str> {
+        RESTRICTIONS
+            .iter()
+            .map(|(word, _)| *word)
+            .filter(|word| self.restricts(word))
+            .collect()
+    }
+
+    /// Whether it is an idmapped mount (`idmap` or `ridmap`).
+    pub fn is_idmapped(&self) -> bool {
+        self.options
+            .iter()
+            .any(|option| option == "idmap" || option == "ridmap")
     }
 }

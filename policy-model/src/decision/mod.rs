@@ -17,13 +17,17 @@ mod seccomp;
 
 use serde::{Deserialize, Serialize};
 
-pub use filesystem::{Mount, Root};
+pub use filesystem::{MOUNT_FLAGS, MOUNT_TYPES, Mount, RESTRICTIONS, Root};
 pub use process::{Capabilities, Process, ProcessUser, Rlimit};
 pub use resources::{
     BlockIo, Cpu, DeviceRule, DeviceType, HugepageLimit, InterfacePriority, Memory, Network, Pids,
     Resources, ThrottleDevice, WeightDevice,
 };
-pub use seccomp::{Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule};
+pub use seccomp::{
+    SECCOMP_ARCHITECTURES, SECCOMP_FLAG_LOG, SECCOMP_FLAG_SPEC_ALLOW, SECCOMP_FLAG_TSYNC,
+    SECCOMP_FLAG_WAIT_KILLABLE_RECV, SECCOMP_FLAGS, SYSCALL_ARGS, Seccomp, SeccompAction,
+    SeccompOperator, SyscallArg, SyscallRule,
+};
 
 /// Allow or deny, and when allowing, the isolation to apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

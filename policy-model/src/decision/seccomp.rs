@@ -8,6 +8,54 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `SCMP_ARCH_*` names libseccomp knows (what `architectures` may
+/// list).
+pub const SECCOMP_ARCHITECTURES: [&str; 24] = [
+    "SCMP_ARCH_NATIVE",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+];
+
+/// The `SECCOMP_FILTER_FLAG_*` names a profile's `flags` may list.
+pub const SECCOMP_FLAGS: [&str; 4] = [
+    SECCOMP_FLAG_TSYNC,
+    SECCOMP_FLAG_LOG,
+    SECCOMP_FLAG_SPEC_ALLOW,
+    SECCOMP_FLAG_WAIT_KILLABLE_RECV,
+];
+/// Synchronise the filter to every thread of the process.
+pub const SECCOMP_FLAG_TSYNC: &str = "SECCOMP_FILTER_FLAG_TSYNC";
+/// Log every action but `SCMP_ACT_ALLOW`.
+pub const SECCOMP_FLAG_LOG: &str = "SECCOMP_FILTER_FLAG_LOG";
+/// Turn off the speculative store bypass mitigation: the one flag that
+/// grants something.
+pub const SECCOMP_FLAG_SPEC_ALLOW: &str = "SECCOMP_FILTER_FLAG_SPEC_ALLOW";
+/// A user-notification waiter is killable (no effect without notify).
+pub const SECCOMP_FLAG_WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+/// Arguments a system call has, so the largest `index` + 1.
+pub const SYSCALL_ARGS: usize = 6;
+
 /// An OCI seccomp profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -61,6 +109,29 @@ pub struct SyscallArg {
     pub op: SeccompOperator,
 }
 
+impl SyscallArg {
+    /// Whether the condition holds for a call with these arguments
+    /// (unsigned 64-bit comparisons, as the kernel's seccomp data; an
+    /// `index` of 6 or more never holds).
+    pub fn holds(&self, args: &[u64; SYSCALL_ARGS]) -> bool {
+        let Some(&arg) = usize::try_from(self.index)
+            .ok()
+            .and_then(|index| args.get(index))
+        else {
+            return false;
+        };
+        match self.op {
+            SeccompOperator::NotEqual => arg != self.value,
+            SeccompOperator::Less => arg < self.value,
+            SeccompOperator::LessOrEqual => arg <= self.value,
+            SeccompOperator::Equal => arg == self.value,
+            SeccompOperator::GreaterOrEqual => arg >= self.value,
+            SeccompOperator::Greater => arg > self.value,
+            SeccompOperator::MaskedEqual => arg & self.value == self.value_two,
+        }
+    }
+}
+
 fn is_zero(value: &u64) -> bool {
     *value == 0
 }
@@ -108,6 +179,21 @@ impl SeccompAction {
     /// Whether it carries an errno (`ERRNO`, `TRACE`).
     pub fn takes_errno(self) -> bool {
         matches!(self, SeccompAction::Errno | SeccompAction::Trace)
+    }
+}
+
+impl SeccompOperator {
+    /// The OCI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeccompOperator::NotEqual => "SCMP_CMP_NE",
+            SeccompOperator::Less => "SCMP_CMP_LT",
+            SeccompOperator::LessOrEqual => "SCMP_CMP_LE",
+            SeccompOperator::Equal => "SCMP_CMP_EQ",
+            SeccompOperator::GreaterOrEqual => "SCMP_CMP_GE",
+            SeccompOperator::Greater => "SCMP_CMP_GT",
+            SeccompOperator::MaskedEqual => "SCMP_CMP_MASKED_EQ",
+        }
     }
 }
 
