@@ -325,7 +325,7 @@ unsafe fn resolve_existing(
     target: &Target,
 ) -> Result<Option<libc::c_int>, StepError> {
     unsafe {
-        match sys::open_path(root, target.path.as_ptr(), libc::O_NOFOLLOW, RESOLVE_INSIDE) {
+        match sys::open_path(root, target.path.as_ptr(), 0, RESOLVE_INSIDE) {
             Ok(fd) => Ok(Some(fd)),
             Err(libc::ENOENT) => Ok(None),
             Err(errno) => Err((Stage::MountTarget, errno)),
@@ -337,7 +337,7 @@ unsafe fn resolve_existing(
 unsafe fn resolve(root: libc::c_int, target: &Target) -> Result<libc::c_int, StepError> {
     unsafe {
         let failed = |errno| (Stage::MountTarget, errno);
-        match sys::open_path(root, target.path.as_ptr(), libc::O_NOFOLLOW, RESOLVE_INSIDE) {
+        match sys::open_path(root, target.path.as_ptr(), 0, RESOLVE_INSIDE) {
             Ok(fd) => return Ok(fd),
             Err(libc::ENOENT) if target.create => {}
             Err(errno) => return Err(failed(errno)),
@@ -346,7 +346,7 @@ unsafe fn resolve(root: libc::c_int, target: &Target) -> Result<libc::c_int, Ste
             sys::open_path(root, c".".as_ptr(), libc::O_DIRECTORY, 0).map_err(failed)?;
         let last = target.components.len().saturating_sub(1);
         for (position, name) in target.components.iter().enumerate() {
-            let mut next = sys::open_path(current, name.as_ptr(), libc::O_NOFOLLOW, RESOLVE_INSIDE);
+            let mut next = sys::open_path(current, name.as_ptr(), 0, RESOLVE_INSIDE);
             if next == Err(libc::ENOENT) {
                 let made = if position == last && target.file {
                     let file = libc::openat(
@@ -371,7 +371,7 @@ unsafe fn resolve(root: libc::c_int, target: &Target) -> Result<libc::c_int, Ste
                     sys::close(current);
                     return Err(failed(errno));
                 }
-                next = sys::open_path(current, name.as_ptr(), libc::O_NOFOLLOW, RESOLVE_INSIDE);
+                next = sys::open_path(current, name.as_ptr(), 0, RESOLVE_INSIDE);
             }
             sys::close(current);
             current = next.map_err(failed)?;
