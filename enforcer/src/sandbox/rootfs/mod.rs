@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn cgroup_directories_are_named_after_their_mount_points() {
-        let layout = crate::cgroup::parse_layout(
+        let layout = crate::cgroup::discovery::parse_layout(
             "30 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
              31 25 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
             "#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t4\t1\t1\n",

@@ -188,7 +188,7 @@ pub fn plan_rootfs(
     let root_path = absolute("root.path", &root.path)?;
     // Creating a missing destination writes into the root: never into
     // the host's own root (a read-only root refuses it in the kernel).
-    let create = !(root_path == Path::new("/") && !root.readonly);
+    let create = root_path != Path::new("/") || root.readonly;
     let mut builder = Builder::default();
     let covered = |destination: &str| {
         filesystem.mounts.iter().any(|mount| {
