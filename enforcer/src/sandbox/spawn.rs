@@ -875,6 +875,45 @@ mod tests {
     }
 
     #[test]
+    fn a_root_of_its_own_replaces_private_mounts_and_proc() {
+        let decision = Decision::allow()
+            .standard_namespaces()
+            .readonly_host_root()
+            .tmpfs("/tmp", None);
+        let fixture = fixture(&decision);
+        let facts = HostFacts {
+            staging: "/tmp".into(),
+            ..HostFacts::default()
+        };
+        let planned = plan_child(&options(&fixture), IO, &facts).expect("plans");
+        let rootfs = planned.plan.rootfs.as_ref().expect("a root");
+        assert!(rootfs.readonly);
+        assert_eq!(rootfs.staging.as_bytes(), b"/tmp");
+        assert_eq!(rootfs.steps.len(), planned.rootfs_labels.len());
+        assert!(
+            planned
+                .rootfs_labels
+                .iter()
+                .any(|label| label.to_string() == "mount 0 (tmpfs at /tmp, source tmpfs)")
+        );
+        // The root's builder makes the mounts private and mounts /proc.
+        assert!(!planned.plan.namespaces.private_mounts);
+        assert!(!planned.plan.namespaces.mount_proc);
+    }
+
+    #[test]
+    fn a_root_without_a_mount_namespace_is_refused() {
+        let fixture = fixture(&Decision::allow().readonly_host_root());
+        let Err(error) = plan_child(&options(&fixture), IO, &HostFacts::default()) else {
+            panic!("a root was planned without a mount namespace");
+        };
+        assert!(
+            error.to_string().contains("needs a new mount namespace"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn candidates_follow_path() {
         assert_eq!(
             exec_candidates("/bin/sh", Some(OsStr::new("/x"))),
