@@ -22,7 +22,9 @@
 //! 3. if a pid namespace was joined or unshared, fork once: the parent
 //!    stays behind to supervise, the child is in the new pid namespace;
 //! 4. set the hostname and domain name, make every mount private and mount
-//!    a fresh `/proc` (new mount and pid namespaces);
+//!    a fresh `/proc` (new mount and pid namespaces); or, with a root of
+//!    its own, build that root and `pivot_root` into it
+//!    ([`super::rootfs::build`]);
 //! 5. as pid 1 with the minimal init on, fork the workload and supervise
 //!    it: forward signals, reap every orphan, exit with its status (a
 //!    supervisor wipes the enforcer's argument and environment strings
@@ -112,6 +114,18 @@ stages! {
     Cwd = 22,
     /// `PR_SET_DUMPABLE`.
     Dumpable = 23,
+    /// A step of the new root (a mount, a symlink, a mask, a read-only
+    /// path); detail: the index into [`RootfsPlan::steps`](super::rootfs::RootfsPlan).
+    Mount = 25,
+    /// Opening (or creating) a root step's destination inside the new
+    /// root; detail: the index into the steps (`ELOOP`: a symlink on the way).
+    MountTarget = 26,
+    /// Setting up the new root before its steps; detail: the sub-step
+    /// (`rootfs::build::new_root`).
+    NewRoot = 27,
+    /// `pivot_root` into the new root and detaching the old one; detail:
+    /// the sub-step (`rootfs::build::pivot`).
+    PivotRoot = 28,
 }
 
 impl Stage {
@@ -180,6 +194,9 @@ pub struct ChildPlan {
     pub credentials: Credentials,
     /// What to execute, and how.
     pub exec: Exec,
+    /// The sandbox's own root, built in its mount namespace instead of
+    /// [`Namespaces::private_mounts`] and [`Namespaces::mount_proc`].
+    pub rootfs: Option<super::rootfs::RootfsPlan>,
 }
 
 /// The pipes between parent and child.
@@ -416,6 +433,11 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             && libc::setdomainname(name.as_ptr(), name.as_bytes().len()) != 0
         {
             fail(plan, Stage::Domainname, 0);
+        }
+        if let Some(rootfs) = &plan.rootfs
+            && let Err(error) = super::rootfs::build::build(rootfs)
+        {
+            fail_with(plan, error.stage, error.detail, error.errno);
         }
         if plan.namespaces.private_mounts
             && libc::mount(
@@ -835,9 +857,12 @@ mod tests {
 
     #[test]
     fn every_stage_round_trips() {
+        let mut previous = 0;
         for (position, stage) in Stage::ALL.iter().enumerate() {
-            // Numbered from 1 in the order listed, with no gaps.
-            assert_eq!(*stage as u32, position as u32 + 1);
+            // Numbered from 1 in the order listed (24 is the seccomp
+            // helper's).
+            assert!(*stage as u32 > previous, "{stage:?}");
+            previous = *stage as u32;
             let record = ChildError {
                 stage: *stage,
                 detail: 3 + position as u32,
@@ -863,7 +888,11 @@ mod tests {
     #[test]
     fn unknown_stages_are_refused() {
         let mut bytes = [0u8; RECORD_SIZE];
-        for unknown in [0, Stage::ALL.len() as u32 + 1, 999] {
+        for unknown in [
+            0,
+            Stage::ALL.last().map_or(0, |stage| *stage as u32) + 1,
+            999,
+        ] {
             bytes[0..4].copy_from_slice(&unknown.to_ne_bytes());
             assert_eq!(ChildError::decode(&bytes), None, "{unknown}");
         }

@@ -398,6 +398,9 @@ impl Sandbox<'_> {
             terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
             preserve_fds: options.preserve_fds,
             signal_mask: options.signal_mask,
+            // Joining the sandbox's mount namespace enters its root.
+            filesystem: &policy_model::normal::NormalFilesystem::default(),
+            devices: &[],
         })?;
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
         Ok(wait_relaying(spawned.pid, relay)?)

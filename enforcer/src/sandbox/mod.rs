@@ -5,6 +5,8 @@
 //!   `sandbox:<id>`), opened before anything starts;
 //! - [`privileges`]: OCI `process` to the numbers the child applies;
 //! - [`child`]: the child's steps from `clone` to `execve`, allocation-free;
+//! - [`rootfs`]: the sandbox's own root filesystem, planned by the parent
+//!   and built by the child;
 //! - [`spawn`]: the parent's side of the start;
 //! - [`signals`]: forwarding signals while waiting, exit statuses;
 //! - [`tty`]: the sandbox's own pseudo-terminal (`-t`) and its relay;
@@ -19,6 +21,7 @@ pub mod confine;
 pub mod lifecycle;
 pub mod namespaces;
 pub mod privileges;
+pub mod rootfs;
 pub mod run;
 pub mod signals;
 pub mod spawn;

@@ -236,6 +236,8 @@ impl<'a> Launch<'a> {
             terminal: pty.as_ref().map(|pty| pty.slave.as_fd()),
             preserve_fds: options.preserve_fds,
             signal_mask: options.signal_mask,
+            filesystem: &decision.filesystem,
+            devices: &decision.resources.devices,
         })?;
         // The workload holds the slave now; the relay ends when it closes it.
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;

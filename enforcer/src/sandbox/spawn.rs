@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 
 use nix::libc;
 use nix::unistd::Pid;
+use policy_model::DeviceRule;
+use policy_model::normal::NormalFilesystem;
 use policy_sdk::{IdMapping, NamespaceType};
 
 use super::child::{self, ChildError, ChildPlan, RECORD_SIZE, Stage};
 use super::namespaces::NamespaceSetup;
 use super::privileges::{DEFAULT_PATH, Privileges};
+use super::rootfs::{self, HostFacts, Label, RootfsError};
 use crate::cgroup::{CgroupLayout, CreatedCgroup, join};
 
 /// What to start, and how.
@@ -49,6 +52,11 @@ pub struct SpawnOptions<'a> {
     pub preserve_fds: u32,
     /// The signal mask the workload gets.
     pub signal_mask: libc::sigset_t,
+    /// The filesystem view: with a `root`, the sandbox gets a root of its
+    /// own ([`super::rootfs`]).
+    pub filesystem: &'a NormalFilesystem,
+    /// The device rules (which nodes the minimal `/dev` holds).
+    pub devices: &'a [DeviceRule],
 }
 
 /// Why the sandbox did not start.
@@ -74,6 +82,9 @@ pub enum SpawnError {
     /// Moving the child into its cgroups failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroup::CgroupError),
+    /// The sandbox's root cannot be planned or prepared.
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
     /// The child reported a failure.
     #[error("{message}: {err}")]
     Child {
@@ -119,6 +130,8 @@ pub(crate) struct PlannedChild {
     _envp: Vec<CString>,
     /// The paths `execve` tries, for the error messages.
     pub candidates: Vec<PathBuf>,
+    /// What each step of the root is, for the error messages.
+    pub rootfs_labels: Vec<Label>,
 }
 
 /// What the parent opened or read for the child before planning it.
@@ -139,6 +152,7 @@ pub(crate) struct ChildIo {
 struct Prepared {
     planned: PlannedChild,
     _null: Option<std::fs::File>,
+    _idmapped: Vec<OwnedFd>,
 }
 
 fn prepare(options: &SpawnOptions<'_>, pipes: child::Pipes) -> Result<Prepared, SpawnError> {
@@ -164,9 +178,20 @@ fn prepare(options: &SpawnOptions<'_>, pipes: child::Pipes) -> Result<Prepared, 
             .then(child::ProcessTitle::of_this_process)
             .flatten(),
     };
+    let mut facts = rootfs::read_facts(options.filesystem, options.cgroup)?;
+    let idmapped = rootfs::idmap::prepare(
+        options.filesystem,
+        options.uid_mappings,
+        options.gid_mappings,
+    )
+    .map_err(RootfsError::from)?;
+    for (index, fd) in &idmapped {
+        facts.idmapped.insert(*index, fd.as_raw_fd());
+    }
     Ok(Prepared {
-        planned: plan_child(options, io)?,
+        planned: plan_child(options, io, &facts)?,
         _null: null,
+        _idmapped: idmapped.into_iter().map(|(_, fd)| fd).collect(),
     })
 }
 
@@ -177,12 +202,14 @@ fn supervisor_stays(options: &SpawnOptions<'_>) -> bool {
 }
 
 /// The child's plan for `options`: a pure function of the options (the
-/// normal decision's namespaces, names and privileges, the run's
-/// settings) and of what the parent opened (`io`). Nothing here touches
-/// the system, so the plan is built and checked before the clone.
+/// normal decision's namespaces, names, privileges and filesystem, the
+/// run's settings), of what the parent opened (`io`) and of what it read
+/// from the host for the root (`facts`). Nothing here touches the system,
+/// so the plan is built and checked before the clone.
 pub(crate) fn plan_child(
     options: &SpawnOptions<'_>,
     io: ChildIo,
+    facts: &HostFacts,
 ) -> Result<PlannedChild, SpawnError> {
     let program = options.command.first().ok_or(SpawnError::NoCommand)?;
     let argv: Vec<CString> = options
@@ -212,6 +239,24 @@ pub(crate) fn plan_child(
     let namespaces = options.namespaces;
     let new_mount = namespaces.creates(NamespaceType::Mount);
     let new_pid = namespaces.creates(NamespaceType::Pid) || namespaces.joins(NamespaceType::Pid);
+    let rootfs = rootfs::plan_rootfs(
+        options.filesystem,
+        options.devices,
+        rootfs::Namespaces {
+            pid: new_mount && namespaces.creates(NamespaceType::Pid) && new_pid,
+            network: namespaces.creates(NamespaceType::Network),
+            ipc: namespaces.creates(NamespaceType::Ipc),
+            cgroup: namespaces.creates(NamespaceType::Cgroup),
+        },
+        facts,
+    )?;
+    if rootfs.is_some() && !new_mount {
+        return Err(RootfsError::NoMountNamespace.into());
+    }
+    let (rootfs, rootfs_labels) = match rootfs {
+        Some(planned) => (Some(planned.plan), planned.labels),
+        None => (None, Vec::new()),
+    };
     let pointers = |strings: &[CString]| {
         strings
             .iter()
@@ -236,8 +281,11 @@ pub(crate) fn plan_child(
             user_ids: namespace_ids(options),
             setns: namespaces.setns_list(),
             unshare_flags: namespaces.unshare_flags,
-            private_mounts: new_mount,
-            mount_proc: new_mount && namespaces.creates(NamespaceType::Pid) && new_pid,
+            private_mounts: new_mount && rootfs.is_none(),
+            mount_proc: new_mount
+                && rootfs.is_none()
+                && namespaces.creates(NamespaceType::Pid)
+                && new_pid,
         },
         uts: child::Uts {
             hostname: options
@@ -271,12 +319,14 @@ pub(crate) fn plan_child(
             argv: pointers(&argv),
             envp: pointers(&envp),
         },
+        rootfs,
     };
     Ok(PlannedChild {
         plan,
         _argv: argv,
         _envp: envp,
         candidates,
+        rootfs_labels,
     })
 }
 
@@ -417,7 +467,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         });
     };
     Err(SpawnError::Child {
-        message: describe(&record, options, &prepared.planned.candidates),
+        message: describe(&record, options, &prepared.planned),
         err: std::io::Error::from_raw_os_error(record.errno),
         record,
     })
@@ -469,9 +519,19 @@ fn return_to(returns: &[(OwnedFd, libc::c_int)]) -> Result<(), SpawnError> {
 }
 
 /// What a child failure means, with the path or value involved.
-fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathBuf]) -> String {
+fn describe(record: &ChildError, options: &SpawnOptions<'_>, planned: &PlannedChild) -> String {
     let detail = record.detail as usize;
+    let candidates = &planned.candidates;
     match record.stage {
+        Stage::Mount | Stage::MountTarget | Stage::NewRoot | Stage::PivotRoot => rootfs::describe(
+            record,
+            &planned.rootfs_labels,
+            options
+                .filesystem
+                .root
+                .as_ref()
+                .map_or("/", |root| root.path.as_str()),
+        ),
         Stage::Exec => {
             let program = options.command.first().map(String::as_str).unwrap_or("");
             // What the sandbox could not see (a PATH directory it may not
@@ -539,7 +599,11 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, candidates: &[PathB
 
 /// Writes `/proc/<pid>/uid_map` and `gid_map` (and `setgroups` `deny` when
 /// this process may not set groups, as the kernel then requires).
-fn write_id_maps(pid: Pid, uids: &[IdMapping], gids: &[IdMapping]) -> Result<(), SpawnError> {
+pub(crate) fn write_id_maps(
+    pid: Pid,
+    uids: &[IdMapping],
+    gids: &[IdMapping],
+) -> Result<(), SpawnError> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let write = |file: &Path, text: &str| {
         std::fs::write(file, text).map_err(|source| SpawnError::Parent {
@@ -610,6 +674,8 @@ mod tests {
             terminal: None,
             preserve_fds: 0,
             signal_mask: *nix::sys::signal::SigSet::empty().as_ref(),
+            filesystem: &fixture.decision.filesystem,
+            devices: &fixture.decision.resources.devices,
         }
     }
 
@@ -641,7 +707,7 @@ mod tests {
     #[test]
     fn a_silent_decision_plans_the_workload_alone() {
         let fixture = fixture(&Decision::allow());
-        let planned = plan_child(&options(&fixture), IO).expect("plans");
+        let planned = plan_child(&options(&fixture), IO, &HostFacts::default()).expect("plans");
         let plan = &planned.plan;
         assert_eq!(plan.pipes, IO.pipes);
         assert_eq!(
@@ -709,7 +775,9 @@ mod tests {
     #[test]
     fn a_user_namespace_takes_its_root_at_once_when_mapped() {
         let fixture = fixture(&Decision::allow().root_in_user_namespace(100_000, 65_536));
-        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        let plan = plan_child(&options(&fixture), IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert_eq!(plan.namespaces.user_ids, Some((0, 0)));
         assert_eq!(plan.credentials.ids, (0, 0));
         assert_ne!(plan.credentials.bounding, 0);
@@ -726,7 +794,9 @@ mod tests {
             .map_ids(1000, 200_000, 1)
             .run_as(1000, 1000);
         let fixture = fixture(&decision);
-        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        let plan = plan_child(&options(&fixture), IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert_eq!(plan.namespaces.user_ids, Some((1000, 1000)));
         assert_eq!(plan.credentials.ids, (1000, 1000));
     }
@@ -736,7 +806,9 @@ mod tests {
         let fixture = fixture(&Decision::allow().standard_namespaces().hostname("box"));
         let mut options = options(&fixture);
         options.init = true;
-        let plan = plan_child(&options, IO).expect("plans").plan;
+        let plan = plan_child(&options, IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert!(plan.namespaces.private_mounts);
         assert!(plan.namespaces.mount_proc);
         assert_eq!(plan.namespaces.user_ids, None);
@@ -752,7 +824,9 @@ mod tests {
     fn the_domain_name_is_planned_as_given() {
         let mut fixture = fixture(&Decision::allow().namespace(NamespaceType::Uts));
         fixture.decision.domainname = Some("example.org".into());
-        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        let plan = plan_child(&options(&fixture), IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert_eq!(plan.uts.domainname.as_deref(), Some(c"example.org"));
         assert!(!plan.namespaces.private_mounts);
     }
@@ -768,7 +842,9 @@ mod tests {
             null: Some(9),
             ..IO
         };
-        let plan = plan_child(&options, io).expect("plans").plan;
+        let plan = plan_child(&options, io, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert_eq!(plan.stdio.terminal, Some(terminal.as_raw_fd()));
         assert_eq!(plan.stdio.null, Some(9));
         assert_eq!(plan.exec.preserve_fds, 3);
@@ -778,7 +854,7 @@ mod tests {
     fn a_program_path_is_its_only_candidate() {
         let mut fixture = fixture(&Decision::allow());
         fixture.command = vec!["/bin/true".into()];
-        let planned = plan_child(&options(&fixture), IO).expect("plans");
+        let planned = plan_child(&options(&fixture), IO, &HostFacts::default()).expect("plans");
         assert_eq!(planned.candidates, [PathBuf::from("/bin/true")]);
         assert_eq!(strings(&planned.plan.exec.argv), ["/bin/true"]);
     }
@@ -788,14 +864,53 @@ mod tests {
         let mut fixture = fixture(&Decision::allow());
         fixture.command = vec![];
         assert!(matches!(
-            plan_child(&options(&fixture), IO),
+            plan_child(&options(&fixture), IO, &HostFacts::default()),
             Err(SpawnError::NoCommand)
         ));
         fixture.command = vec!["sh".into(), "a\0b".into()];
-        let Err(error) = plan_child(&options(&fixture), IO) else {
+        let Err(error) = plan_child(&options(&fixture), IO, &HostFacts::default()) else {
             panic!("a NUL byte was planned");
         };
         assert_eq!(error.to_string(), "argument 1 contains a NUL byte");
+    }
+
+    #[test]
+    fn a_root_of_its_own_replaces_private_mounts_and_proc() {
+        let decision = Decision::allow()
+            .standard_namespaces()
+            .readonly_host_root()
+            .tmpfs("/tmp", None);
+        let fixture = fixture(&decision);
+        let facts = HostFacts {
+            staging: "/tmp".into(),
+            ..HostFacts::default()
+        };
+        let planned = plan_child(&options(&fixture), IO, &facts).expect("plans");
+        let rootfs = planned.plan.rootfs.as_ref().expect("a root");
+        assert!(rootfs.readonly);
+        assert_eq!(rootfs.staging.as_bytes(), b"/tmp");
+        assert_eq!(rootfs.steps.len(), planned.rootfs_labels.len());
+        assert!(
+            planned
+                .rootfs_labels
+                .iter()
+                .any(|label| label.to_string() == "mount 0 (tmpfs at /tmp, source tmpfs)")
+        );
+        // The root's builder makes the mounts private and mounts /proc.
+        assert!(!planned.plan.namespaces.private_mounts);
+        assert!(!planned.plan.namespaces.mount_proc);
+    }
+
+    #[test]
+    fn a_root_without_a_mount_namespace_is_refused() {
+        let fixture = fixture(&Decision::allow().readonly_host_root());
+        let Err(error) = plan_child(&options(&fixture), IO, &HostFacts::default()) else {
+            panic!("a root was planned without a mount namespace");
+        };
+        assert!(
+            error.to_string().contains("needs a new mount namespace"),
+            "{error}"
+        );
     }
 
     #[test]
