@@ -41,6 +41,7 @@ pub use decision::{
     HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
     Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
 };
+pub use decision::default_seccomp;
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
 pub use request::{CgroupMode, Host, Request, User};

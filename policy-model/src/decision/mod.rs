@@ -9,10 +9,12 @@
 mod builder;
 mod confinement_builder;
 pub use builder::CONTAINER_CAPABILITIES;
+mod default_seccomp;
 mod filesystem;
 mod process;
 mod resources;
 mod seccomp;
+pub use default_seccomp::default_seccomp;
 
 use serde::{Deserialize, Serialize};
 
