@@ -242,7 +242,7 @@ fn build(
             (false, Some(chain)) => chain.push(
                 seccompiler::SeccompRule::new(conditions.clone()).map_err(|err| {
                     SeccompError::Backend {
-                        role: format!("{} (rule for {name:?})", describe(role)),
+                        role: format!("{} (rule for {name:?})", role.to_string()),
                         err,
                     }
                 })?,
@@ -255,7 +255,7 @@ fn build(
         .map(|(number, chain)| (number, chain.unwrap_or_default()))
         .collect();
     let backend = |err| SeccompError::Backend {
-        role: describe(role),
+        role: role.to_string(),
         err,
     };
     let filter = seccompiler::SeccompFilter::new(
@@ -269,7 +269,7 @@ fn build(
         Ok(program) => program,
         Err(seccompiler::BackendError::FilterTooLarge(instructions)) => {
             return Err(SeccompError::TooLarge {
-                role: describe(role),
+                role: role.to_string(),
                 instructions,
             });
         }
@@ -346,16 +346,21 @@ fn backend_action(action: NormalAction) -> seccompiler::SeccompAction {
     }
 }
 
-/// A filter's role in words, for errors.
-fn describe(role: Role) -> String {
-    let action = |action: NormalAction| match action.errno {
-        Some(errno) => format!("{} {errno}", action.action.as_str()),
-        None => action.action.as_str().to_string(),
-    };
-    match role {
-        Role::Architecture => "the architecture check".to_string(),
-        Role::Action(matched) => format!("the rules with {}", action(matched)),
-        Role::AllowList(default) => format!("the allow-list (default {})", action(default)),
+/// A filter's role in words (`the allow-list (default SCMP_ACT_ERRNO 1)`),
+/// for errors.
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let action = |action: NormalAction| match action.errno {
+            Some(errno) => format!("{} {errno}", action.action.as_str()),
+            None => action.action.as_str().to_string(),
+        };
+        match self {
+            Role::Architecture => write!(f, "the architecture check"),
+            Role::Action(matched) => write!(f, "the rules with {}", action(*matched)),
+            Role::AllowList(default) => {
+                write!(f, "the allow-list (default {})", action(*default))
+            }
+        }
     }
 }
 
