@@ -26,5 +26,6 @@ pub mod policy;
 pub mod printable;
 pub mod request;
 pub mod sandbox;
+pub mod seccomp;
 pub mod settings;
 pub mod trusted;

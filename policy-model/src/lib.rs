@@ -23,6 +23,7 @@ pub mod tighten;
 pub mod units;
 mod validate;
 
+pub use decision::default_seccomp;
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
     HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,

@@ -42,6 +42,7 @@ pub use decision::{
     OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser, Resources, Rlimit, Root,
     Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
 };
+pub use decision::default_seccomp;
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
 pub use request::{CgroupMode, Host, Request, User};

@@ -39,8 +39,9 @@ pub struct EvalArgs {
     #[arg(long, conflicts_with = "plan")]
     report: bool,
     /// Instead of the decision, print the cgroup directories and files
-    /// `run` would create and write on this host (nothing is written):
-    /// `--plan` for text, `--plan=json` for JSON.
+    /// `run` would create and write on this host (nothing is written), and
+    /// a summary of the seccomp filter (default action, filters, rules,
+    /// names skipped): `--plan` for text, `--plan=json` for JSON.
     #[arg(
         long,
         value_enum,
@@ -165,9 +166,15 @@ pub enum PlanFormat {
 }
 
 /// The plan as JSON; with `--mount-controllers`, a `mounts` list of the
-/// hierarchies `run` would mount first (`controller`, `mountPoint`).
+/// hierarchies `run` would mount first (`controller`, `mountPoint`); with
+/// a seccomp profile, its `seccomp` summary (`defaultAction`,
+/// `defaultErrnoRet`, `architectures`, `filters`, `rules`,
+/// `instructions`, `skippedNames`).
 fn plan_json(planned: &Planned) -> anyhow::Result<serde_json::Value> {
     let mut json = serde_json::to_value(&planned.plan)?;
+    if let (Some(stack), Some(object)) = (&planned.seccomp, json.as_object_mut()) {
+        object.insert("seccomp".to_string(), serde_json::to_value(&stack.summary)?);
+    }
     if !planned.mounted.is_empty()
         && let Some(object) = json.as_object_mut()
     {
@@ -229,6 +236,21 @@ fn print_plan(planned: &Planned) {
             program.instructions,
             program.rules.len()
         );
+    }
+    if let Some(stack) = &planned.seccomp {
+        let summary = &stack.summary;
+        println!("seccomp  {summary}");
+        if !summary.skipped_names.is_empty() {
+            println!(
+                "  skipped  {}  (not x86_64 system calls)",
+                summary
+                    .skipped_names
+                    .iter()
+                    .map(|name| escape(name).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::audit::{Step, Trail};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup};
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::Chain;
 use crate::sandbox::namespaces::JoinAllowList;
 use crate::sandbox::run::{
@@ -36,6 +36,9 @@ use crate::sandbox::state::{SandboxState, StateDir};
 
 use decide::{RequestSource, Verdict};
 use plan::Mounting;
+
+/// The exit status of a workload SIGSYS killed (128 + 31).
+const SIGSYS_STATUS: i32 = 128 + libc::SIGSYS;
 
 /// A stage of `enforcer run`, in order: the name `--timings` shows and
 /// the audit step a failure in it is recorded at.
@@ -325,6 +328,11 @@ impl Pipeline {
         self.enter(Stage::Workload);
         let waited = started.wait();
         self.finish(Stage::Workload);
+        if planned.seccomp.is_some() && matches!(waited, Ok(code) if code == SIGSYS_STATUS) {
+            self.diagnostics.emit(Diagnostic::info(format!(
+                "the workload was killed by SIGSYS (exit status {SIGSYS_STATUS}): a system call its seccomp profile answers with SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD or SCMP_ACT_TRAP"
+            )));
+        }
         self.enter(Stage::Cleanup);
         clean_up_attached(states, &state, &cgroup, &self.diagnostics);
         self.finish(Stage::Cleanup);
@@ -345,7 +353,13 @@ impl Pipeline {
             launch.create_cgroups(state, &planned.plan, &prepared.decision.cgroups_path)?;
         self.finish(Stage::Cgroups);
         self.enter(Stage::Spawn);
-        let started = launch.spawn(state, prepared, &cgroup, &planned.layout, start)?;
+        let started = launch.spawn(
+            state,
+            prepared,
+            (&cgroup, &planned.layout),
+            planned.seccomp.as_ref(),
+            start,
+        )?;
         self.finish(Stage::Spawn);
         Ok((cgroup, started))
     }

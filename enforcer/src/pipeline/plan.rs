@@ -2,13 +2,16 @@
 //! and what is written there, mounting missing controllers first when the
 //! operator allows it. `run` and `eval --plan` both plan here; only `run`
 //! mounts ([`Mounting::Mount`]), `eval` shows what it would mount
-//! ([`Mounting::DryRun`]).
+//! ([`Mounting::DryRun`]). The decision's seccomp profile is compiled
+//! here too, so that a profile the enforcer cannot load fails before any
+//! cgroup exists, and `eval --plan` shows its summary.
 
 use std::path::Path;
 
 use crate::cgroup::{self, CgroupLayout, CgroupPlan, MountedController};
 use crate::decision::NormalDecision;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Diagnostic, Diagnostics, Level};
+use crate::seccomp::FilterStack;
 
 /// What planning may do about controllers the host has not mounted.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +37,33 @@ pub struct Planned {
     /// The hierarchies mounted for the plan (for a dry run, the ones `run`
     /// would mount).
     pub mounted: Vec<MountedController>,
+    /// The system call filters, when the decision has a `seccomp` profile.
+    pub seccomp: Option<FilterStack>,
+}
+
+/// Compiles `decision`'s seccomp profile; the names skipped because this
+/// architecture lacks them (Docker's profile lists every architecture's)
+/// go to `diagnostics` as one debug line.
+pub fn seccomp(
+    decision: &NormalDecision,
+    diagnostics: &Diagnostics,
+) -> anyhow::Result<Option<FilterStack>> {
+    let Some(profile) = &decision.seccomp else {
+        return Ok(None);
+    };
+    let stack = crate::seccomp::compile(profile)?;
+    let skipped = &stack.summary.skipped_names;
+    if !skipped.is_empty() {
+        diagnostics.emit(Diagnostic {
+            level: Level::Debug,
+            source: crate::diagnostics::Source::Enforcer,
+            message: format!(
+                "seccomp: {} system call names x86_64 does not have were skipped (enforcer eval --plan lists them)",
+                skipped.len()
+            ),
+        });
+    }
+    Ok(Some(stack))
 }
 
 /// Plans `decision`'s resources for its `cgroupsPath` below `cgroup_root`
@@ -46,6 +76,7 @@ pub fn plan(
     mounting: Mounting<'_>,
     diagnostics: &Diagnostics,
 ) -> anyhow::Result<Planned> {
+    let seccomp = seccomp(decision, diagnostics)?;
     let resources = &decision.resources;
     let cgroups_path = &decision.cgroups_path;
     let (base, dry_run) = match mounting {
@@ -58,6 +89,7 @@ pub fn plan(
                 plan,
                 layout,
                 mounted: Vec::new(),
+                seccomp,
             });
         }
         Mounting::Mount(base) => (base, false),
@@ -78,5 +110,6 @@ pub fn plan(
         plan,
         layout,
         mounted,
+        seccomp,
     })
 }

@@ -34,7 +34,15 @@
 //!    directory as the workload's user, every descriptor above 2 but the
 //!    preserved ones marked close-on-exec, SIGPIPE at its default
 //!    disposition, the signal mask back as it was;
-//! 7. `execve` each candidate path in turn.
+//! 7. load the seccomp filters (`seccomp(SECCOMP_SET_MODE_FILTER)`, one
+//!    call per filter of the stack): here, as late as possible, when
+//!    `noNewPrivileges` is on; without it the kernel wants `CAP_SYS_ADMIN`,
+//!    so they are loaded at the start of step 6 instead, before the ids and
+//!    capabilities change (the profile must then allow the calls of step 6
+//!    too). Either way the workload's own process alone is filtered, never
+//!    a supervisor; the profile must allow `execve`, `write` (an exec
+//!    failure's record) and `exit_group`;
+//! 8. `execve` each candidate path in turn.
 
 use std::ffi::CString;
 
@@ -114,6 +122,9 @@ stages! {
     Cwd = 22,
     /// `PR_SET_DUMPABLE`.
     Dumpable = 23,
+    /// Loading a seccomp filter; detail: its index in
+    /// [`Seccomp::programs`].
+    Seccomp = 24,
     /// A step of the new root (a mount, a symlink, a mask, a read-only
     /// path); detail: the index into [`RootfsPlan::steps`](super::rootfs::RootfsPlan).
     Mount = 25,
@@ -197,6 +208,8 @@ pub struct ChildPlan {
     /// The sandbox's own root, built in its mount namespace instead of
     /// [`Namespaces::private_mounts`] and [`Namespaces::mount_proc`].
     pub rootfs: Option<super::rootfs::RootfsPlan>,
+    /// The system call filters to load.
+    pub seccomp: Seccomp,
 }
 
 /// The pipes between parent and child.
@@ -306,6 +319,33 @@ pub struct Exec {
     /// `envp`, NULL-terminated.
     pub envp: Vec<*const libc::c_char>,
 }
+
+/// The seccomp filters (`crate::seccomp::FilterStack`), ready for
+/// `seccomp(2)`; the instructions live in `spawn::PlannedChild`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seccomp {
+    /// The programs, in load order; empty: no filter.
+    pub programs: Vec<SockFprog>,
+    /// `SECCOMP_FILTER_FLAG_*` bits.
+    pub flags: libc::c_uint,
+    /// Load before the privileges are set, while the process still holds
+    /// `CAP_SYS_ADMIN` (without `noNewPrivileges` the kernel demands it);
+    /// else right before `execve`.
+    pub before_privileges: bool,
+}
+
+/// `struct sock_fprog`: a classic BPF program's length and instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct SockFprog {
+    /// Number of instructions.
+    pub len: libc::c_ushort,
+    /// The instructions.
+    pub filter: *const crate::seccomp::sock_filter,
+}
+
+/// `SECCOMP_SET_MODE_FILTER` (linux/seccomp.h).
+const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
 
 /// The memory of the process's argument and environment strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -466,6 +506,9 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             supervised = true;
         }
 
+        if plan.seccomp.before_privileges {
+            load_seccomp(plan);
+        }
         apply_privileges(plan);
         arm_parent_death(plan, !supervised);
         // As the workload's user, so directory permissions apply.
@@ -482,7 +525,28 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
             &plan.exec.signal_mask,
             std::ptr::null_mut(),
         );
+        if !plan.seccomp.before_privileges {
+            load_seccomp(plan);
+        }
         exec(plan)
+    }
+}
+
+/// Loads the seccomp filters in order (the kernel copies each).
+unsafe fn load_seccomp(plan: &ChildPlan) {
+    unsafe {
+        for (index, program) in plan.seccomp.programs.iter().enumerate() {
+            let program: *const SockFprog = program;
+            if libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                plan.seccomp.flags,
+                program,
+            ) != 0
+            {
+                fail(plan, Stage::Seccomp, index as u32);
+            }
+        }
     }
 }
 

@@ -376,7 +376,15 @@ impl Sandbox<'_> {
             term: options.tty.then(|| term.clone()),
             rlimits: crate::decision::own_rlimits(),
         };
-        let mut process = crate::decision::normalize(&state.decision, &context).process;
+        let normal = crate::decision::normalize(&state.decision, &context);
+        // The run's filters, compiled again from the recorded profile.
+        let seccomp = normal
+            .seccomp
+            .as_ref()
+            .map(crate::seccomp::compile)
+            .transpose()
+            .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
+        let mut process = normal.process;
         if options.tty && !process.env.iter().any(|entry| entry.starts_with("TERM=")) {
             process.env.push(format!("TERM={term}"));
         }
@@ -401,6 +409,7 @@ impl Sandbox<'_> {
             // Joining the sandbox's mount namespace enters its root.
             filesystem: &policy_model::normal::NormalFilesystem::default(),
             devices: &[],
+            seccomp: seccomp.as_ref(),
         })?;
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
         Ok(wait_relaying(spawned.pid, relay)?)

@@ -202,7 +202,7 @@ impl<'a> Launch<'a> {
     }
 
     /// Starts the workload in `cgroup` (on `layout`) with `prepared`'s
-    /// namespaces and privileges and records its process and namespaces in
+    /// namespaces and privileges, under the `seccomp` filters, and records its process and namespaces in
     /// `state`. Started, the sandbox is no longer this launch's to undo:
     /// its lock is released, and its cgroups and state belong to its
     /// lifecycle ([`clean_up_attached`], `delete`, `gc`).
@@ -210,8 +210,8 @@ impl<'a> Launch<'a> {
         &mut self,
         state: &mut SandboxState,
         prepared: &Prepared,
-        cgroup: &CreatedCgroup,
-        layout: &CgroupLayout,
+        (cgroup, layout): (&CreatedCgroup, &CgroupLayout),
+        seccomp: Option<&crate::seccomp::FilterStack>,
         options: &StartOptions,
     ) -> anyhow::Result<Started> {
         let Prepared {
@@ -238,6 +238,7 @@ impl<'a> Launch<'a> {
             signal_mask: options.signal_mask,
             filesystem: &decision.filesystem,
             devices: &decision.resources.devices,
+            seccomp,
         })?;
         // The workload holds the slave now; the relay ends when it closes it.
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;

@@ -57,6 +57,9 @@ pub struct SpawnOptions<'a> {
     pub filesystem: &'a NormalFilesystem,
     /// The device rules (which nodes the minimal `/dev` holds).
     pub devices: &'a [DeviceRule],
+    /// The system call filters the workload runs under (the decision's
+    /// `seccomp`, compiled).
+    pub seccomp: Option<&'a crate::seccomp::FilterStack>,
 }
 
 /// Why the sandbox did not start.
@@ -128,6 +131,7 @@ pub(crate) struct PlannedChild {
     pub plan: ChildPlan,
     _argv: Vec<CString>,
     _envp: Vec<CString>,
+    _seccomp: Vec<Vec<crate::seccomp::sock_filter>>,
     /// The paths `execve` tries, for the error messages.
     pub candidates: Vec<PathBuf>,
     /// What each step of the root is, for the error messages.
@@ -257,6 +261,19 @@ pub(crate) fn plan_child(
         Some(planned) => (Some(planned.plan), planned.labels),
         None => (None, Vec::new()),
     };
+    let filters: Vec<Vec<crate::seccomp::sock_filter>> = options
+        .seccomp
+        .map(|stack| stack.filters.iter().map(|f| f.program.clone()).collect())
+        .unwrap_or_default();
+    // `seccomp::compile` keeps every filter under the kernel's 4096
+    // instructions, so the length fits `sock_fprog`'s u16.
+    let programs = filters
+        .iter()
+        .map(|program| child::SockFprog {
+            len: program.len() as libc::c_ushort,
+            filter: program.as_ptr(),
+        })
+        .collect();
     let pointers = |strings: &[CString]| {
         strings
             .iter()
@@ -320,11 +337,17 @@ pub(crate) fn plan_child(
             envp: pointers(&envp),
         },
         rootfs,
+        seccomp: child::Seccomp {
+            programs,
+            flags: options.seccomp.map_or(0, |stack| stack.flags),
+            before_privileges: !privileges.no_new_privileges,
+        },
     };
     Ok(PlannedChild {
         plan,
         _argv: argv,
         _envp: envp,
+        _seccomp: filters,
         candidates,
         rootfs_labels,
     })
@@ -593,6 +616,18 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, planned: &PlannedCh
             options.privileges.cwd, options.privileges.user.0
         ),
         Stage::Dumpable => "cannot make the sandbox's first process non-dumpable".into(),
+        Stage::Seccomp => {
+            let filter = options
+                .seccomp
+                .and_then(|stack| stack.filters.get(detail))
+                .map_or_else(|| format!("filter {detail}"), |f| f.role.to_string());
+            let hint = if record.errno == libc::EACCES {
+                " (noNewPrivileges is off and the workload lacks CAP_SYS_ADMIN)"
+            } else {
+                ""
+            };
+            format!("cannot load the seccomp filter ({filter}){hint}")
+        }
         Stage::Release => "the enforcer did not release the sandbox".into(),
     }
 }
@@ -676,6 +711,7 @@ mod tests {
             signal_mask: *nix::sys::signal::SigSet::empty().as_ref(),
             filesystem: &fixture.decision.filesystem,
             devices: &fixture.decision.resources.devices,
+            seccomp: None,
         }
     }
 

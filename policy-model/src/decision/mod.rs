@@ -10,10 +10,12 @@ mod builder;
 mod confinement_builder;
 pub use builder::CONTAINER_CAPABILITIES;
 pub use confinement_builder::{OCI_MASKED_PATHS, OCI_READONLY_PATHS};
+mod default_seccomp;
 mod filesystem;
 mod process;
 mod resources;
 mod seccomp;
+pub use default_seccomp::default_seccomp;
 
 use serde::{Deserialize, Serialize};
 
