@@ -193,7 +193,16 @@ impl Checker {
         if maps && !creates(NamespaceType::User) {
             self.fail("uidMappings", "id mappings need a new user namespace");
         }
+        if decision.private_host_ids {
+            self.that(creates(NamespaceType::User), "privateHostIds", || {
+                "private host ids need a new user namespace".into()
+            });
+            self.that(!maps, "privateHostIds", || {
+                "privateHostIds and uidMappings/gidMappings exclude each other: the enforcer maps ids 0 to 65535 to the host range it leases".into()
+            });
+        }
         if creates(NamespaceType::User)
+            && !decision.private_host_ids
             && (decision.uid_mappings.is_empty() || decision.gid_mappings.is_empty())
         {
             self.fail(
@@ -218,6 +227,17 @@ impl Checker {
             .as_ref()
             .and_then(|process| process.user.as_ref());
         let (uid, gid) = user.map_or((0, 0), |user| (user.uid, user.gid));
+        // Private host ids: the enforcer maps ids 0 to 65535.
+        let leased = [IdMapping {
+            container_id: 0,
+            host_id: 0,
+            size: 65_536,
+        }];
+        let (uid_mappings, gid_mappings) = if decision.private_host_ids {
+            (&leased[..], &leased[..])
+        } else {
+            (&decision.uid_mappings[..], &decision.gid_mappings[..])
+        };
         let field = if user.is_some() {
             "process.user"
         } else {
@@ -229,12 +249,12 @@ impl Checker {
             "without process.user the workload runs as root of the new user namespace, so"
         };
         self.that(
-            maps(&decision.uid_mappings, uid),
+            maps(uid_mappings, uid),
             &format!("{field}.uid"),
             || format!("{runs_as} uid {uid} is not in uidMappings"),
         );
         self.that(
-            maps(&decision.gid_mappings, gid),
+            maps(gid_mappings, gid),
             &format!("{field}.gid"),
             || format!("{runs_as} gid {gid} is not in gidMappings"),
         );
@@ -244,7 +264,7 @@ impl Checker {
             .enumerate()
         {
             self.that(
-                maps(&decision.gid_mappings, *gid),
+                maps(gid_mappings, *gid),
                 &format!("process.user.additionalGids[{index}]"),
                 || format!("gid {gid} is not in gidMappings"),
             );
@@ -1011,5 +1031,35 @@ mod tests {
         let mut decision = Decision::deny("no");
         decision.cgroups_path = Some("../x".into());
         assert!(validate(decision, &typical_host(), "job").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod private_host_ids_tests {
+    use super::*;
+
+    fn violations(decision: Decision) -> Vec<String> {
+        match validate(decision, &crate::host::typical_host(), "job") {
+            Ok(_) => Vec::new(),
+            Err(error) => error.violations.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn private_host_ids_stand_for_the_maps() {
+        let decision = Decision::allow()
+            .namespace(NamespaceType::Mount)
+            .root_in_private_user_namespace();
+        assert_eq!(violations(decision.clone()), Vec::<String>::new());
+        let mapped = decision.clone().map_ids(0, 100000, 65536);
+        let found = violations(mapped).join("\n");
+        assert!(found.contains("privateHostIds and uidMappings/gidMappings exclude each other"), "{found}");
+        let mut without_user = Decision::allow();
+        without_user.private_host_ids = true;
+        let found = violations(without_user).join("\n");
+        assert!(found.contains("private host ids need a new user namespace"), "{found}");
+        let outside = decision.run_as(70000, 0);
+        let found = violations(outside).join("\n");
+        assert!(found.contains("uid 70000 is not in uidMappings"), "{found}");
     }
 }

@@ -18,11 +18,11 @@ use std::path::PathBuf;
 pub use error::{ConfigError, ParseError};
 pub use load::{DEFAULT_PATH, ENV_VAR, load, load_from};
 pub use schema::{
-    AbsolutePath, Audit, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline, Limits,
+    AbsolutePath, Audit, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline, HostIdPool, Limits,
     MemorySize, MountControllers, OnError, PlatformPolicy, PolicyLog, Tenant, TenantName,
 };
 pub use validate::{
-    format_duration, parse_cgroup_root, parse_duration, parse_size, parse_tenant_name,
+    DEFAULT_HOST_ID_START, HOST_ID_RANGE, MAX_HOST_ID, format_duration, host_id_pool_fit, parse_cgroup_root, parse_duration, parse_size, parse_tenant_name,
     settings_json,
 };
 
