@@ -256,9 +256,8 @@ pub fn lease(states: &StateDir, pool: &Pool, id: &str) -> Result<HostIdRange, Ho
             err: std::io::ErrorKind::NotFound.into(),
         })
     })?;
-    let dir = open_dir(states, &lock, true)?.ok_or_else(|| {
-        io("open", &states.root().join(LEASE_DIR))(Errno::ENOENT)
-    })?;
+    let dir = open_dir(states, &lock, true)?
+        .ok_or_else(|| io("open", &states.root().join(LEASE_DIR))(Errno::ENOENT))?;
     let leases = read_all(&dir)?;
     let taken: BTreeSet<u32> = leases.iter().map(|lease| lease.range.start).collect();
     let Some(start) = pool.lowest_free(&taken) else {

@@ -35,7 +35,10 @@ impl Pool {
             starts: (0..ranges)
                 .map(|index| start + index * RANGE_SIZE)
                 .collect(),
-            description: format!("host ids {start} to {}", u64::from(start) + u64::from(size) - 1),
+            description: format!(
+                "host ids {start} to {}",
+                u64::from(start) + u64::from(size) - 1
+            ),
         }
     }
 
@@ -156,7 +159,11 @@ mod tests {
         leased.insert(at(1));
         assert_eq!(pool.lowest_free(&leased), Some(at(3)));
         leased.remove(&at(0));
-        assert_eq!(pool.lowest_free(&leased), Some(at(0)), "a released range again");
+        assert_eq!(
+            pool.lowest_free(&leased),
+            Some(at(0)),
+            "a released range again"
+        );
     }
 
     #[test]
@@ -199,7 +206,10 @@ mod tests {
         let error = Pool::from_subids("nobody-here", &uid_file, &gid_file)
             .expect_err("no entries")
             .to_string();
-        assert!(error.contains("no range of 65536 ids (its entries: none)"), "{error}");
+        assert!(
+            error.contains("no range of 65536 ids (its entries: none)"),
+            "{error}"
+        );
         let missing = dir.path().join("absent");
         let error = Pool::from_subids("svc", &missing, &gid_file)
             .expect_err("missing file")

@@ -57,9 +57,7 @@ pub fn parse(
             why,
         };
         let (Some(start), Some(count), None) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(bad(format!(
-                "{line:?} is not owner:start:count"
-            )));
+            return Err(bad(format!("{line:?} is not owner:start:count")));
         };
         let start: u32 = start
             .parse()
@@ -205,7 +203,10 @@ mod tests {
     fn bad_lines_of_the_owner_name_the_line() {
         for (text, needle) in [
             ("alice:x:65536\n", "line 1: \"x\" is not a host id"),
-            ("bob:1\nalice:100000\n", "line 2: \"alice:100000\" is not owner:start:count"),
+            (
+                "bob:1\nalice:100000\n",
+                "line 2: \"alice:100000\" is not owner:start:count",
+            ),
             ("alice:0:65536\n", "line 1: the range starts at 0"),
             ("alice:4294901760:65536\n", "reaches past 4294967294"),
             ("alice:1:-5\n", "\"-5\" is not a count"),
@@ -214,7 +215,11 @@ mod tests {
             assert!(error.starts_with(FILE) && error.contains(needle), "{error}");
         }
         // Others' malformed lines are not ours to judge.
-        assert!(entries("bob:garbage\n", "alice", None).expect("skips").is_empty());
+        assert!(
+            entries("bob:garbage\n", "alice", None)
+                .expect("skips")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -324,12 +324,12 @@ impl Pipeline {
             &start,
             options.host_ids.as_ref(),
         ) {
-                Ok(started) => started,
-                Err(error) => {
-                    launch.undo();
-                    return Err(error);
-                }
-            };
+            Ok(started) => started,
+            Err(error) => {
+                launch.undo();
+                return Err(error);
+            }
+        };
         if options.detach {
             return Ok(RunOutcome::Detached(Box::new(state)));
         }
