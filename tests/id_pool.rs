@@ -167,7 +167,10 @@ fn two_root_sandboxes_get_disjoint_ranges_and_cannot_write_each_others_files() {
     assert_eq!([a, b], [2147483648, 2147483648 + 65536]);
     assert!(a + 65536 <= b || b + 65536 <= a, "disjoint: {a} and {b}");
     let status = std::fs::read_to_string(format!("/proc/{first}/status")).expect("status");
-    assert!(status.contains(&format!("Uid:\t{a}\t{a}\t{a}\t{a}")), "{status}");
+    assert!(
+        status.contains(&format!("Uid:\t{a}\t{a}\t{a}\t{a}")),
+        "{status}"
+    );
     assert_eq!(
         leases(&harness),
         [(a, "first".to_string()), (b, "second".to_string())]
@@ -201,7 +204,10 @@ fn two_root_sandboxes_get_disjoint_ranges_and_cannot_write_each_others_files() {
         table.stdout
     );
     let stats = harness.command("stats", &["second", "--json"]).json();
-    assert_eq!(stats["hostIds"], serde_json::json!({"start": b, "size": 65536}));
+    assert_eq!(
+        stats["hostIds"],
+        serde_json::json!({"start": b, "size": 65536})
+    );
     // Root of the first sandbox makes a file in the shared directory: it is
     // the host's uid `a`'s.
     let file = shared.path().join("made-by-first");
@@ -229,7 +235,10 @@ fn two_root_sandboxes_get_disjoint_ranges_and_cannot_write_each_others_files() {
         (format!("echo theirs >> {file_name}"), "Permission denied"),
         (format!("chmod 666 {file_name}"), "Operation not permitted"),
         (format!("rm -f {file_name}"), "Operation not permitted"),
-        (format!("mv {file_name} {file_name}.moved"), "Operation not permitted"),
+        (
+            format!("mv {file_name} {file_name}.moved"),
+            "Operation not permitted",
+        ),
     ] {
         let run = harness.command("exec", &["second", "--", "/bin/sh", "-c", &attempt]);
         assert_ne!(run.code, Some(0), "{attempt}: {run:?}");
@@ -256,6 +265,15 @@ fn an_attached_run_releases_its_lease_when_it_ends() {
     assert_eq!(
         fields,
         ["0", "3000000000", "65536", "0", "3000000000", "65536", "0"]
+    );
+    assert_no_lease(&harness);
+    // A spawn that fails after the lease (no such program) releases it.
+    let failed = harness.run(&options, &["/nonexistent/program"]);
+    assert_ne!(failed.code, Some(0), "{failed:?}");
+    assert!(
+        failed.stderr.contains("/nonexistent/program"),
+        "{}",
+        failed.stderr
     );
     assert_no_lease(&harness);
 }
@@ -389,7 +407,10 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
     assert_eq!(json["hostIds"]["size"], 65536);
     for (pool, needle) in [
         ("start = 0", "line 2: host_ids.start: 0 is the host's root"),
-        ("size = 1000", "line 2: host_ids.size: 1000 must be a positive multiple of 65536"),
+        (
+            "size = 1000",
+            "line 2: host_ids.size: 1000 must be a positive multiple of 65536",
+        ),
         (
             "start = 4294901760\nsize = 65536",
             "host_ids: start = 4294901760 and size = 65536 end at host id 4294967295",
@@ -401,9 +422,75 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
         ("sizes = 65536", "unknown field `sizes`"),
     ] {
         let setup = Setup::new(Some(pool));
-        let config = setup.config.as_ref().expect("a config").display().to_string();
+        let config = setup
+            .config
+            .as_ref()
+            .expect("a config")
+            .display()
+            .to_string();
         let check = enforcer(&["--config", &config, "config", "check"]);
         check.expect_code(2);
-        assert!(check.stderr.contains(needle) || check.stdout.contains(needle), "{pool}: {check:?}");
+        assert!(
+            check.stderr.contains(needle) || check.stdout.contains(needle),
+            "{pool}: {check:?}"
+        );
     }
+}
+
+#[test]
+fn concurrent_runs_never_get_the_same_range() {
+    require!(cannot_run());
+    let harness = Harness::new();
+    // Three ranges, four runs started at once: three get a range each,
+    // all different, and the fourth is refused.
+    let setup = Setup::new(Some("start = 3800000000\nsize = 196608"));
+    let runs: Vec<(String, common::Run)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|index| {
+                let (harness, setup) = (&harness, &setup);
+                scope.spawn(move || {
+                    let id = format!("racer{index}");
+                    let mut options = setup.options();
+                    options.extend(["--id".to_string(), id.clone(), "--detach".to_string()]);
+                    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+                    (id, harness.run(&options, &["sleep", "60"]))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a run"))
+            .collect()
+    });
+    let started: Vec<&String> = runs
+        .iter()
+        .filter(|(_, run)| run.code == Some(0))
+        .map(|(id, _)| id)
+        .collect();
+    let refused: Vec<&common::Run> = runs
+        .iter()
+        .filter(|(_, run)| run.code != Some(0))
+        .map(|(_, run)| run)
+        .collect();
+    assert_eq!(started.len(), 3, "{runs:?}");
+    assert_eq!(refused.len(), 1, "{runs:?}");
+    refused[0]
+        .expect_code(125)
+        .expect_stderr(&["the host id pool is exhausted: all 3 ranges"]);
+    let mut starts: Vec<u64> = started
+        .iter()
+        .map(|id| leased_start(harness.pid(id)))
+        .collect();
+    starts.sort();
+    assert_eq!(starts, [3800000000, 3800065536, 3800131072]);
+    let mut ids: Vec<&str> = started.iter().map(|id| id.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        leases(&harness).len(),
+        3,
+        "one lease per sandbox: {:?}",
+        leases(&harness)
+    );
+    harness.command("delete", &ids).expect_code(0);
+    assert_no_lease(&harness);
 }

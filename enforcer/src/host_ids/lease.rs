@@ -356,3 +356,62 @@ fn is_orphaned(states: &StateDir, lease: &Lease) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_release_and_sweep_in_a_state_directory() {
+        if !nix::unistd::geteuid().is_root() {
+            let error = lease(
+                &StateDir::new("/nonexistent"),
+                &Pool::range(1 << 30, 65536),
+                "a",
+            )
+            .expect_err("not root");
+            assert!(matches!(error, HostIdError::NotRoot { .. }), "{error}");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let states = StateDir::new(dir.path());
+        let pool = Pool::range(1 << 30, 2 * 65536);
+        let _a = states.claim("a").expect("claims a");
+        let _b = states.claim("b").expect("claims b");
+        let first = lease(&states, &pool, "a").expect("leases");
+        let second = lease(&states, &pool, "b").expect("leases");
+        assert_eq!((first.start, second.start), (1 << 30, (1 << 30) + 65536));
+        let error = lease(&states, &pool, "c")
+            .expect_err("exhausted")
+            .to_string();
+        assert!(
+            error.contains("all 2 ranges of 65536 ids")
+                && error.contains("1073741824 to sandbox \"a\", 1073807360 to sandbox \"b\""),
+            "{error}"
+        );
+        assert!(!release(&states, first, "b").expect("releases"), "not b's");
+        assert!(release(&states, first, "a").expect("releases"));
+        assert!(!release(&states, first, "a").expect("releases"), "gone");
+        assert_eq!(
+            lease(&states, &pool, "c").expect("leases"),
+            first,
+            "the lowest free again"
+        );
+        // a and b are claimed (and locked by us): the sweep keeps theirs;
+        // c has no sandbox: its lease goes.
+        let released = sweep(&states).expect("sweeps");
+        assert_eq!(
+            released,
+            [Lease {
+                range: first,
+                sandbox: "c".into()
+            }]
+        );
+        assert_eq!(leases(&states).expect("lists").len(), 1);
+        assert!(release(&states, second, "b").expect("releases"));
+        assert!(
+            !dir.path().join(LEASE_DIR).exists(),
+            "the empty lease directory is removed"
+        );
+    }
+}
