@@ -405,6 +405,38 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
     );
     let json = enforcer(&["eval", "--policy", &policy, "--plan=json", "--", "true"]).json();
     assert_eq!(json["hostIds"]["size"], 65536);
+    let sized = Setup::new(Some("start = 3000000000\nsize = 655360"));
+    let config = sized
+        .config
+        .as_ref()
+        .expect("a config")
+        .display()
+        .to_string();
+    let check = enforcer(&["--config", &config, "config", "check"]);
+    check.expect_code(0);
+    assert!(
+        check
+            .stdout
+            .contains("host ids  host ids 3000000000 to 3000655359 (10 ranges)\nok\n"),
+        "{}",
+        check.stdout
+    );
+    let subids = Setup::new(Some("subids = \"enforcer-test-no-such-owner\""));
+    let config = subids
+        .config
+        .as_ref()
+        .expect("a config")
+        .display()
+        .to_string();
+    let check = enforcer(&["--config", &config, "config", "check"]);
+    check.expect_code(2);
+    // Whatever this host's /etc/subuid holds (or lacks), it gives this
+    // owner nothing, and the error says where it looked.
+    assert!(
+        check.stdout.contains("error     /etc/subuid"),
+        "{}",
+        check.stdout
+    );
     for (pool, needle) in [
         ("start = 0", "line 2: host_ids.start: 0 is the host's root"),
         (

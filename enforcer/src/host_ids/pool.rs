@@ -122,10 +122,10 @@ impl Pool {
         self.starts.iter().copied().find(|&start| {
             let low = start.saturating_sub(RANGE_SIZE - 1);
             let high = u64::from(start) + u64::from(RANGE_SIZE);
-            !leased
+            leased
                 .range(low..)
                 .next()
-                .is_some_and(|&other| u64::from(other) < high)
+                .is_none_or(|&other| u64::from(other) >= high)
         })
     }
 }
