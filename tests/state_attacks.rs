@@ -125,6 +125,7 @@ fn planted(id: &str, process: Option<ProcessRef>, root: &str, leaves: &[PathBuf]
             .map(|(name, namespace)| (name.clone(), namespace.owner))
             .collect(),
         policies: Vec::new(),
+        host_ids: None,
     }
 }
 

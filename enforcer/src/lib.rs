@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod evaluation;
 pub mod golden;
 pub mod host;
+pub mod host_ids;
 pub mod linux;
 pub mod pipeline;
 pub mod policy;

@@ -1041,3 +1041,33 @@ mod tests {
         assert!(validate(decision, &typical_host(), "job").is_ok());
     }
 }
+
+#[cfg(test)]
+mod private_host_ids_tests {
+    use super::*;
+
+    fn violations(decision: Decision) -> Vec<String> {
+        match validate(decision, &crate::host::typical_host(), "job") {
+            Ok(_) => Vec::new(),
+            Err(error) => error.violations.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn private_host_ids_stand_for_the_maps() {
+        let decision = Decision::allow()
+            .namespace(NamespaceType::Mount)
+            .root_in_private_user_namespace();
+        assert_eq!(violations(decision.clone()), Vec::<String>::new());
+        let mapped = decision.clone().map_ids(0, 100000, 65536);
+        let found = violations(mapped).join("\n");
+        assert!(found.contains("privateHostIds: the leased host range is the id map"), "{found}");
+        let mut without_user = Decision::allow();
+        without_user.private_host_ids = true;
+        let found = violations(without_user).join("\n");
+        assert!(found.contains("privateHostIds: needs a new user namespace"), "{found}");
+        let outside = decision.run_as(70000, 0);
+        let found = violations(outside).join("\n");
+        assert!(found.contains("uid 70000 is not in the private range 0 to 65535"), "{found}");
+    }
+}

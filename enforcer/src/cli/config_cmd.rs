@@ -85,6 +85,10 @@ struct CheckReport {
     ok: bool,
     files: Vec<String>,
     policies: Vec<CheckedPolicy>,
+    /// The host id pool `[host_ids]` gives, when the config has the table
+    /// (a `subids` pool read from `/etc/subuid` and `/etc/subgid`).
+    #[serde(rename = "hostIds", skip_serializing_if = "Option::is_none")]
+    host_ids: Option<String>,
     errors: Vec<String>,
 }
 
@@ -103,6 +107,7 @@ fn check(args: CheckArgs, explicit: Option<&Path>) -> anyhow::Result<i32> {
             let engine = args.engine.engine()?;
             if let Some(config) = super::config() {
                 check_policies(&engine, config, &mut report);
+                check_host_ids(config, &mut report);
             }
         }
     }
@@ -177,6 +182,19 @@ fn check_policies(engine: &PolicyEngine, config: &Config, report: &mut CheckRepo
     );
 }
 
+/// Resolves the config's `[host_ids]` pool, if it has one, as `run` will.
+fn check_host_ids(config: &Config, report: &mut CheckReport) {
+    let Some(pool) = &config.values.host_ids else {
+        return;
+    };
+    match enforcer::host_ids::Pool::from_config(Some(pool)) {
+        Ok(pool) => {
+            report.host_ids = Some(format!("{} ({} ranges)", pool.describe(), pool.len()));
+        }
+        Err(error) => report.errors.push(error.to_string()),
+    }
+}
+
 /// Loads the module at `path` and checks `settings` against it: its
 /// sha256, or what is wrong.
 fn load_and_check(
@@ -248,6 +266,9 @@ fn print_check(report: &CheckReport, default_absent: bool) {
             extras.push_str("  ceilings");
         }
         super::print_stdout(&format!("{who}  {path}{sha256}  {mode}{extras}"));
+    }
+    if let Some(pool) = &report.host_ids {
+        super::print_stdout(&format!("host ids  {}", escape(pool)));
     }
     for error in &report.errors {
         super::print_stdout(&format!("error     {}", escape_message(error)));

@@ -140,9 +140,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             &super::diagnostics(),
         )?;
         match format {
-            PlanFormat::Text => print_plan(&planned),
+            PlanFormat::Text => {
+                print_plan(&planned);
+                if normal.private_host_ids {
+                    println!(
+                        "host ids: leased from the pool at run time ({} uids and gids, mapped from 0)",
+                        enforcer::host_ids::RANGE_SIZE
+                    );
+                }
+            }
             PlanFormat::Json => {
-                println!("{}", serde_json::to_string_pretty(&plan_json(&planned)?)?)
+                let mut json = plan_json(&planned)?;
+                if normal.private_host_ids
+                    && let Some(object) = json.as_object_mut()
+                {
+                    object.insert(
+                        "hostIds".to_string(),
+                        serde_json::json!({"leased": "at run time", "size": enforcer::host_ids::RANGE_SIZE}),
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&json)?)
             }
         }
         return Ok(code);

@@ -226,6 +226,7 @@ fn evaluate_and_run(
         signal_mask,
         tty: args.start.tty,
         preserve_fds: args.start.preserve_fds,
+        host_ids: configured.and_then(|values| values.host_ids.clone()),
     };
     let outcome = pipeline.run(request, &chain, &options);
     if args.timings {

@@ -37,7 +37,8 @@ impl StateDirArg {
     }
 }
 
-/// List sandboxes: id, first pid, status, start time, command.
+/// List sandboxes: id, first pid, status, start time, leased host ids,
+/// command.
 ///
 /// Status is `running`, `stopped` (its processes are gone; `enforcer gc`
 /// or `delete` removes it) or `orphaned` (the `enforcer run` waiting for it
@@ -73,7 +74,8 @@ pub struct ExecArgs {
     state: StateDirArg,
 }
 
-/// Show a sandbox's cgroup usage: memory, pids, cpu, hugetlb, io.
+/// Show a sandbox's cgroup usage (memory, pids, cpu, hugetlb, io) and its
+/// leased host ids.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// The sandbox id.
@@ -114,8 +116,9 @@ pub struct DeleteArgs {
 }
 
 /// Remove sandboxes whose processes are gone or whose `enforcer run` died
-/// (for example after it was SIGKILLed): their leftover processes, cgroups
-/// and state. A sandbox that cannot be removed is reported and kept (the
+/// (for example after it was SIGKILLed): their leftover processes, cgroups,
+/// host id leases and state, then the host id leases of sandboxes that are
+/// gone. A sandbox that cannot be removed is reported and kept (the
 /// next gc retries); the others are still removed.
 ///
 /// With --mounts, also release the controllers `run --mount-controllers`
@@ -134,7 +137,8 @@ pub struct GcArgs {
           default_value = enforcer::cgroup::mount::DEFAULT_MOUNT_BASE)]
     mount_dir: PathBuf,
     /// Print JSON: {"removed":[ID...],"refused":[{"id","error"}...],
-    /// "released":[{"controller","path"}...],"kept":[{"path","controllers","why"}...]}.
+    /// "released":[{"controller","path"}...],"hostIds":[{"start","size","sandbox"}...],
+    /// "kept":[{"path","controllers","why"}...]}.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -153,12 +157,12 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<20} {:>8} {:<9} {:<8} {:<20} COMMAND",
-        "ID", "PID", "STATUS", "MODE", "STARTED"
+        "{:<20} {:>8} {:<9} {:<8} {:<20} {:<21} COMMAND",
+        "ID", "PID", "STATUS", "MODE", "STARTED", "HOST IDS"
     );
     for listing in listings {
         println!(
-            "{:<20} {:>8} {:<9} {:<8} {:<20} {}",
+            "{:<20} {:>8} {:<9} {:<8} {:<20} {:<21} {}",
             enforcer::printable::escape(&listing.id),
             listing.pid.map_or("-".to_string(), |pid| pid.to_string()),
             listing.status,
@@ -168,6 +172,9 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
                 "attached"
             },
             format_time(listing.started_at),
+            listing
+                .host_ids
+                .map_or("-".to_string(), |range| range.to_string()),
             enforcer::printable::escape_command(&listing.command)
         );
     }
@@ -211,11 +218,24 @@ pub fn exec(args: ExecArgs) -> i32 {
 /// `enforcer stats`.
 pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
     let states = args.state.state_dir();
-    let stats = Sandbox::load(&states, &args.id)?.stats()?;
+    let sandbox = Sandbox::load(&states, &args.id)?;
+    let stats = sandbox.stats()?;
+    let host_ids = sandbox.host_ids();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+        let mut json = serde_json::to_value(&stats)?;
+        if let (Some(range), Some(object)) = (host_ids, json.as_object_mut()) {
+            object.insert("hostIds".into(), serde_json::to_value(range)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_stats(&stats);
+        if let Some(range) = host_ids {
+            println!(
+                "host ids: {range} ({} uids and gids, 0 to {} inside)",
+                range.size,
+                range.size - 1
+            );
+        }
     }
     Ok(0)
 }
@@ -301,13 +321,20 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
     } else {
         ReleaseOutcome::default()
     };
-    let failed =
-        !outcome.refused.is_empty() || mounts.kept.iter().any(|kept| kept.why.is_failure());
-    let refused: Vec<(String, String)> = outcome
+    let failed = !outcome.refused.is_empty()
+        || outcome.host_ids_error.is_some()
+        || mounts.kept.iter().any(|kept| kept.why.is_failure());
+    let mut refused: Vec<(String, String)> = outcome
         .refused
         .iter()
         .map(|refused| (refused.id.clone(), super::describe_error(&refused.error)))
         .collect();
+    if let Some(error) = &outcome.host_ids_error {
+        refused.push((
+            enforcer::host_ids::LEASE_DIR.to_string(),
+            format!("host id leases: {}", super::describe_error(error)),
+        ));
+    }
     if args.json {
         let json = serde_json::json!({
             "removed": outcome.removed,
@@ -321,6 +348,15 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
                 .map(|released| serde_json::json!({
                     "controller": released.controller,
                     "path": released.mount_point,
+                }))
+                .collect::<Vec<_>>(),
+            "hostIds": outcome
+                .released_host_ids
+                .iter()
+                .map(|lease| serde_json::json!({
+                    "start": lease.range.start,
+                    "size": lease.range.size,
+                    "sandbox": lease.sandbox,
                 }))
                 .collect::<Vec<_>>(),
             "kept": mounts
@@ -339,6 +375,13 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
     let escape = enforcer::printable::escape;
     for id in &outcome.removed {
         println!("removed {}", escape(id));
+    }
+    for lease in &outcome.released_host_ids {
+        println!(
+            "released host ids {} of {} (the sandbox was gone)",
+            lease.range,
+            escape(&lease.sandbox)
+        );
     }
     for released in &mounts.released {
         println!(

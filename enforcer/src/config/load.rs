@@ -104,6 +104,7 @@ impl Merged {
             cache_dir,
             mount_controllers,
             allow_join,
+            host_ids,
             limits,
             audit,
             platform,
@@ -115,6 +116,7 @@ impl Merged {
         replace(&mut values.cache_dir, cache_dir);
         replace(&mut values.mount_controllers, mount_controllers);
         replace(&mut values.allow_join, allow_join);
+        replace(&mut values.host_ids, host_ids);
         let super::schema::Limits {
             deadline,
             memory_cap_mib,

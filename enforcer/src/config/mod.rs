@@ -18,12 +18,12 @@ use std::path::PathBuf;
 pub use error::{ConfigError, ParseError};
 pub use load::{DEFAULT_PATH, ENV_VAR, load, load_from};
 pub use schema::{
-    AbsolutePath, Audit, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline, Limits,
-    MemorySize, MountControllers, OnError, PlatformPolicy, PolicyLog, Tenant, TenantName,
+    AbsolutePath, Audit, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline, HostIdPool,
+    Limits, MemorySize, MountControllers, OnError, PlatformPolicy, PolicyLog, Tenant, TenantName,
 };
 pub use validate::{
-    format_duration, parse_cgroup_root, parse_duration, parse_size, parse_tenant_name,
-    settings_json,
+    DEFAULT_HOST_ID_START, HOST_ID_RANGE, MAX_HOST_ID, format_duration, host_id_pool_fit,
+    parse_cgroup_root, parse_duration, parse_size, parse_tenant_name, settings_json,
 };
 
 /// The merged config and where each part came from.
@@ -192,6 +192,105 @@ mod tests {
             dir.path().join("tenants.d/gamma.toml")
         );
         assert_eq!(config.files.len(), 4, "{:?}", config.files);
+    }
+
+    #[test]
+    fn the_host_id_pool_defaults_and_errors_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let read = |text: &str| {
+            let path = write(dir.path(), "pool.toml", text);
+            load_from(&path).map(|config| config.values.host_ids)
+        };
+        assert_eq!(read("").expect("loads"), None);
+        assert_eq!(
+            HostIdPool::default(),
+            HostIdPool::Range {
+                start: 2147483648,
+                size: 32767 * 65536
+            }
+        );
+        assert_eq!(
+            read("[host_ids]\n").expect("loads"),
+            Some(HostIdPool::default())
+        );
+        assert_eq!(
+            read("[host_ids]\nstart = 4294836224\n").expect("loads"),
+            Some(HostIdPool::Range {
+                start: 4294836224,
+                size: 65536
+            }),
+            "as many ranges as fit below 4294967295"
+        );
+        assert_eq!(
+            read("[host_ids]\nsize = 131072\n").expect("loads"),
+            Some(HostIdPool::Range {
+                start: 2147483648,
+                size: 131072
+            })
+        );
+        assert_eq!(
+            read("[host_ids]\nsubids = \"enforcer\"\n").expect("loads"),
+            Some(HostIdPool::Subids {
+                owner: "enforcer".into()
+            })
+        );
+        assert_eq!(
+            error_of("[host_ids]\nstart = 4294967295\n"),
+            "config FILE line 2: host_ids.start: 4294967295 is not a host id from 1 to 4294967294 (4294967295 is the kernel's \"no id\")"
+        );
+        for (text, needle) in [
+            (
+                "[host_ids]\nsize = 0\n",
+                "line 2: host_ids.size: 0 must be a positive multiple of 65536",
+            ),
+            (
+                "[host_ids]\nstart = -1\n",
+                "line 2: host_ids.start: -1 is not a host id",
+            ),
+            (
+                "[host_ids]\nstart = 4294967040\n",
+                "host_ids: start = 4294967040 leaves no room",
+            ),
+            (
+                "[host_ids]\nstart = 4000000000\nsize = 655360000\n",
+                "end at host id 4655359999, past 4294967294",
+            ),
+            (
+                "[host_ids]\nsubids = \"a:b\"\n",
+                "host_ids.subids: \"a:b\" must be a user name",
+            ),
+            (
+                "[host_ids]\nsubids = \"svc\"\nsize = 65536\n",
+                "host_ids: subids = \"svc\" and start/size exclude each other",
+            ),
+        ] {
+            let error = error_of(text);
+            assert!(error.contains(needle), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_drop_in_replaces_the_host_id_pool_as_a_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = write(dir.path(), "config.toml", "[host_ids]\nsubids = \"svc\"\n");
+        write(
+            dir.path(),
+            "config.d/10-range.toml",
+            "[host_ids]\nstart = 3000000000\n",
+        );
+        let config = load_from(&main).expect("loads");
+        assert_eq!(
+            config.values.host_ids,
+            Some(HostIdPool::Range {
+                start: 3000000000,
+                size: 19759 * 65536
+            })
+        );
+        let shown = toml::to_string(&config.values).expect("shows");
+        assert!(
+            shown.contains("[host_ids]\nstart = 3000000000\nsize = 1294925824\n"),
+            "{shown}"
+        );
     }
 
     #[test]

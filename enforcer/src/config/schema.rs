@@ -42,6 +42,11 @@ pub struct ConfigFile {
     /// [default: none, no joins].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_join: Option<Vec<String>>,
+    /// The pool of host ids leased to sandboxes whose decision asks for
+    /// private host ids (a later file's table replaces an earlier one's as
+    /// a whole) [default: the ids from 2147483648 up, 32767 ranges].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ids: Option<HostIdPool>,
     /// Limits on policy execution.
     #[serde(default, skip_serializing_if = "Limits::is_empty")]
     pub limits: Limits,
@@ -223,6 +228,121 @@ impl CeilingsConfig {
     }
 }
 
+/// `[host_ids]`: where the host ids leased to sandboxes come from. The
+/// table's keys are checked one by one (an error names `host_ids.start`,
+/// `host_ids.size` or `host_ids.subids`), then together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "HostIdsTable", into = "HostIdsTable")]
+pub enum HostIdPool {
+    /// `size` ids from `start` (each default filled in: `start`
+    /// 2147483648, `size` as many 65,536-id ranges as fit below
+    /// 4294967295).
+    Range {
+        /// The first host id of the pool.
+        start: u32,
+        /// How many ids, a multiple of 65,536.
+        size: u32,
+    },
+    /// The ranges `/etc/subuid` and `/etc/subgid` give this owner (a user
+    /// name, or a uid), read when a range is leased.
+    Subids {
+        /// The owner.
+        owner: String,
+    },
+}
+
+impl Default for HostIdPool {
+    fn default() -> Self {
+        let start = validate::DEFAULT_HOST_ID_START;
+        HostIdPool::Range {
+            start,
+            size: validate::host_id_pool_fit(start),
+        }
+    }
+}
+
+/// `[host_ids]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostIdsTable {
+    /// The first host id of the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start: Option<HostIdStart>,
+    /// How many ids, a multiple of 65,536.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<HostIdSize>,
+    /// An owner in `/etc/subuid` and `/etc/subgid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subids: Option<SubidOwner>,
+}
+
+impl TryFrom<HostIdsTable> for HostIdPool {
+    type Error = String;
+
+    fn try_from(table: HostIdsTable) -> Result<Self, String> {
+        match (table.start, table.size, table.subids) {
+            (None, None, Some(owner)) => Ok(HostIdPool::Subids { owner: owner.0 }),
+            (_, _, Some(owner)) => Err(format!(
+                "subids = {:?} and start/size exclude each other: the pool is either the owner's subordinate ids or the range start/size",
+                owner.0
+            )),
+            (start, size, None) => {
+                let start = start.map_or(validate::DEFAULT_HOST_ID_START, |start| start.0);
+                let size = match size {
+                    Some(size) => size.0,
+                    None => validate::host_id_pool_fit(start),
+                };
+                validate::check_host_id_pool(start, size)?;
+                Ok(HostIdPool::Range { start, size })
+            }
+        }
+    }
+}
+
+impl From<HostIdPool> for HostIdsTable {
+    fn from(pool: HostIdPool) -> Self {
+        match pool {
+            HostIdPool::Range { start, size } => HostIdsTable {
+                start: Some(HostIdStart(start)),
+                size: Some(HostIdSize(size)),
+                subids: None,
+            },
+            HostIdPool::Subids { owner } => HostIdsTable {
+                subids: Some(SubidOwner(owner)),
+                ..HostIdsTable::default()
+            },
+        }
+    }
+}
+
+/// `host_ids.start`: a host id from 1 to 4294967294.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct HostIdStart(u32);
+
+impl<'de> Deserialize<'de> for HostIdStart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        validate::check_host_id_start(value)
+            .map(HostIdStart)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// `host_ids.size`: a positive multiple of 65,536.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct HostIdSize(u32);
+
+impl<'de> Deserialize<'de> for HostIdSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        validate::check_host_id_size(value)
+            .map(HostIdSize)
+            .map_err(de::Error::custom)
+    }
+}
+
 /// `mount_controllers`: off, on under the default directory, or on under
 /// a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +431,12 @@ checked_string!(
     /// A tenant name: `[a-z0-9][a-z0-9._-]{0,62}`.
     TenantName(String),
     validate::parse_tenant_name
+);
+
+checked_string!(
+    /// `host_ids.subids`: an owner name (or uid) of `/etc/subuid`.
+    SubidOwner(String),
+    validate::parse_subid_owner
 );
 
 checked_string!(

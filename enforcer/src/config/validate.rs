@@ -9,6 +9,82 @@ use std::time::Duration;
 /// Smallest memory ceiling: one page.
 pub const MIN_MEMORY_BYTES: i64 = 4096;
 
+/// The first host id of the default host id pool: 2^31.
+pub const DEFAULT_HOST_ID_START: u32 = 1 << 31;
+
+/// The ids of one leased range, and the unit of a pool's size.
+pub const HOST_ID_RANGE: u32 = 65_536;
+
+/// The highest host id a pool may hold: 4294967295 is `(uid_t) -1`, which
+/// the kernel reads as "no id".
+pub const MAX_HOST_ID: u32 = u32::MAX - 1;
+
+/// The largest pool from `start`: as many whole ranges of
+/// [`HOST_ID_RANGE`] ids as fit up to [`MAX_HOST_ID`] (0 if none does).
+pub fn host_id_pool_fit(start: u32) -> u32 {
+    let room = u64::from(MAX_HOST_ID) + 1 - u64::from(start.min(MAX_HOST_ID));
+    let ranges = room / u64::from(HOST_ID_RANGE);
+    u32::try_from(ranges * u64::from(HOST_ID_RANGE)).unwrap_or(u32::MAX - HOST_ID_RANGE + 1)
+}
+
+/// Checks `host_ids.start`: from 1 (host root is never leased) to
+/// [`MAX_HOST_ID`].
+pub fn check_host_id_start(value: i64) -> Result<u32, String> {
+    match u32::try_from(value) {
+        Ok(0) => Err(
+            "0 is the host's root: the pool must start above it (the default is 2147483648)"
+                .to_string(),
+        ),
+        Ok(start) if start <= MAX_HOST_ID => Ok(start),
+        _ => Err(format!(
+            "{value} is not a host id from 1 to {MAX_HOST_ID} (4294967295 is the kernel's \"no id\")"
+        )),
+    }
+}
+
+/// Checks `host_ids.size`: a positive multiple of [`HOST_ID_RANGE`].
+pub fn check_host_id_size(value: i64) -> Result<u32, String> {
+    match u32::try_from(value) {
+        Ok(size) if size > 0 && size % HOST_ID_RANGE == 0 => Ok(size),
+        _ => Err(format!(
+            "{value} must be a positive multiple of {HOST_ID_RANGE} (each sandbox leases {HOST_ID_RANGE} ids)"
+        )),
+    }
+}
+
+/// Checks a host id pool of `size` ids from `start` as a whole: it ends at
+/// [`MAX_HOST_ID`] or below and holds at least one range.
+pub fn check_host_id_pool(start: u32, size: u32) -> Result<(), String> {
+    if size == 0 {
+        return Err(format!(
+            "start = {start} leaves no room for a range of {HOST_ID_RANGE} ids below 4294967295"
+        ));
+    }
+    let last = u64::from(start) + u64::from(size) - 1;
+    if last > u64::from(MAX_HOST_ID) {
+        return Err(format!(
+            "start = {start} and size = {size} end at host id {last}, past {MAX_HOST_ID} (4294967295 is the kernel's \"no id\"); the largest size from this start is {}",
+            host_id_pool_fit(start)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `host_ids.subids`: a name or uid as `/etc/subuid` writes it.
+pub fn parse_subid_owner(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 256
+        && !text.contains([':', '\n', '#'])
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} must be a user name or uid as /etc/subuid writes it (no ':', spaces or control characters)"
+        ))
+    }
+}
+
 /// Checks a cgroup root: one directory name of `A-Z a-z 0-9 - _ .`.
 pub fn parse_cgroup_root(text: &str) -> Result<String, String> {
     let valid = !text.is_empty()

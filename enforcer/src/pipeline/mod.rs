@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::audit::{Step, Trail};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup};
+use crate::config::HostIdPool;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::Chain;
 use crate::sandbox::namespaces::JoinAllowList;
@@ -56,7 +57,8 @@ pub enum Stage {
     /// The namespaces checked and opened, the privileges resolved, the
     /// cgroup plan made (mounting controllers if allowed).
     Prepare,
-    /// Claiming the id, saving the state, creating and writing the cgroups.
+    /// Claiming the id, leasing host ids (`privateHostIds`), saving the
+    /// state, creating and writing the cgroups.
     Cgroups,
     /// Starting the workload.
     Spawn,
@@ -176,6 +178,9 @@ pub struct RunOptions {
     pub tty: bool,
     /// Descriptors 3 to 3 + N - 1 the workload keeps (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The operator's host id pool (`[host_ids]`; `None`: the default
+    /// pool), leased from when the decision asks for private host ids.
+    pub host_ids: Option<HostIdPool>,
 }
 
 /// How a run ended.
@@ -314,14 +319,20 @@ impl Pipeline {
             tty: options.tty,
             preserve_fds: options.preserve_fds,
         };
-        let (cgroup, started) =
-            match self.create_and_spawn(&mut launch, &mut state, &planned, &prepared, &start) {
-                Ok(started) => started,
-                Err(error) => {
-                    launch.undo();
-                    return Err(error);
-                }
-            };
+        let (cgroup, started) = match self.create_and_spawn(
+            &mut launch,
+            &mut state,
+            &planned,
+            &prepared,
+            &start,
+            options.host_ids.as_ref(),
+        ) {
+            Ok(started) => started,
+            Err(error) => {
+                launch.undo();
+                return Err(error);
+            }
+        };
         if options.detach {
             return Ok(RunOutcome::Detached(Box::new(state)));
         }
@@ -339,7 +350,8 @@ impl Pipeline {
         Ok(RunOutcome::Exited(waited?))
     }
 
-    /// The cgroups and spawn stages; the caller undoes `launch` if they fail.
+    /// The cgroups and spawn stages (with the host id lease the decision
+    /// may ask for first); the caller undoes `launch` if they fail.
     fn create_and_spawn(
         &mut self,
         launch: &mut Launch<'_>,
@@ -347,8 +359,13 @@ impl Pipeline {
         planned: &plan::Planned,
         prepared: &Prepared,
         start: &StartOptions,
+        host_ids: Option<&HostIdPool>,
     ) -> anyhow::Result<(CreatedCgroup, Started)> {
         self.enter(Stage::Cgroups);
+        if prepared.decision.private_host_ids {
+            let pool = crate::host_ids::Pool::from_config(host_ids)?;
+            launch.lease_host_ids(state, &pool)?;
+        }
         let cgroup =
             launch.create_cgroups(state, &planned.plan, &prepared.decision.cgroups_path)?;
         self.finish(Stage::Cgroups);

@@ -32,6 +32,7 @@ use super::spawn::{SpawnOptions, spawn};
 use super::state::{Lock, ProcessRef, SandboxState, StateDir, StateError};
 use super::tty::{Relay, open_pty, wait_relaying};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup, Stats};
+use crate::host_ids::{self, HostIdRange, Lease};
 
 /// How long `delete` of an attached sandbox lets its `enforcer run` stop it
 /// (SIGTERM to the workload, then the run's own cleanup) before it kills the
@@ -58,6 +59,10 @@ pub struct Listing {
     pub started_at: u64,
     /// Its command line.
     pub command: Vec<String>,
+    /// The host ids leased to it, if its decision asked for private ones:
+    /// `{"start": N, "size": 65536}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_ids: Option<HostIdRange>,
 }
 
 /// What `ps` found: the sandboxes, and the entries it refused to read
@@ -156,7 +161,13 @@ impl<'a> Sandbox<'a> {
             detached: state.supervisor.is_none(),
             started_at: state.started_at,
             command: state.command.clone(),
+            host_ids: state.host_ids,
         }
+    }
+
+    /// The host ids leased to it, if any.
+    pub fn host_ids(&self) -> Option<HostIdRange> {
+        self.state.host_ids
     }
 
     /// Usage of the sandbox.
@@ -251,9 +262,10 @@ impl<'a> Sandbox<'a> {
         }
     }
 
-    /// Kills what is left of the sandbox and removes its cgroups, then its
-    /// state; a cgroup not fully removed keeps the state (so `gc` retries).
-    /// The handle must hold the lock.
+    /// Kills what is left of the sandbox and removes its cgroups, then
+    /// releases its host id lease, then removes its state; a cgroup not
+    /// fully removed keeps the state and the lease (so `gc` retries). The
+    /// handle must hold the lock.
     fn remove(self) -> anyhow::Result<()> {
         let lock = self
             .lock
@@ -266,6 +278,10 @@ impl<'a> Sandbox<'a> {
         }
         cgroup::remove(&cgroup, REMOVE_TIMEOUT)
             .with_context(|| format!("sandbox {:?}", state.id))?;
+        if let Some(range) = state.host_ids {
+            host_ids::release(self.states, range, &state.id)
+                .with_context(|| format!("sandbox {:?}", state.id))?;
+        }
         Ok(self.states.remove(lock)?)
     }
 }
@@ -424,6 +440,11 @@ pub struct GcOutcome {
     /// The sandboxes it refused to touch (untrusted state, a recorded
     /// cgroup outside the root) or failed to remove, each with why.
     pub refused: Vec<Refused>,
+    /// The host id leases it released whose sandbox was gone already
+    /// (a sandbox it removes releases its own lease).
+    pub released_host_ids: Vec<Lease>,
+    /// Why the leases could not be swept, if they could not.
+    pub host_ids_error: Option<anyhow::Error>,
 }
 
 /// A sandbox `gc` refused or failed to remove.
@@ -437,9 +458,11 @@ pub struct Refused {
 
 /// Removes every sandbox whose processes are gone or whose `enforcer run`
 /// died (killing what is left of it), and state directories abandoned
-/// before their state was written. Sandboxes another command holds locked
-/// are left alone; one that cannot be removed is reported (its state kept,
-/// for the next `gc`), and the others are still collected.
+/// before their state was written, then releases the host id leases
+/// whose sandbox is gone ([`host_ids::sweep`]). Sandboxes another command
+/// holds locked are left alone; one that cannot be removed is reported
+/// (its state and lease kept, for the next `gc`), and the others are
+/// still collected.
 pub fn gc(states: &StateDir) -> anyhow::Result<GcOutcome> {
     let mut outcome = GcOutcome::default();
     for id in states.ids()? {
@@ -448,6 +471,10 @@ pub fn gc(states: &StateDir) -> anyhow::Result<GcOutcome> {
             Ok(false) => {}
             Err(error) => outcome.refused.push(Refused { id, error }),
         }
+    }
+    match host_ids::sweep(states) {
+        Ok(released) => outcome.released_host_ids = released,
+        Err(error) => outcome.host_ids_error = Some(error.into()),
     }
     Ok(outcome)
 }

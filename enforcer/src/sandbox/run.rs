@@ -24,6 +24,7 @@ use crate::cgroup::{self, CgroupLayout, CgroupPlan, CreatedCgroup};
 use crate::decision::NormalDecision;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::Chain;
+use crate::host_ids::{self, HostIdRange};
 use crate::printable::escape_message;
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget};
@@ -110,6 +111,7 @@ pub fn new_state(
         cgroup: CreatedCgroup::default(),
         namespaces: BTreeMap::new(),
         namespace_owners: BTreeMap::new(),
+        host_ids: None,
         policies: chain
             .enforcing()
             .map(|policy| PolicyRecord {
@@ -126,6 +128,7 @@ pub struct Launch<'a> {
     states: &'a StateDir,
     lock: Option<Lock>,
     cgroup: Option<CreatedCgroup>,
+    host_ids: Option<HostIdRange>,
     diagnostics: Diagnostics,
 }
 
@@ -141,8 +144,25 @@ impl<'a> Launch<'a> {
             states,
             lock: Some(states.claim(id)?),
             cgroup: None,
+            host_ids: None,
             diagnostics,
         })
+    }
+
+    /// Leases a range of host ids from `pool` to this sandbox and records
+    /// it in `state` (saved with the cgroups next): the spawn maps the
+    /// sandbox's user namespace to it. Until the sandbox starts, a failure
+    /// releases it again ([`Launch::undo`]).
+    pub fn lease_host_ids(
+        &mut self,
+        state: &mut SandboxState,
+        pool: &host_ids::Pool,
+    ) -> anyhow::Result<HostIdRange> {
+        self.lock.as_ref().context("the sandbox lock")?;
+        let range = host_ids::lease(self.states, pool, &state.id)?;
+        self.host_ids = Some(range);
+        state.host_ids = Some(range);
+        Ok(range)
     }
 
     /// Saves `state` (so `gc` finds a half-made sandbox), then creates the
@@ -221,11 +241,13 @@ impl<'a> Launch<'a> {
         } = prepared;
         let lock = self.lock.as_ref().context("the sandbox lock")?;
         let pty = options.tty.then(open_pty).transpose()?;
+        // Leased host ids replace the decision's (empty) maps.
+        let leased = state.host_ids.map(|range| range.mappings());
         let spawned = spawn(&SpawnOptions {
             command: &state.command,
             namespaces,
-            uid_mappings: &decision.uid_mappings,
-            gid_mappings: &decision.gid_mappings,
+            uid_mappings: leased.as_deref().unwrap_or(&decision.uid_mappings),
+            gid_mappings: leased.as_deref().unwrap_or(&decision.gid_mappings),
             hostname: decision.hostname.as_deref(),
             domainname: decision.domainname.as_deref(),
             privileges,
@@ -249,6 +271,7 @@ impl<'a> Launch<'a> {
         }
         self.states.save(state, lock)?;
         self.cgroup = None;
+        self.host_ids = None;
         self.lock = None;
         Ok(Started {
             pid: spawned.pid,
@@ -256,11 +279,13 @@ impl<'a> Launch<'a> {
         })
     }
 
-    /// Removes what this launch made: its cgroups, then its state and id.
-    /// A failure is reported to the diagnostics and the rest still undone.
+    /// Removes what this launch made: its cgroups, then its host id
+    /// lease, then its state and id. A failure is reported to the
+    /// diagnostics and the rest still undone.
     ///
     /// A cgroup not fully removed keeps the state (it records the
-    /// cgroup), so that `enforcer gc` retries.
+    /// cgroup) and the lease (processes may be left in the cgroup), so
+    /// that `enforcer gc` retries.
     pub fn undo(&mut self) {
         let mut kept = false;
         if let Some(cgroup) = self.cgroup.take()
@@ -274,6 +299,15 @@ impl<'a> Launch<'a> {
                 );
             }
             self.report(&message);
+        }
+        if let Some(range) = self.host_ids.take()
+            && !kept
+            && let Some(lock) = &self.lock
+            && let Err(error) = host_ids::release(self.states, range, lock.id())
+        {
+            self.report(&format!(
+                "{error}; `enforcer gc` releases the lease once the sandbox is gone"
+            ));
         }
         if let Some(lock) = self.lock.take()
             && !kept
@@ -339,6 +373,7 @@ pub fn clean_up_attached(
         states,
         lock: Some(lock),
         cgroup: Some(cgroup.clone()),
+        host_ids: state.host_ids,
         diagnostics: diagnostics.clone(),
     };
     undo.undo();

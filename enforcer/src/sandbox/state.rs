@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespaces::RecordedNamespace;
 use crate::cgroup::CreatedCgroup;
+use crate::host_ids::HostIdRange;
 use crate::linux::proc::{Stat, read_stat};
 
 /// The default state directory.
@@ -181,6 +182,10 @@ pub struct SandboxState {
     pub namespace_owners: BTreeMap<String, u64>,
     /// The policies that decided.
     pub policies: Vec<PolicyRecord>,
+    /// The host ids leased to it (`privateHostIds`): its user
+    /// namespace maps ids 0 to `size - 1` to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ids: Option<HostIdRange>,
 }
 
 fn format_1_cgroup_root() -> String {
@@ -318,7 +323,15 @@ impl Lock {
 /// sandbox's and records it, so two runs cannot claim nested cgroups.
 #[derive(Debug)]
 pub struct DirectoryLock {
-    _root: OwnedFd,
+    root: OwnedFd,
+}
+
+impl DirectoryLock {
+    /// The state directory's descriptor (the one locked): the host id
+    /// leases are made relative to it.
+    pub(crate) fn root(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
 }
 
 use crate::trusted::{Kind, TrustError, is_entry};
@@ -623,7 +636,7 @@ impl StateDir {
             path: self.root.clone(),
             waited: round(started.elapsed()),
         })?;
-        Ok(DirectoryLock { _root: root })
+        Ok(DirectoryLock { root })
     }
 
     /// Writes `state` atomically (its lock must be held): a fresh
@@ -813,6 +826,7 @@ mod tests {
             namespaces: BTreeMap::new(),
             namespace_owners: BTreeMap::new(),
             policies: Vec::new(),
+            host_ids: None,
         }
     }
 
