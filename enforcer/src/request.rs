@@ -8,6 +8,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use policy_sdk::{Host, Request, User};
 
+use crate::bundle::Bundle;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
 /// Top-level request fields a caller may set; anything else is a typo.
 const REQUEST_FIELDS: [&str; 12] = [
     "id",
@@ -157,6 +160,59 @@ pub fn from_options(options: RequestOptions, host: Host) -> anyhow::Result<Reque
         },
         host,
     ))
+}
+
+/// A request from an OCI bundle ([`crate::bundle`]) and the command-line
+/// options given with it (`--id`, `--tenant`, `--label`, `--user`; the
+/// command is the bundle's `process.args`, so `options.command` must be
+/// empty): its `command`, `terminal`, `annotations`, `requested` and
+/// `requestedSpec` come from the bundle.
+pub fn from_bundle(bundle: Bundle, options: RequestOptions, host: Host) -> anyhow::Result<Request> {
+    if !options.command.is_empty() {
+        bail!(
+            "a bundle's command is its process.args ({}): give no command with --bundle",
+            crate::bundle::config_path(&bundle.dir).display()
+        );
+    }
+    let mut request = from_options(
+        RequestOptions {
+            command: bundle.command,
+            ..options
+        },
+        host,
+    )?;
+    request.terminal = bundle.terminal;
+    request.annotations = bundle.annotations;
+    request.requested = bundle.requested;
+    request.requested_spec = Some(Box::new(bundle.spec));
+    Ok(request)
+}
+
+/// The caller's working directory, as the request's `cwd` gives it:
+/// absolute, and UTF-8 (JSON text); why not when it cannot be read.
+pub fn caller_cwd() -> Result<String, String> {
+    let dir = std::env::current_dir().map_err(|error| error.to_string())?;
+    match dir.to_str() {
+        Some(text) if dir.is_absolute() => Ok(text.to_string()),
+        Some(text) => Err(format!("{text:?} is not absolute")),
+        None => Err(format!("{} is not UTF-8", dir.display())),
+    }
+}
+
+/// Sets `request.cwd` to the caller's working directory; when that cannot
+/// be read (it was removed, it is not UTF-8), leaves it unset and says so
+/// in a warning.
+pub fn fill_cwd(request: &mut Request, diagnostics: &Diagnostics) {
+    match caller_cwd() {
+        Ok(cwd) => request.cwd = Some(cwd),
+        Err(why) => {
+            request.cwd = None;
+            diagnostics.emit(Diagnostic::warning(format!(
+                "the request has no cwd: cannot read the working directory: {}",
+                crate::printable::escape(&why)
+            )));
+        }
+    }
 }
 
 /// Fills in what the enforcer owns: a generated id if none, and the host

@@ -78,6 +78,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         &args.request.source(),
         args.request.settings()?.as_ref(),
         &layout,
+        &super::diagnostics(),
     )?;
     let engine = args.engine.engine()?;
     let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
