@@ -17,6 +17,8 @@
 
 use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
 
+mod bundle;
+
 /// Upper bound on the memory limit.
 pub const MEMORY_CAP: u64 = 512 * MIB;
 /// The pids limit.
@@ -62,11 +64,12 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     } else {
         decision.deny_tty_device()
     };
-    Ok(if request.user.uid == 0 {
+    let decision = if request.user.uid == 0 {
         decision.root_in_user_namespace(ROOT_HOST_BASE, ROOT_ID_COUNT)
     } else {
         decision.unprivileged(request.user.uid, request.user.gid)
-    })
+    };
+    Ok(bundle::apply_bundle(decision, request))
 }
 
 /// The page sizes to limit to zero: all the host's, when it has a usable
