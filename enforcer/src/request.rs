@@ -411,6 +411,60 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_gives_the_command_and_the_requested_spec() {
+        let bundle = Bundle {
+            dir: "/srv/job".into(),
+            command: vec!["/bin/sh".into()],
+            terminal: true,
+            annotations: BTreeMap::from([("a".to_string(), "b".to_string())]),
+            requested: None,
+            spec: policy_sdk::Decision::allow().hostname("runc"),
+            warnings: Vec::new(),
+        };
+        let request = from_bundle(
+            bundle.clone(),
+            RequestOptions {
+                id: Some("job".into()),
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
+        .expect("a request");
+        assert_eq!(request.id, "job");
+        assert_eq!(request.command, ["/bin/sh"]);
+        assert!(request.terminal);
+        assert_eq!(request.annotations.get("a").map(String::as_str), Some("b"));
+        assert_eq!(
+            request.requested_spec.and_then(|spec| spec.hostname),
+            Some("runc".into())
+        );
+        let error = from_bundle(
+            bundle,
+            RequestOptions {
+                command: vec!["/bin/true".into()],
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
+        .expect_err("two commands");
+        assert!(
+            error
+                .to_string()
+                .contains("its process.args (/srv/job/config.json)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_callers_cwd_is_absolute() {
+        let cwd = caller_cwd().expect("readable here");
+        assert!(cwd.starts_with('/'), "{cwd}");
+        let mut request = Request::default();
+        fill_cwd(&mut request, &Diagnostics::default());
+        assert_eq!(request.cwd, Some(cwd));
+    }
+
+    #[test]
     fn users_and_labels_parse() {
         assert_eq!(parse_user("1000").map(|u| (u.uid, u.gid)), Ok((1000, 1000)));
         assert_eq!(parse_user("1000:5").map(|u| (u.uid, u.gid)), Ok((1000, 5)));
