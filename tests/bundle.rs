@@ -147,21 +147,26 @@ fn every_request_from_flags_carries_the_callers_cwd() {
     assert_eq!(run.json()["cwd"], "/srv/job");
 }
 
-#[test]
-fn the_default_policy_adopts_the_bundle_within_its_ceilings() {
-    let bundle = bundle!(test_bundle::config());
+/// `enforcer eval --compact --bundle DIR --user USER -p <the default
+/// policy built from source>`.
+fn decide(bundle: &TestBundle, user: &str) -> common::Run {
     let (dir, policy) = (bundle.arg(), example("default"));
-    // As root: root inside the default's user namespace.
-    let run = enforcer(&[
+    enforcer(&[
         "eval",
         "--compact",
         "--bundle",
         &dir,
         "--user",
-        "0:0",
+        user,
         "-p",
         &policy,
-    ]);
+    ])
+}
+
+#[test]
+fn the_default_policy_adopts_the_bundle_within_its_ceilings() {
+    let bundle = bundle!(test_bundle::config());
+    let run = decide(&bundle, "1000:1000");
     run.expect_code(0);
     let decision = run.json();
     assert_eq!(
@@ -193,14 +198,14 @@ fn the_default_policy_adopts_the_bundle_within_its_ceilings() {
             .contains(&json!("/proc/timer_list"))
     );
     let process = &decision["process"];
-    assert_eq!(process["user"]["uid"], 0);
-    assert_eq!(process["cwd"], "/");
     assert_eq!(
-        process["capabilities"]["bounding"],
-        json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+        (&process["user"]["uid"], &process["user"]["gid"]),
+        (&json!(1000), &json!(1000)),
+        "a caller without a user namespace runs as itself, not as the bundle's root"
     );
+    assert_eq!(process["cwd"], "/");
+    assert_eq!(process["capabilities"]["bounding"], json!([]));
     assert_eq!(process["noNewPrivileges"], true);
-    assert_eq!(decision["uidMappings"][0]["hostID"], 1_000_000_000u32);
 
     // A bind mount of the host's /etc is dropped, with a policy log line.
     let mut config = test_bundle::config();
@@ -209,20 +214,33 @@ fn the_default_policy_adopts_the_bundle_within_its_ceilings() {
         .expect("mounts")
         .push(json!({"destination": "/host-etc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}));
     bundle.write_config(&config);
-    let run = enforcer(&[
-        "eval",
-        "--compact",
-        "--bundle",
-        &dir,
-        "--user",
-        "0:0",
-        "-p",
-        &policy,
-    ]);
+    let run = decide(&bundle, "1000:1000");
     run.expect_code(0)
         .expect_stderr(&["mounts[6] at \"/host-etc\" dropped"]);
     let mounts: Value = run.json()["mounts"].clone();
     assert!(!mounts.to_string().contains("/host-etc"), "{mounts}");
+}
+
+#[test]
+fn as_root_the_bundle_is_root_of_a_user_namespace() {
+    let bundle = bundle!(test_bundle::config());
+    let run = decide(&bundle, "0:0");
+    run.expect_code(0);
+    let decision = run.json();
+    assert!(
+        decision["namespaces"]
+            .as_array()
+            .expect("namespaces")
+            .contains(&json!({"type": "user"})),
+        "{decision}"
+    );
+    let process = &decision["process"];
+    assert_eq!(process["user"]["uid"], 0);
+    assert_eq!(
+        process["capabilities"]["bounding"],
+        json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]),
+        "the bundle's, within the default's"
+    );
 }
 
 #[test]
@@ -257,21 +275,61 @@ fn a_bundle_takes_no_command_and_no_request_file() {
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }
 
-#[test]
-fn a_bundle_runs_in_its_own_root() {
-    require!(cannot_run());
-    let bundle = bundle!(test_bundle::config());
+/// `enforcer run --bundle DIR --user USER`: the listing of `/` and the
+/// output of `id -u`.
+fn run_in_root(user: &str) -> Option<(Vec<String>, String)> {
+    let mut config = test_bundle::config();
+    config["process"]["args"] = json!(["/bin/sh", "-c", "ls /; echo; id -u"]);
+    let bundle = match TestBundle::with_config(config) {
+        Ok(bundle) => bundle,
+        Err(why) => {
+            skipped(why);
+            return None;
+        }
+    };
     let harness = Harness::new();
-    let run = run_bundle(&harness, &bundle, &["--id", "bundle-ls"]);
+    let id = format!("bundle-{}", std::process::id());
+    let run = run_bundle(&harness, &bundle, &["--id", &id, "--user", user]);
     run.expect_code(0);
-    let listing: Vec<&str> = run.stdout.split_whitespace().collect();
+    let (listing, id) = run.stdout.split_once("\n\n").expect("listing, then id");
+    Some((
+        listing.split_whitespace().map(str::to_string).collect(),
+        id.trim().to_string(),
+    ))
+}
+
+#[track_caller]
+fn assert_bundle_root(listing: &[String]) {
     for entry in ["bin", "dev", "etc", "proc", "sys", "tmp"] {
-        assert!(listing.contains(&entry), "{entry} missing from {listing:?}");
+        assert!(
+            listing.iter().any(|name| name == entry),
+            "{entry} missing from {listing:?}"
+        );
     }
     for host in ["usr", "home", "root", "var"] {
         assert!(
-            !listing.contains(&host),
+            !listing.iter().any(|name| name == host),
             "the host's /{host} is visible: {listing:?}"
         );
     }
+}
+
+#[test]
+fn a_bundle_runs_in_its_own_root() {
+    require!(cannot_run());
+    let Some((listing, uid)) = run_in_root("1000:1000") else {
+        return;
+    };
+    assert_bundle_root(&listing);
+    assert_eq!(uid, "1000");
+}
+
+#[test]
+fn as_root_a_bundle_runs_as_root_of_its_user_namespace() {
+    require!(cannot_run());
+    let Some((listing, uid)) = run_in_root("0:0") else {
+        return;
+    };
+    assert_bundle_root(&listing);
+    assert_eq!(uid, "0");
 }
