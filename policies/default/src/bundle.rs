@@ -30,11 +30,14 @@
 //!   two is kept by keeping it), else the bundle's.
 //! * **namespaces**: the default's, plus new ones the bundle adds, never a
 //!   join; a new `user` namespace only where the default maps ids.
+//! * **resources** (its `linux.resources`, the request's `requested`):
+//!   a memory or pids limit lower than the default's; nothing else (the
+//!   default's other limits apply).
 //! * Not adopted: the bundle's id maps and `cgroupsPath` (the default's
 //!   own apply).
 
 use policy_sdk::decision::{Mount, Root};
-use policy_sdk::{Capabilities, Decision, NamespaceType, Process, Request, log};
+use policy_sdk::{Capabilities, Decision, NamespaceType, Pids, Process, Request, log};
 
 /// The filesystem types a bundle may mount: fresh kernel instances that
 /// show the sandbox's own namespaces, not more of the host.
@@ -58,6 +61,7 @@ pub fn apply_bundle(mut decision: Decision, request: &Request) -> Decision {
     adopt_uts(&mut decision, asked);
     adopt_namespaces(&mut decision, asked);
     adopt_process(&mut decision, asked);
+    adopt_limits(&mut decision, request);
     if decision.seccomp.is_none() {
         decision.seccomp = asked.seccomp.clone();
     }
@@ -70,6 +74,31 @@ pub fn apply_bundle(mut decision: Decision, request: &Request) -> Decision {
         log!("bundle: its cgroupsPath {path:?} is not used: the default policy places the sandbox");
     }
     decision
+}
+
+/// The bundle's memory and pids limits, where lower than the default's.
+fn adopt_limits(decision: &mut Decision, request: &Request) {
+    let Some(requested) = &request.requested else {
+        return;
+    };
+    let lower = |asked: Option<i64>, given: Option<i64>| -> Option<i64> {
+        let asked = asked.filter(|limit| *limit > 0)?;
+        match given {
+            Some(given) if given > 0 && given <= asked => None,
+            _ => Some(asked),
+        }
+    };
+    let resources = decision.resources_mut();
+    let memory = requested.memory.as_ref().and_then(|memory| memory.limit);
+    let given = resources.memory.as_ref().and_then(|memory| memory.limit);
+    if let Some(limit) = lower(memory, given) {
+        resources.memory.get_or_insert_with(Default::default).limit = Some(limit);
+    }
+    let pids = requested.pids.as_ref().map(|pids| pids.limit);
+    let given = resources.pids.as_ref().map(|pids| pids.limit);
+    if let Some(limit) = lower(pids, given) {
+        resources.pids = Some(Pids { limit });
+    }
 }
 
 /// Root, mounts, masked and read-only paths.
@@ -334,7 +363,7 @@ fn adopt_process(decision: &mut Decision, asked: &Decision) {
 mod tests {
     use super::*;
     use policy_sdk::testing::{assert_allowed, request};
-    use policy_sdk::{ProcessUser, Rlimit};
+    use policy_sdk::{MIB, ProcessUser, Rlimit};
 
     const ROOT: &str = "/bundles/job/rootfs";
 
@@ -624,6 +653,32 @@ mod tests {
             decision.seccomp.map(|s| s.default_action),
             Some(SeccompAction::Allow),
             "the bundle's, when the default sets none"
+        );
+    }
+
+    #[test]
+    fn memory_and_pids_are_only_lowered() {
+        let mut request = with_bundle(0, Decision::allow());
+        request.requested = Some(
+            Decision::allow()
+                .memory_limit(MIB)
+                .pids(100_000)
+                .resources
+                .expect("set"),
+        );
+        let decision = apply_bundle(assert_allowed(crate::evaluate(&request)), &request);
+        assert_eq!(decision.memory_limit_bytes(), Some(MIB as i64), "lowered");
+        assert_eq!(
+            decision.pids_limit(),
+            Some(crate::PIDS_LIMIT as i64),
+            "not raised"
+        );
+        request.requested = Some(Decision::allow().pids(8).resources.expect("set"));
+        let decision = apply_bundle(assert_allowed(crate::evaluate(&request)), &request);
+        assert_eq!(decision.pids_limit(), Some(8));
+        assert_eq!(
+            decision.memory_limit_bytes(),
+            Some(crate::MEMORY_CAP as i64)
         );
     }
 
