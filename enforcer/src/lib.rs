@@ -9,6 +9,7 @@
 //! `docs/` for the ABI, the CLI and how to write policies.
 
 pub mod audit;
+pub mod bundle;
 pub mod cgroup;
 pub mod chain;
 pub mod check;

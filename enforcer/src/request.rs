@@ -8,6 +8,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use policy_sdk::{Host, Request, User};
 
+use crate::bundle::Bundle;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
 /// Top-level request fields a caller may set; anything else is a typo.
 const REQUEST_FIELDS: [&str; 12] = [
     "id",
@@ -157,6 +160,59 @@ pub fn from_options(options: RequestOptions, host: Host) -> anyhow::Result<Reque
         },
         host,
     ))
+}
+
+/// A request from an OCI bundle ([`crate::bundle`]) and the command-line
+/// options given with it (`--id`, `--tenant`, `--label`, `--user`; the
+/// command is the bundle's `process.args`, so `options.command` must be
+/// empty): its `command`, `terminal`, `annotations`, `requested` and
+/// `requestedSpec` come from the bundle.
+pub fn from_bundle(bundle: Bundle, options: RequestOptions, host: Host) -> anyhow::Result<Request> {
+    if !options.command.is_empty() {
+        bail!(
+            "a bundle's command is its process.args ({}): give no command with --bundle",
+            crate::bundle::config_path(&bundle.dir).display()
+        );
+    }
+    let mut request = from_options(
+        RequestOptions {
+            command: bundle.command,
+            ..options
+        },
+        host,
+    )?;
+    request.terminal = bundle.terminal;
+    request.annotations = bundle.annotations;
+    request.requested = bundle.requested;
+    request.requested_spec = Some(Box::new(bundle.spec));
+    Ok(request)
+}
+
+/// The caller's working directory, as the request's `cwd` gives it:
+/// absolute, and UTF-8 (JSON text); why not when it cannot be read.
+pub fn caller_cwd() -> Result<String, String> {
+    let dir = std::env::current_dir().map_err(|error| error.to_string())?;
+    match dir.to_str() {
+        Some(text) if dir.is_absolute() => Ok(text.to_string()),
+        Some(text) => Err(format!("{text:?} is not absolute")),
+        None => Err(format!("{} is not UTF-8", dir.display())),
+    }
+}
+
+/// Sets `request.cwd` to the caller's working directory; when that cannot
+/// be read (it was removed, it is not UTF-8), leaves it unset and says so
+/// in a warning.
+pub fn fill_cwd(request: &mut Request, diagnostics: &Diagnostics) {
+    match caller_cwd() {
+        Ok(cwd) => request.cwd = Some(cwd),
+        Err(why) => {
+            request.cwd = None;
+            diagnostics.emit(Diagnostic::warning(format!(
+                "the request has no cwd: cannot read the working directory: {}",
+                crate::printable::escape(&why)
+            )));
+        }
+    }
 }
 
 /// Fills in what the enforcer owns: a generated id if none, and the host
@@ -352,6 +408,60 @@ mod tests {
         );
         assert_eq!(request.label("tier"), Some("pro"));
         assert!(request.host.memory_bytes > 0);
+    }
+
+    #[test]
+    fn a_bundle_gives_the_command_and_the_requested_spec() {
+        let bundle = Bundle {
+            dir: "/srv/job".into(),
+            command: vec!["/bin/sh".into()],
+            terminal: true,
+            annotations: BTreeMap::from([("a".to_string(), "b".to_string())]),
+            requested: None,
+            spec: policy_sdk::Decision::allow().hostname("runc"),
+            warnings: Vec::new(),
+        };
+        let request = from_bundle(
+            bundle.clone(),
+            RequestOptions {
+                id: Some("job".into()),
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
+        .expect("a request");
+        assert_eq!(request.id, "job");
+        assert_eq!(request.command, ["/bin/sh"]);
+        assert!(request.terminal);
+        assert_eq!(request.annotations.get("a").map(String::as_str), Some("b"));
+        assert_eq!(
+            request.requested_spec.and_then(|spec| spec.hostname),
+            Some("runc".into())
+        );
+        let error = from_bundle(
+            bundle,
+            RequestOptions {
+                command: vec!["/bin/true".into()],
+                ..RequestOptions::default()
+            },
+            Host::default(),
+        )
+        .expect_err("two commands");
+        assert!(
+            error
+                .to_string()
+                .contains("its process.args (/srv/job/config.json)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_callers_cwd_is_absolute() {
+        let cwd = caller_cwd().expect("readable here");
+        assert!(cwd.starts_with('/'), "{cwd}");
+        let mut request = Request::default();
+        fill_cwd(&mut request, &Diagnostics::default());
+        assert_eq!(request.cwd, Some(cwd));
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct EvalArgs {
     /// (`links`: policy, sha256, mode, role, result, its decision).
     #[arg(long, conflicts_with = "plan")]
     report: bool,
+    /// Print the request the policies would see (with `host`, `cwd`, and a
+    /// bundle's `requestedSpec` and `requested`) and evaluate nothing.
+    #[arg(long, conflicts_with_all = ["plan", "report"])]
+    show_request: bool,
     /// Instead of the decision, print the cgroup directories and files
     /// `run` would create and write on this host (nothing is written), and
     /// a summary of the seccomp filter (default action, filters, rules,
@@ -79,7 +83,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         &args.request.source(),
         args.request.settings()?.as_ref(),
         &layout,
+        &super::diagnostics(),
     )?;
+    if args.show_request {
+        super::print_stdout(&render(&serde_json::to_value(&request)?, args.compact)?);
+        return Ok(EXIT_OK);
+    }
     let engine = args.engine.engine()?;
     let chain = chain_for(&engine, &args.request.policies, request.tenant.as_deref())?;
     check_caller_settings(&chain, &request)?;

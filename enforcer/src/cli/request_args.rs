@@ -23,6 +23,13 @@ pub struct RequestArgs {
     /// Request JSON file, or - for stdin.
     #[arg(long, short = 'r', value_name = "FILE", conflicts_with_all = ["tenant", "labels", "user", "id", "command"])]
     pub request: Option<PathBuf>,
+    /// OCI bundle directory (`.` for the current one): the request is what
+    /// DIR/config.json asks for (its process.args are the command; its
+    /// process, root, mounts, hostname and linux sections the request's
+    /// requestedSpec and requested). --id, --tenant, --label and --user
+    /// still apply.
+    #[arg(long, short = 'b', value_name = "DIR", conflicts_with_all = ["request", "command"])]
+    pub bundle: Option<PathBuf>,
     /// Tenant the workload belongs to; with a config, picks the tenant's
     /// policy, mode, settings and ceilings (an unknown tenant is refused).
     #[arg(long)]
@@ -47,18 +54,20 @@ pub struct RequestArgs {
 }
 
 impl RequestArgs {
-    /// Where the request comes from: the file, or the options (the
-    /// pipeline fills in the host's facts either way).
+    /// Where the request comes from: the file, the bundle, or the options
+    /// (the pipeline fills in the host's facts either way).
     pub fn source(&self) -> RequestSource {
-        match &self.request {
-            Some(path) => RequestSource::File(path.clone()),
-            None => RequestSource::Options(RequestOptions {
-                id: self.id.clone(),
-                tenant: self.tenant.clone(),
-                labels: self.labels.clone(),
-                user: self.user.clone(),
-                command: self.command.clone(),
-            }),
+        let options = RequestOptions {
+            id: self.id.clone(),
+            tenant: self.tenant.clone(),
+            labels: self.labels.clone(),
+            user: self.user.clone(),
+            command: self.command.clone(),
+        };
+        match (&self.request, &self.bundle) {
+            (Some(path), _) => RequestSource::File(path.clone()),
+            (None, Some(dir)) => RequestSource::Bundle(dir.clone(), options),
+            (None, None) => RequestSource::Options(options),
         }
     }
 

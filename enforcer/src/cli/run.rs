@@ -37,6 +37,7 @@ pub const EXIT_RUN_ERROR: i32 = 125;
     enforcer run --policy platform.wasm --policy tenant.wasm --tenant acme -- python3 job.py\n  \
     enforcer run -t -- /bin/bash\n  \
     enforcer run --detach --id web -- sleep infinity && enforcer exec web -- ps\n  \
+    enforcer run --bundle ./mybundle --id job1\n  \
     enforcer run --allow-join '/run/netns/*' --policy join-netns.wasm -- ip addr\n\n\
     Exit status: the workload's; 1 denied (reason on stderr), 125 the enforcer failed\n\
     (including a command that cannot be executed: the message says why).")]
@@ -140,7 +141,8 @@ fn run_inner(args: RunArgs) -> anyhow::Result<i32> {
     let mut pipeline = Pipeline::start(diagnostics.clone());
     let mut request =
         pipeline.request(&args.request.source(), args.request.settings()?.as_ref())?;
-    request.terminal = args.start.tty;
+    // A bundle's process.terminal asks for a terminal as -t does.
+    request.terminal = args.start.tty || (args.request.bundle.is_some() && request.terminal);
     let state_dir = args.state.state_dir();
     state_dir.check()?;
     // The preflight: an unwritable log or a full disk (fail-closed) stops
@@ -224,7 +226,7 @@ fn evaluate_and_run(
         detach: args.detach,
         init: !args.as_pid_1,
         signal_mask,
-        tty: args.start.tty,
+        tty: request.terminal,
         preserve_fds: args.start.preserve_fds,
         host_ids: configured.and_then(|values| values.host_ids.clone()),
     };

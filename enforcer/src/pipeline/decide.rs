@@ -11,9 +11,10 @@ use serde_json::Value;
 use crate::audit::Trail;
 use crate::cgroup::CgroupLayout;
 use crate::decision::NormalDecision;
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::{Chain, Outcome, evaluate_chain};
 use crate::policy::Policy;
-use crate::request::{RequestOptions, from_file, from_options};
+use crate::request::{RequestOptions, fill_cwd, from_bundle, from_file, from_options};
 
 /// Where a request comes from.
 #[derive(Debug, Clone)]
@@ -22,19 +23,40 @@ pub enum RequestSource {
     File(PathBuf),
     /// Command-line options (`--tenant`, `--label`, ..., the command).
     Options(RequestOptions),
+    /// An OCI bundle (`--bundle DIR`: `DIR/config.json`) and the options
+    /// given with it (`--id`, `--tenant`, `--label`, `--user`; no command).
+    Bundle(PathBuf, RequestOptions),
 }
 
 /// The request from `source`, with the caller's `settings` (`--settings`)
-/// and the host facts read on `layout` (the run's one discovery).
+/// and the host facts read on `layout` (the run's one discovery). A
+/// request from options or a bundle gets the caller's working directory as
+/// its `cwd`; a request file's is kept as written (`run` replaces it, see
+/// [`crate::pipeline::Pipeline::request`]). What a bundle's translation
+/// ignored is said on `diagnostics`.
 pub fn build_request(
     source: &RequestSource,
     settings: Option<&Value>,
     layout: &CgroupLayout,
+    diagnostics: &Diagnostics,
 ) -> anyhow::Result<Request> {
     let host = crate::host::detect_with(layout);
     let mut request = match source {
         RequestSource::File(path) => from_file(path, host)?,
-        RequestSource::Options(options) => from_options(options.clone(), host)?,
+        RequestSource::Options(options) => {
+            let mut request = from_options(options.clone(), host)?;
+            fill_cwd(&mut request, diagnostics);
+            request
+        }
+        RequestSource::Bundle(dir, options) => {
+            let bundle = crate::bundle::load(dir)?;
+            for warning in &bundle.warnings {
+                diagnostics.emit(Diagnostic::warning(crate::printable::escape(warning)));
+            }
+            let mut request = from_bundle(bundle, options.clone(), host)?;
+            fill_cwd(&mut request, diagnostics);
+            request
+        }
     };
     request.set_settings(settings);
     Ok(request)

@@ -254,13 +254,19 @@ impl Pipeline {
     }
 
     /// The request from `source` with the caller's `settings` and the host
-    /// facts of this run's layout ([`decide::build_request`]).
+    /// facts of this run's layout ([`decide::build_request`]). Its `cwd` is
+    /// always the caller's working directory, a request file's replaced:
+    /// like `host`, it is the enforcer's to say.
     pub fn request(
         &self,
         source: &RequestSource,
         settings: Option<&Value>,
     ) -> anyhow::Result<Request> {
-        decide::build_request(source, settings, &self.layout)
+        let mut request = decide::build_request(source, settings, &self.layout, &self.diagnostics)?;
+        if let RequestSource::File(_) = source {
+            crate::request::fill_cwd(&mut request, &self.diagnostics);
+        }
+        Ok(request)
     }
 
     /// Runs `request` through `chain` and, if allowed, the workload: the

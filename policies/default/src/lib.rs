@@ -24,6 +24,8 @@ pub mod filesystem;
 
 use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
 
+mod bundle;
+
 /// Upper bound on the memory limit.
 pub const MEMORY_CAP: u64 = 512 * MIB;
 /// The pids limit.
@@ -70,7 +72,8 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     } else {
         decision.unprivileged(request.user.uid, request.user.gid)
     };
-    Ok(filesystem::confine(decision, request, memory, as_root))
+    let decision = filesystem::confine(decision, request, memory, as_root);
+    Ok(bundle::apply_bundle(decision, request))
 }
 
 /// The page sizes to limit to zero: all the host's, when it has a usable
