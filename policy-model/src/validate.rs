@@ -248,16 +248,12 @@ impl Checker {
         } else {
             "without process.user the workload runs as root of the new user namespace, so"
         };
-        self.that(
-            maps(uid_mappings, uid),
-            &format!("{field}.uid"),
-            || format!("{runs_as} uid {uid} is not in uidMappings"),
-        );
-        self.that(
-            maps(gid_mappings, gid),
-            &format!("{field}.gid"),
-            || format!("{runs_as} gid {gid} is not in gidMappings"),
-        );
+        self.that(maps(uid_mappings, uid), &format!("{field}.uid"), || {
+            format!("{runs_as} uid {uid} is not in uidMappings")
+        });
+        self.that(maps(gid_mappings, gid), &format!("{field}.gid"), || {
+            format!("{runs_as} gid {gid} is not in gidMappings")
+        });
         for (index, gid) in user
             .iter()
             .flat_map(|user| &user.additional_gids)
@@ -1053,11 +1049,17 @@ mod private_host_ids_tests {
         assert_eq!(violations(decision.clone()), Vec::<String>::new());
         let mapped = decision.clone().map_ids(0, 100000, 65536);
         let found = violations(mapped).join("\n");
-        assert!(found.contains("privateHostIds and uidMappings/gidMappings exclude each other"), "{found}");
+        assert!(
+            found.contains("privateHostIds and uidMappings/gidMappings exclude each other"),
+            "{found}"
+        );
         let mut without_user = Decision::allow();
         without_user.private_host_ids = true;
         let found = violations(without_user).join("\n");
-        assert!(found.contains("private host ids need a new user namespace"), "{found}");
+        assert!(
+            found.contains("private host ids need a new user namespace"),
+            "{found}"
+        );
         let outside = decision.run_as(70000, 0);
         let found = violations(outside).join("\n");
         assert!(found.contains("uid 70000 is not in uidMappings"), "{found}");
