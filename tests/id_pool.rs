@@ -344,11 +344,17 @@ fn gc_releases_the_lease_of_a_sandbox_whose_enforcer_was_killed() {
     let orphan = harness.state.path().join(LEASE_DIR).join("3600000000");
     std::fs::write(&orphan, "ghost\n").expect("writes a lease");
     std::fs::set_permissions(&orphan, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // One naming a live sandbox whose state records another range is
+    // stale too (its id was used again).
+    let stale = harness.state.path().join(LEASE_DIR).join("3700000000");
+    std::fs::write(&stale, "alive\n").expect("writes a lease");
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let gc = harness.command("gc", &[]);
     gc.expect_code(0);
     assert_eq!(
         gc.stdout,
-        "removed crashed\nreleased host ids 3600000000-3600065535 of ghost (the sandbox was gone)\n"
+        "removed crashed\nreleased host ids 3600000000-3600065535 of ghost (no sandbox holds it)\n\
+         released host ids 3700000000-3700065535 of alive (no sandbox holds it)\n"
     );
     assert_eq!(leases(&harness), [(alive, "alive".to_string())]);
     harness.command("delete", &["alive"]).expect_code(0);

@@ -1061,13 +1061,22 @@ mod private_host_ids_tests {
         assert_eq!(violations(decision.clone()), Vec::<String>::new());
         let mapped = decision.clone().map_ids(0, 100000, 65536);
         let found = violations(mapped).join("\n");
-        assert!(found.contains("privateHostIds: the leased host range is the id map"), "{found}");
+        assert!(
+            found.contains("privateHostIds: the leased host range is the id map"),
+            "{found}"
+        );
         let mut without_user = Decision::allow();
         without_user.private_host_ids = true;
         let found = violations(without_user).join("\n");
-        assert!(found.contains("privateHostIds: needs a new user namespace"), "{found}");
+        assert!(
+            found.contains("privateHostIds: needs a new user namespace"),
+            "{found}"
+        );
         let outside = decision.run_as(70000, 0);
         let found = violations(outside).join("\n");
-        assert!(found.contains("uid 70000 is not in the private range 0 to 65535"), "{found}");
+        assert!(
+            found.contains("uid 70000 is not in the private range 0 to 65535"),
+            "{found}"
+        );
     }
 }

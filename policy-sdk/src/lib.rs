@@ -36,13 +36,13 @@ mod logging;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod arena;
 
+pub use decision::default_seccomp;
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
     HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,
     OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser, Resources, Rlimit, Root,
     Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
 };
-pub use decision::default_seccomp;
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
 pub use request::{CgroupMode, Host, Request, User};

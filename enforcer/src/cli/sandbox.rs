@@ -378,7 +378,7 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
     }
     for lease in &outcome.released_host_ids {
         println!(
-            "released host ids {} of {} (the sandbox was gone)",
+            "released host ids {} of {} (no sandbox holds it)",
             lease.range,
             escape(&lease.sandbox)
         );
