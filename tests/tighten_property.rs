@@ -35,6 +35,9 @@ use policy_model::{
     parse_cpu_list, validate,
 };
 
+#[path = "tighten_property/confinement.rs"]
+mod confinement;
+
 const DEFAULT_SEED: u64 = 0x7167_6874_656e_2d31;
 const DEFAULT_CASES: u64 = 5000;
 /// The operator's cgroup root the plans are made under.
@@ -113,7 +116,7 @@ fn the_samples_are_linux_names() {
 const RLIMIT_VALUES: [u64; 6] = [0, 64, 1024, 4096, 524_288, u64::MAX];
 const BLOCK_DEVICES: [(i64, i64); 2] = [(8, 0), (8, 16)];
 const RATES: [u64; 5] = [0, 1000, 1_000_000, 10_000_000, 1 << 40];
-const FIELD_CLASSES: usize = 26;
+const FIELD_CLASSES: usize = 29;
 
 /// An OCI limit as a comparable number: `None` and negatives unlimited.
 fn level(value: Option<i64>) -> i128 {
@@ -786,6 +789,9 @@ fn field_op(rng: &mut Rng, d: &mut Decision, class: usize, mode: Mode) {
                 }
             }
         }
+        26 => confinement::filesystem_op(rng, d, mode),
+        27 => confinement::seccomp_op(rng, d, mode),
+        28 => confinement::private_op(rng, d, mode),
         _ => {
             let process = process(d);
             process.cwd = rng.pick(&[None, Some("/".to_string()), Some("/tmp".to_string())]);
@@ -884,7 +890,13 @@ fn repair(rng: &mut Rng, d: &mut Decision) {
         d.hostname = None;
         d.domainname = None;
     }
-    if creates(d, NamespaceType::User) {
+    if !creates(d, NamespaceType::User) {
+        d.private_host_ids = false;
+    }
+    if d.private_host_ids {
+        d.uid_mappings.clear();
+        d.gid_mappings.clear();
+    } else if creates(d, NamespaceType::User) {
         if d.uid_mappings.is_empty() || d.gid_mappings.is_empty() || rng.chance(3) {
             let host_id = rng.pick(&[100_000, 200_000]);
             let map = vec![IdMapping {
@@ -899,6 +911,7 @@ fn repair(rng: &mut Rng, d: &mut Decision) {
         d.uid_mappings.clear();
         d.gid_mappings.clear();
     }
+    confinement::repair(d);
     if let Some(memory) = d.resources.as_mut().and_then(|r| r.memory.as_mut()) {
         if let (Some(limit), Some(reservation)) = (memory.limit, memory.reservation)
             && limit != -1
@@ -1725,6 +1738,8 @@ struct Counts {
     layout_b_unplanned: u64,
     layout_skipped: u64,
     layout_neither: u64,
+    /// Accepted pairs where `a` has a root, a seccomp filter, private ids.
+    confined: [u64; 3],
 }
 
 fn normal_of(decision: &Decision) -> Result<NormalDecision, String> {
@@ -1762,6 +1777,14 @@ fn check_pair(
         counts.accepted_changed += 1;
     }
     compare_privileges(na, nb).map_err(|e| format!("privileges: {e}"))?;
+    confinement::compare(na, nb).map_err(|e| format!("confinement: {e}"))?;
+    for (count, present) in counts.confined.iter_mut().zip([
+        na.filesystem.root.is_some(),
+        na.seccomp.is_some(),
+        na.private_host_ids,
+    ]) {
+        *count += u64::from(present);
+    }
     for (name, layout) in layouts {
         let pa = plan(&na.resources, layout, ROOT, &na.cgroups_path);
         let pb = plan(&nb.resources, layout, ROOT, &nb.cgroups_path);
@@ -1880,7 +1903,7 @@ fn an_accepted_tightening_applies_nothing_looser() {
         "tighten_property: seed {seed}: {} pairs generated, {} discarded as invalid (a {}, b {}), \
          {} valid; {} accepted ({:.1}% of valid; {} with b != a), {} refused; \
          layout comparisons {} ({:?}), b unplanned (applies nothing) {}, skipped (a unplanned) {}, \
-         neither planned {}; {:.2?}",
+         neither planned {}; a with root/seccomp/private ids among the accepted {:?}; {:.2?}",
         counts.pairs,
         counts.discarded_a + counts.discarded_b,
         counts.discarded_a,
@@ -1895,6 +1918,7 @@ fn an_accepted_tightening_applies_nothing_looser() {
         counts.layout_b_unplanned,
         counts.layout_skipped,
         counts.layout_neither,
+        counts.confined,
         started.elapsed(),
     );
     eprintln!(

@@ -143,6 +143,21 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets the caller's working directory (`request.cwd`; absent by
+    /// default, as for a request that did not come from `enforcer run`).
+    pub fn cwd(mut self, path: &str) -> Self {
+        self.request.cwd = Some(path.into());
+        self
+    }
+
+    /// Sets what an OCI bundle asks for beyond its resources
+    /// (`request.requestedSpec`: its process, root, mounts, hostname and
+    /// linux sections in decision shape).
+    pub fn requested_spec(mut self, spec: Decision) -> Self {
+        self.request.requested_spec = Some(Box::new(spec));
+        self
+    }
+
     /// Sets the decision of earlier policies in a chain.
     pub fn previous(mut self, decision: Decision) -> Self {
         self.request.set_previous_decision(Some(&decision));
@@ -342,6 +357,40 @@ pub fn assert_loosens(earlier: &Decision, later: &Decision, field: &str) -> Stri
 mod tests {
     use super::*;
     use crate::{MIB, NamespaceType};
+
+    #[test]
+    fn a_request_carries_its_cwd_and_bundle_spec() {
+        let spec = Decision::allow().readonly_host_root();
+        let request = request()
+            .cwd("/home/alice/job")
+            .requested_spec(spec.clone())
+            .build();
+        assert_eq!(request.cwd.as_deref(), Some("/home/alice/job"));
+        assert_eq!(request.requested_spec.as_deref(), Some(&spec));
+        let json = serde_json::to_value(&request).expect("serializes");
+        assert_eq!(json["cwd"], "/home/alice/job");
+        assert_eq!(json["requestedSpec"]["root"]["readonly"], true);
+        assert!(super::request().build().cwd.is_none());
+    }
+
+    #[test]
+    fn the_confinement_rules_run_in_a_policy_test() {
+        let platform = Decision::allow()
+            .namespace(NamespaceType::Mount)
+            .readonly_host_root()
+            .mask("/proc/kcore");
+        assert_tightens(
+            &platform,
+            &platform.clone().tmpfs("/tmp", None).mask("/home"),
+        );
+        let result = std::panic::catch_unwind(|| {
+            assert_tightens(&platform, &platform.clone().bind("/etc", "/host-etc", true));
+        });
+        assert!(
+            result.is_err(),
+            "a bind mount added by a later policy loosens"
+        );
+    }
 
     #[test]
     fn the_enforcers_rules_run_in_a_policy_test() {
