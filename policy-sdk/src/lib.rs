@@ -36,12 +36,12 @@ mod logging;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod arena;
 
+pub use decision::default_seccomp;
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
     HugepageLimit, IdMapping, InterfacePriority, Memory, Namespace, NamespaceType, Network, Pids,
     Process, ProcessUser, Resources, Rlimit, ThrottleDevice, WeightDevice,
 };
-pub use decision::default_seccomp;
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
 pub use request::{CgroupMode, Host, Request, User};

@@ -242,7 +242,7 @@ fn build(
             (false, Some(chain)) => chain.push(
                 seccompiler::SeccompRule::new(conditions.clone()).map_err(|err| {
                     SeccompError::Backend {
-                        role: format!("{} (rule for {name:?})", role.to_string()),
+                        role: format!("{role} (rule for {name:?})"),
                         err,
                     }
                 })?,
