@@ -5,14 +5,20 @@
 //! `unshare --fork --pid --ipc --uts --net --mount --mount-proc /bin/true`,
 //! each as a whole process started from here. Needs root; sandboxes use the
 //! cgroup root `enforcer-test-bench` and a temporary state directory.
+//! Also a fixed decision (no namespaces) with and without
+//! `default_seccomp()`, for the filter's cost.
 //!
-//! `cargo bench -p enforcer --bench run`
+//! `cargo bench -p enforcer --bench run` (`-- seccomp`: those two alone)
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[allow(dead_code)]
+#[path = "../../tests/common/wat.rs"]
+mod wat;
 
 fn status(command: &mut Command) {
     let status = command
@@ -64,6 +70,36 @@ fn run(c: &mut Criterion) {
                         .args(["run", "--cgroup-root", "enforcer-test-bench", "--state-dir"])
                         .arg(state.path())
                         .args(["--user", user, "--", "/bin/true"]),
+                )
+            })
+        });
+    }
+    let policies = tempfile::tempdir().expect("tempdir");
+    let seccomp = serde_json::to_value(policy_sdk::default_seccomp()).expect("serializes");
+    for (name, decision) in [
+        (
+            "enforcer run, fixed decision, no seccomp",
+            serde_json::json!({"allow": true}),
+        ),
+        (
+            "enforcer run, fixed decision, default_seccomp()",
+            serde_json::json!({"allow": true, "seccomp": seccomp}),
+        ),
+    ] {
+        let policy = wat::decision_module(
+            policies.path(),
+            &name.replace([' ', ',', '(', ')'], "-"),
+            &decision,
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                status(
+                    Command::new(enforcer)
+                        .args(["run", "--cgroup-root", "enforcer-test-bench", "--state-dir"])
+                        .arg(state.path())
+                        .arg("--policy")
+                        .arg(&policy)
+                        .args(["--", "/bin/true"]),
                 )
             })
         });

@@ -195,7 +195,7 @@ pub enum PlanFormat {
 /// hierarchies `run` would mount first (`controller`, `mountPoint`); with
 /// a seccomp profile, its `seccomp` summary (`defaultAction`,
 /// `defaultErrnoRet`, `architectures`, `filters`, `rules`,
-/// `instructions`, `skippedNames`).
+/// `instructions`, `skippedNames`, `unknownNames`).
 fn plan_json(planned: &Planned) -> anyhow::Result<serde_json::Value> {
     let mut json = serde_json::to_value(&planned.plan)?;
     if let (Some(stack), Some(object)) = (&planned.seccomp, json.as_object_mut()) {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::cgroup::{self, CgroupLayout, CgroupPlan, MountedController};
 use crate::decision::NormalDecision;
-use crate::diagnostics::{Diagnostic, Diagnostics, Level};
+use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::seccomp::FilterStack;
 
 /// What planning may do about controllers the host has not mounted.
@@ -41,9 +41,10 @@ pub struct Planned {
     pub seccomp: Option<FilterStack>,
 }
 
-/// Compiles `decision`'s seccomp profile; the names skipped because this
-/// architecture lacks them (Docker's profile lists every architecture's)
-/// go to `diagnostics` as one debug line.
+/// Compiles `decision`'s seccomp profile. Names skipped because x86_64
+/// lacks them (Docker's profile lists every architecture's) are only
+/// counted in the summary; a name no architecture has (a typo such as
+/// `keyclt`, which would leave that call to the default) is a warning.
 pub fn seccomp(
     decision: &NormalDecision,
     diagnostics: &Diagnostics,
@@ -52,16 +53,11 @@ pub fn seccomp(
         return Ok(None);
     };
     let stack = crate::seccomp::compile(profile)?;
-    let skipped = &stack.summary.skipped_names;
-    if !skipped.is_empty() {
-        diagnostics.emit(Diagnostic {
-            level: Level::Debug,
-            source: crate::diagnostics::Source::Enforcer,
-            message: format!(
-                "seccomp: {} system call names x86_64 does not have were skipped (enforcer eval --plan lists them)",
-                skipped.len()
-            ),
-        });
+    for name in &stack.summary.unknown_names {
+        diagnostics.emit(Diagnostic::warning(format!(
+            "seccomp: no architecture has a system call named \"{}\": its rule is skipped",
+            crate::printable::escape(name)
+        )));
     }
     Ok(Some(stack))
 }

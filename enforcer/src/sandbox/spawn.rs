@@ -809,6 +809,34 @@ mod tests {
     }
 
     #[test]
+    fn the_seccomp_stack_is_planned_in_load_order() {
+        let fixture = fixture(&Decision::allow());
+        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        assert!(plan.seccomp.programs.is_empty(), "no profile, no filter");
+        let stack = crate::seccomp::compile_oci(&policy_sdk::default_seccomp()).expect("compiles");
+        let mut options = options(&fixture);
+        options.seccomp = Some(&stack);
+        let planned = plan_child(&options, IO).expect("plans");
+        let programs = &planned.plan.seccomp.programs;
+        assert_eq!(programs.len(), stack.filters.len());
+        for (program, filter) in programs.iter().zip(&stack.filters) {
+            assert_eq!(usize::from(program.len), filter.program.len());
+            // SAFETY: the program points into the planned child's copy,
+            // alive for the test.
+            let copied =
+                unsafe { std::slice::from_raw_parts(program.filter, filter.program.len()) };
+            assert_eq!(copied, filter.program.as_slice());
+        }
+        // noNewPrivileges (the default): loaded last, right before exec.
+        assert!(!planned.plan.seccomp.before_privileges);
+        let mut privileged = fixture.privileges.clone();
+        privileged.no_new_privileges = false;
+        options.privileges = &privileged;
+        let plan = plan_child(&options, IO).expect("plans").plan;
+        assert!(plan.seccomp.before_privileges);
+    }
+
+    #[test]
     fn a_user_namespace_takes_its_root_at_once_when_mapped() {
         let fixture = fixture(&Decision::allow().root_in_user_namespace(100_000, 65_536));
         let plan = plan_child(&options(&fixture), IO, &HostFacts::default())

@@ -23,7 +23,8 @@
 //!
 //! Names the architecture lacks (`_llseek`, `chown32`: Docker's profile
 //! lists every architecture's) are skipped, as libseccomp does, and
-//! listed in the [`Summary`].
+//! listed in the [`Summary`], which also tells apart the names no
+//! architecture has.
 
 mod guard;
 #[cfg(test)]
@@ -100,6 +101,8 @@ pub struct Summary {
     pub instructions: usize,
     /// Names skipped because x86_64 has no such call, sorted.
     pub skipped_names: Vec<String>,
+    /// Of those, the names no architecture has (a typo?), sorted.
+    pub unknown_names: Vec<String>,
 }
 
 /// Why a profile cannot be compiled; each names the rule.
@@ -210,6 +213,11 @@ pub fn compile(profile: &NormalSeccomp) -> Result<FilterStack, SeccompError> {
         filters: filters.len(),
         rules: rules.len(),
         instructions: filters.iter().map(|filter| filter.program.len()).sum(),
+        unknown_names: skipped
+            .iter()
+            .filter(|name| !syscalls::elsewhere(name))
+            .cloned()
+            .collect(),
         skipped_names: skipped.into_iter().collect(),
     };
     Ok(FilterStack {
@@ -242,7 +250,7 @@ fn build(
             (false, Some(chain)) => chain.push(
                 seccompiler::SeccompRule::new(conditions.clone()).map_err(|err| {
                     SeccompError::Backend {
-                        role: format!("{} (rule for {name:?})", role.to_string()),
+                        role: format!("{role} (rule for {name:?})"),
                         err,
                     }
                 })?,

@@ -176,6 +176,8 @@ fn the_default_profile_compiles_to_guard_enosys_and_allow_list() {
     assert!(summary.skipped_names.contains(&"_llseek".to_string()));
     assert!(summary.skipped_names.contains(&"chown32".to_string()));
     assert!(!summary.skipped_names.contains(&"read".to_string()));
+    // Every name upstream lists exists somewhere.
+    assert_eq!(summary.unknown_names, Vec::<String>::new());
     assert_eq!(
         summary.rules + summary.skipped_names.len(),
         profile.rules.len()
@@ -326,11 +328,13 @@ fn the_strictest_matching_rule_wins_in_any_mix() {
             ),
             rule(&["close"], SeccompAction::Errno, Some(9), vec![]),
             rule(&["_llseek"], SeccompAction::KillProcess, None, vec![]),
+            rule(&["keyclt"], SeccompAction::KillProcess, None, vec![]),
         ],
     );
     let mixed = normal(&mixed);
     let stack = compile(&mixed).expect("compiles");
-    assert_eq!(stack.summary.skipped_names, ["_llseek"]);
+    assert_eq!(stack.summary.skipped_names, ["_llseek", "keyclt"]);
+    assert_eq!(stack.summary.unknown_names, ["keyclt"]);
     for first in [0, 1, 5, 8, 9, 0x10, 0x15, 99, 100, 101, 1000, 1 << 40] {
         agrees(&mixed, &stack, [first, 0, 0, 0, 0, 0]);
     }
