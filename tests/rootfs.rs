@@ -329,7 +329,7 @@ fn a_failing_mount_names_itself_and_leaves_nothing_mounted() {
             readonly_root(
                 json!({"mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]}]}),
             ),
-            "mount 0 (tmpfs at /tmp, source tmpfs): Invalid argument (os error 22)".to_string(),
+            "mount 0 (tmpfs at /tmp, source tmpfs): tmpfs: Bad value for 'size': Invalid argument (os error 22)".to_string(),
         ),
     ];
     for (decision, message) in cases {

@@ -546,15 +546,26 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, planned: &PlannedCh
     let detail = record.detail as usize;
     let candidates = &planned.candidates;
     match record.stage {
-        Stage::Mount | Stage::MountTarget | Stage::NewRoot | Stage::PivotRoot => rootfs::describe(
-            record,
-            &planned.rootfs_labels,
-            options
-                .filesystem
-                .root
+        Stage::Mount | Stage::MountTarget | Stage::NewRoot | Stage::PivotRoot => {
+            let root = options.filesystem.root.as_ref();
+            let mut message = rootfs::describe(
+                record,
+                &planned.rootfs_labels,
+                root.map_or("/", |root| root.path.as_str()),
+            );
+            let step = planned
+                .plan
+                .rootfs
                 .as_ref()
-                .map_or("/", |root| root.path.as_str()),
-        ),
+                .and_then(|plan| plan.steps.get(detail));
+            if record.stage == Stage::Mount
+                && record.errno == libc::EINVAL
+                && let Some(kernel) = step.and_then(rootfs::kernel_message)
+            {
+                message = format!("{message}: {kernel}");
+            }
+            message
+        }
         Stage::Exec => {
             let program = options.command.first().map(String::as_str).unwrap_or("");
             // What the sandbox could not see (a PATH directory it may not

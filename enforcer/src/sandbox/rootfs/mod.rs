@@ -17,6 +17,7 @@ pub mod plan;
 pub mod sys;
 
 use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
@@ -289,6 +290,63 @@ pub fn describe(record: &ChildError, labels: &[Label], root: &str) -> String {
         },
         _ => label(),
     }
+}
+
+/// What the kernel says about a new filesystem's options that it refused
+/// (`tmpfs: Bad value for 'size'`): the parent replays the step's
+/// `fsopen`/`fsconfig` calls, mounting nothing, and reads the message the
+/// kernel logged on the context. `None` for other steps or when the replay
+/// succeeds.
+pub fn kernel_message(step: &Step) -> Option<String> {
+    let Step::Filesystem {
+        fstype,
+        source,
+        options,
+        ..
+    } = step
+    else {
+        return None;
+    };
+    // SAFETY: NUL-terminated strings of the plan; the descriptor is ours.
+    let context = unsafe { sys::fs_open(fstype.as_ptr()) }.ok()?;
+    // SAFETY: as above.
+    let context = unsafe { std::os::fd::OwnedFd::from_raw_fd(context) };
+    let fd = context.as_raw_fd();
+    // SAFETY: NUL-terminated keys and values of the plan.
+    let refused = unsafe {
+        sys::fs_config(
+            fd,
+            sys::FSCONFIG_SET_STRING,
+            c"source".as_ptr(),
+            source.as_ptr(),
+        )
+        .and_then(|()| {
+            options.iter().try_for_each(|option| match &option.value {
+                Some(value) => sys::fs_config(
+                    fd,
+                    sys::FSCONFIG_SET_STRING,
+                    option.key.as_ptr(),
+                    value.as_ptr(),
+                ),
+                None => sys::fs_config(
+                    fd,
+                    sys::FSCONFIG_SET_FLAG,
+                    option.key.as_ptr(),
+                    std::ptr::null(),
+                ),
+            })
+        })
+        .is_err()
+    };
+    if !refused {
+        return None;
+    }
+    let mut buffer = [0u8; 256];
+    let read = nix::unistd::read(&context, &mut buffer).ok()?;
+    let text = String::from_utf8_lossy(&buffer[..read]);
+    // "e tmpfs: Bad value for 'size'": the error lines start with "e ".
+    text.strip_prefix("e ")
+        .map(|message| crate::printable::escape_message(message.trim()).into_owned())
 }
 
 /// The first symlink on the way to `destination` in the host directory

@@ -956,6 +956,56 @@ mod tests {
     }
 
     #[test]
+    fn idmap_and_ridmap_are_bind_options() {
+        let bind = |options: &[&str]| Mount {
+            destination: "/job".into(),
+            kind: Some("bind".into()),
+            source: Some("/srv/job".into()),
+            options: options.iter().map(|option| option.to_string()).collect(),
+            uid_mappings: vec![],
+            gid_mappings: vec![],
+        };
+        let parsed = parse_options(&bind(&["bind", "idmap", "ro"])).expect("parses");
+        assert_eq!((parsed.idmap, parsed.recursive), (Some(false), false));
+        assert_eq!(parsed.attributes, sys::MOUNT_ATTR_RDONLY);
+        let parsed = parse_options(&bind(&["ridmap", "noatime"])).expect("parses");
+        assert_eq!((parsed.idmap, parsed.recursive), (Some(true), true));
+        assert_eq!(parsed.attributes, sys::MOUNT_ATTR_NOATIME);
+        let not_bind = Mount {
+            kind: Some("tmpfs".into()),
+            ..bind(&["idmap"])
+        };
+        assert!(parse_options(&not_bind).is_err());
+        // Planned without the parent's prepared mount: refused, never
+        // bound without its idmapping.
+        let error = plan_rootfs(
+            &filesystem(vec![bind(&["bind", "idmap"])]),
+            &[],
+            all(),
+            &facts(),
+        )
+        .expect_err("refused");
+        assert!(error.to_string().contains("was not prepared"), "{error}");
+        let mut prepared = facts();
+        prepared.idmapped.insert(0, 42);
+        let planned = plan_rootfs(
+            &filesystem(vec![bind(&["bind", "idmap"])]),
+            &[],
+            all(),
+            &prepared,
+        )
+        .expect("plans")
+        .expect("a root");
+        assert!(
+            planned
+                .plan
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::Attach { fd: 42, .. }))
+        );
+    }
+
+    #[test]
     fn bad_mounts_are_refused_with_their_index() {
         let cases = [
             (tmpfs("relative"), "mounts[0].destination"),
