@@ -8,6 +8,8 @@
 //!   `/home` and `/root` hidden, the OCI default masks, the caller's
 //!   working directory bound where the workload starts (see
 //!   [`filesystem`]);
+//! * the container runtimes' default system call filter
+//!   ([`default_seccomp`]);
 //! * the workload runs as the requesting user, with no capabilities and
 //!   `noNewPrivileges`; a request from root instead runs as root inside a
 //!   new user namespace mapped to a range of 65,536 unprivileged host ids
@@ -22,7 +24,7 @@
 
 pub mod filesystem;
 
-use policy_sdk::{Decision, EvaluationError, MIB, Request, export_policy};
+use policy_sdk::{Decision, EvaluationError, MIB, Request, default_seccomp, export_policy};
 
 mod bundle;
 
@@ -66,6 +68,8 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
     } else {
         decision.deny_tty_device()
     };
+    // The container runtimes' default system call filter.
+    let decision = decision.seccomp(default_seccomp());
     let as_root = request.user.uid == 0;
     let decision = if as_root {
         decision.root_in_private_user_namespace()

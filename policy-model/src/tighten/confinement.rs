@@ -758,7 +758,7 @@ mod tests {
     #[test]
     fn private_host_ids_turn_on_only() {
         let private = Decision::allow().root_in_private_user_namespace();
-        check(&Decision::allow().run_as(0, 0), &private).expect("turns on");
+        check(&Decision::allow().as_container_root(), &private).expect("turns on");
         let mut off = private.clone();
         off.private_host_ids = false;
         off = off.map_ids(0, 100_000, 65_536);
