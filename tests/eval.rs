@@ -230,9 +230,11 @@ fn inspect_shows_the_contract() {
     assert_eq!(info["abiVersion"], 1);
     assert_eq!(info["sha256"].as_str().expect("digest").len(), 64);
     let size = info["size"].as_u64().expect("size");
+    // About 320 KiB since the decision gained the filesystem and seccomp
+    // fields (their serde code is in every module that reads decisions).
     assert!(
-        size < 300 * 1024,
-        "a typical policy must stay well under 300 KiB, is {size}"
+        size < 400 * 1024,
+        "a typical policy must stay well under 400 KiB, is {size}"
     );
     let exports = info["exports"].to_string();
     for export in [
