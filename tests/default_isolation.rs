@@ -63,10 +63,19 @@ fn the_host_is_read_only_and_its_private_places_are_hidden() {
     run.expect_code(0);
     // Only the private tmpfs take a file; the host's root and the working
     // directory (here /, not bound) do not.
-    let wrote: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("wrote")).collect();
+    let wrote: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("wrote"))
+        .collect();
     assert_eq!(
         wrote,
-        ["wrote /tmp", "wrote /var/tmp", "wrote /run", "wrote /dev/shm"],
+        [
+            "wrote /tmp",
+            "wrote /var/tmp",
+            "wrote /run",
+            "wrote /dev/shm"
+        ],
         "{}",
         run.stdout
     );
@@ -150,7 +159,12 @@ fn the_default_seccomp_profile_refuses_what_container_runtimes_refuse() {
             run.stdout
         );
     }
-    assert!(run.stdout.contains("b\n42\n"), "{} {}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("b\n42\n"),
+        "{} {}",
+        run.stdout,
+        run.stderr
+    );
 }
 
 #[test]
@@ -224,8 +238,8 @@ fn two_root_sandboxes_get_disjoint_host_ids() {
     harness.wait_started(&first);
     harness.wait_started(&second);
     let range = |id: &str| {
-        let map = std::fs::read_to_string(format!("/proc/{}/uid_map", harness.pid(id)))
-            .expect("uid_map");
+        let map =
+            std::fs::read_to_string(format!("/proc/{}/uid_map", harness.pid(id))).expect("uid_map");
         let fields: Vec<u64> = map
             .split_whitespace()
             .map(|field| field.parse().expect("a number"))
@@ -234,7 +248,10 @@ fn two_root_sandboxes_get_disjoint_host_ids() {
         fields[1]..fields[1] + fields[2]
     };
     let (a, b) = (range(&first), range(&second));
-    assert!(a.end <= b.start || b.end <= a.start, "{a:?} and {b:?} overlap");
+    assert!(
+        a.end <= b.start || b.end <= a.start,
+        "{a:?} and {b:?} overlap"
+    );
     for id in [&first, &second] {
         let pid = harness.pid(id);
         harness.command("kill", &[id, "KILL"]).expect_code(0);

@@ -470,6 +470,19 @@ fn find_process(argv: &[&str]) -> Option<i32> {
         })
 }
 
+/// `"H H H H"`, H the host id uid 0 of `pid`'s user namespace maps to:
+/// what `Uid:`/`Gid:` show for the sandbox's root.
+fn mapped_root(pid: i32) -> String {
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).expect("uid_map");
+    let host = map
+        .split_whitespace()
+        .nth(1)
+        .expect("a host id")
+        .to_string();
+    assert_ne!(host, "0", "{map}");
+    [host.as_str(); 4].join(" ")
+}
+
 fn status_field(pid: i32, field: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
@@ -502,10 +515,7 @@ fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
         environ.iter().all(|b| *b == 0),
         "the init's environment is wiped"
     );
-    assert_eq!(
-        status_field(init, "Uid"),
-        "1000000000 1000000000 1000000000 1000000000"
-    );
+    assert_eq!(status_field(init, "Uid"), mapped_root(init));
     // It keeps CAP_KILL alone (to forward signals), in every set.
     for set in ["CapEff", "CapPrm", "CapBnd"] {
         assert_eq!(
@@ -549,14 +559,8 @@ fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
     });
     let pid = find_process(&["sleep", "31.4159"]).expect("found");
     // Not host uid 0: the sandbox's root, an unprivileged host id.
-    assert_eq!(
-        status_field(pid, "Uid"),
-        "1000000000 1000000000 1000000000 1000000000"
-    );
-    assert_eq!(
-        status_field(pid, "Gid"),
-        "1000000000 1000000000 1000000000 1000000000"
-    );
+    assert_eq!(status_field(pid, "Uid"), mapped_root(pid));
+    assert_eq!(status_field(pid, "Gid"), mapped_root(pid));
     assert_eq!(status_field(pid, "NoNewPrivs"), "1");
     let workload = find_process(&["sleep", "60.271"]).expect("the workload");
     assert_eq!(

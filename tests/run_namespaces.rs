@@ -42,14 +42,20 @@ fn namespaces_from_outside_and_inside_and_exec_joins_them() {
             "{ours} namespace"
         );
     }
-    // uid 0 inside is the decision's unprivileged host id.
+    // uid 0 inside is the first id of a range leased from the default
+    // pool (above 2^31): an unprivileged host id.
     let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).expect("uid_map");
-    assert_eq!(
-        map.split_whitespace().collect::<Vec<_>>(),
-        ["0", "1000000000", "65536"]
-    );
+    let fields: Vec<u64> = map
+        .split_whitespace()
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    assert_eq!((fields[0], fields[2]), (0, 65536), "{map}");
+    assert!(fields[1] >= 1 << 31, "{map}");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    assert!(status.contains("Uid:\t1000000000\t"), "{status}");
+    assert!(
+        status.contains(&format!("Uid:\t{}\t", fields[1])),
+        "{status}"
+    );
     // Its cgroup in every hierarchy: a tenant-less sandbox is under
     // sandboxes/.
     let membership = test_cgroup::memberships(pid);
