@@ -822,12 +822,14 @@ mod tests {
     #[test]
     fn the_seccomp_stack_is_planned_in_load_order() {
         let fixture = fixture(&Decision::allow());
-        let plan = plan_child(&options(&fixture), IO).expect("plans").plan;
+        let plan = plan_child(&options(&fixture), IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert!(plan.seccomp.programs.is_empty(), "no profile, no filter");
         let stack = crate::seccomp::compile_oci(&policy_sdk::default_seccomp()).expect("compiles");
         let mut options = options(&fixture);
         options.seccomp = Some(&stack);
-        let planned = plan_child(&options, IO).expect("plans");
+        let planned = plan_child(&options, IO, &HostFacts::default()).expect("plans");
         let programs = &planned.plan.seccomp.programs;
         assert_eq!(programs.len(), stack.filters.len());
         for (program, filter) in programs.iter().zip(&stack.filters) {
@@ -843,7 +845,9 @@ mod tests {
         let mut privileged = fixture.privileges.clone();
         privileged.no_new_privileges = false;
         options.privileges = &privileged;
-        let plan = plan_child(&options, IO).expect("plans").plan;
+        let plan = plan_child(&options, IO, &HostFacts::default())
+            .expect("plans")
+            .plan;
         assert!(plan.seccomp.before_privileges);
     }
 
