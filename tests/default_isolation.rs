@@ -38,6 +38,11 @@ fn run_in(harness: &Harness, cwd: &Path, options: &[&str], script: &str) -> comm
     }
 }
 
+/// Why a test that needs root cannot run, when it runs as another user.
+fn not_root(why: &'static str) -> Option<&'static str> {
+    (!nix::unistd::geteuid().is_root()).then_some(why)
+}
+
 fn scratch(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
@@ -170,10 +175,7 @@ fn the_default_seccomp_profile_refuses_what_container_runtimes_refuse() {
 #[test]
 fn root_reads_its_private_working_directory_through_an_idmapped_bind() {
     require!(cannot_run());
-    if !nix::unistd::geteuid().is_root() {
-        test_cgroup::skipped("needs root: the working directory is root's");
-        return;
-    }
+    require!(not_root("needs root: the working directory is root's"));
     let harness = Harness::new();
     let dir = scratch("enforcer-test-workdir-");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -202,10 +204,7 @@ fn root_reads_its_private_working_directory_through_an_idmapped_bind() {
 #[test]
 fn a_user_granted_write_access_creates_files_it_owns() {
     require!(cannot_run());
-    if !nix::unistd::geteuid().is_root() {
-        test_cgroup::skipped("needs root to run for another user");
-        return;
-    }
+    require!(not_root("needs root to run for another user"));
     let harness = Harness::new();
     let dir = scratch("enforcer-test-workdir-");
     let (uid, gid) = (64_123u32, 64_123u32);
@@ -228,10 +227,9 @@ fn a_user_granted_write_access_creates_files_it_owns() {
 #[test]
 fn two_root_sandboxes_get_disjoint_host_ids() {
     require!(cannot_run());
-    if !nix::unistd::geteuid().is_root() {
-        test_cgroup::skipped("needs root: only root's workloads get a private range");
-        return;
-    }
+    require!(not_root(
+        "needs root: only root's workloads get a private range"
+    ));
     let harness = Harness::new();
     let first = harness.detach_sh(&[], "sleep 30");
     let second = harness.detach_sh(&[], "sleep 30");

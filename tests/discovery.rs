@@ -318,7 +318,10 @@ fn a_hierarchy_reached_at_another_mount_point_is_used() {
         "while [ ! -e {} ]; do sleep 0.01; done",
         quote(&ready.display().to_string())
     );
-    let args = harness.run_args(&["--id", "again"], &["sh", "-c", &script]);
+    // The workload waits on a host file: the label policy keeps the
+    // host's files (the default policy gives /tmp a tmpfs of its own).
+    let policy = sandbox::labels();
+    let args = harness.run_args(&["-p", &policy, "--id", "again"], &["sh", "-c", &script]);
     let mut command = Command::new("unshare");
     command
         .args([

@@ -37,6 +37,15 @@ struct Setup {
 }
 
 impl Setup {
+    /// The config file's path, for `--config`.
+    fn config_arg(&self) -> String {
+        self.config
+            .as_ref()
+            .expect("a config")
+            .display()
+            .to_string()
+    }
+
     fn new(pool: Option<&str>) -> Setup {
         let dir = tempfile::Builder::new()
             .prefix("enforcer-test-ids-")
@@ -412,12 +421,7 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
     let json = enforcer(&["eval", "--policy", &policy, "--plan=json", "--", "true"]).json();
     assert_eq!(json["hostIds"]["size"], 65536);
     let sized = Setup::new(Some("start = 3000000000\nsize = 655360"));
-    let config = sized
-        .config
-        .as_ref()
-        .expect("a config")
-        .display()
-        .to_string();
+    let config = sized.config_arg();
     let check = enforcer(&["--config", &config, "config", "check"]);
     check.expect_code(0);
     assert!(
@@ -428,12 +432,7 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
         check.stdout
     );
     let subids = Setup::new(Some("subids = \"enforcer-test-no-such-owner\""));
-    let config = subids
-        .config
-        .as_ref()
-        .expect("a config")
-        .display()
-        .to_string();
+    let config = subids.config_arg();
     let check = enforcer(&["--config", &config, "config", "check"]);
     check.expect_code(2);
     // Whatever this host's /etc/subuid holds (or lacks), it gives this
@@ -460,12 +459,7 @@ fn eval_plan_says_the_ids_are_leased_at_run_time_and_config_errors_name_the_key(
         ("sizes = 65536", "unknown field `sizes`"),
     ] {
         let setup = Setup::new(Some(pool));
-        let config = setup
-            .config
-            .as_ref()
-            .expect("a config")
-            .display()
-            .to_string();
+        let config = setup.config_arg();
         let check = enforcer(&["--config", &config, "config", "check"]);
         check.expect_code(2);
         assert!(

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use common::{Run, fixture};
 use nix::libc;
-use sandbox::Harness;
+use sandbox::{Harness, labels};
 use test_cgroup::{cannot_run, require, skipped, wait_for};
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -202,7 +202,10 @@ fn no_sandbox_reaches_the_operators_terminal() {
     // Attached `run`, standard streams passed as plain descriptors.
     let out = scratch.path().join("attached.json");
     let (script, out_path) = (attack_script(), out.display().to_string());
-    let args = harness.run_args(&[], &[PYTHON, &script, &out_path]);
+    // The attack writes its results to a host directory: the label policy
+    // keeps the host's files (the default policy's /tmp is its own).
+    let policy = labels();
+    let args = harness.run_args(&["-p", &policy], &[PYTHON, &script, &out_path]);
     let (code, output) = terminal.run(binary, &args, &[]);
     assert_eq!(code, Some(0), "{output}");
     assert_all_refused(&results(&out), "run");
@@ -216,7 +219,7 @@ fn no_sandbox_reaches_the_operators_terminal() {
     let out = scratch.path().join("detached.json");
     let attack = format!("{PYTHON} {} {}; sleep 60", attack_script(), out.display());
     let args = harness.run_args(
-        &["--detach", "--id", "tty-detached"],
+        &["-p", &policy, "--detach", "--id", "tty-detached"],
         &["/bin/sh", "-c", &attack],
     );
     let (code, output) = terminal.run(binary, &args, &[]);
@@ -272,7 +275,8 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
         attack_script(),
         out.display()
     );
-    let args = harness.run_args(&["-t"], &["/bin/sh", "-c", &script]);
+    let policy = labels();
+    let args = harness.run_args(&["-p", &policy, "-t"], &["/bin/sh", "-c", &script]);
     let (code, output) = terminal.run(binary, &args, &[("TERM", "xterm-256color")]);
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("/dev/pts/"), "{output}");
@@ -296,7 +300,9 @@ fn with_tty_the_workload_gets_a_terminal_of_its_own() {
     );
 
     // Without a terminal of its own, /dev/tty is not even a device it may open.
-    let run = harness.run(&[], &["/bin/sh", "-c", "exec 3<>/dev/tty"]);
+    // (With the default policy's minimal /dev it is not there at all; `<`
+    // opens without creating, as `<>` would in the writable /dev tmpfs.)
+    let run = harness.run(&[], &["/bin/sh", "-c", "exec 3</dev/tty"]);
     assert_ne!(run.code, Some(0), "{}", run.stderr);
     // `exec -t` works the same way.
     harness.detach(&["--id", "tty-exec"], &["sleep", "60"]);
@@ -370,7 +376,14 @@ fn inherited_descriptors_environment_and_directory_stay_out() {
                   cat <&9 && echo READ-FD-9; \
                   env | grep -c SECRET_TOKEN; \
                   pwd; cat .env && echo READ-CWD";
-    for (who, options) in [("root", vec![]), ("uid 1000", vec!["--user", "1000:1000"])] {
+    // A policy that leaves the host's files as they are: nothing of the
+    // operator's directory comes with the process (the default policy
+    // binds it on purpose, read-only: below).
+    let policy = labels();
+    for (who, options) in [
+        ("root", vec!["-p", &policy]),
+        ("uid 1000", vec!["-p", &policy, "--user", "1000:1000"]),
+    ] {
         let run = run_with_leaks(&harness, private.path(), &options, script);
         run.expect_code(1); // the last `cat` fails
         let lines: Vec<&str> = run.stdout.lines().collect();
@@ -394,6 +407,24 @@ fn inherited_descriptors_environment_and_directory_stay_out() {
             run.stdout
         );
     }
+    // The default policy binds the caller's working directory where the
+    // workload starts, read-only: the descriptor and the variable still
+    // stay out, and the workload cannot change the directory.
+    let run = run_with_leaks(
+        &harness,
+        private.path(),
+        &[],
+        "cat <&9 && echo READ-FD-9; env | grep -c SECRET_TOKEN; pwd; \
+         touch planted 2>/dev/null || echo read-only",
+    );
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        format!("0\n{}\nread-only\n", private.path().display()),
+        "{}",
+        run.stderr
+    );
+    assert!(!private.path().join("planted").exists());
     // --preserve-fds 7 passes exactly 3..9, fd 9 included.
     let run = run_with_leaks(
         &harness,
@@ -576,14 +607,19 @@ fn an_exec_process_is_the_workloads_user_and_holds_nothing_of_the_operator() {
         !String::from_utf8_lossy(&environ).contains("s3cr3t"),
         "the operator's variable leaked"
     );
-    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("fds")
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    let mut fds = fds;
-    fds.sort();
-    assert_eq!(fds, ["0", "1", "2"], "only the standard streams");
+    let fds = || {
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fds")
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        fds.sort();
+        fds
+    };
+    // The kernel shows the new command line a moment before it closes the
+    // close-on-exec descriptors: wait for the exec to finish.
+    wait_for("the exec to close its descriptors", || fds().len() <= 3);
+    assert_eq!(fds(), ["0", "1", "2"], "only the standard streams");
     // Its session is its own (no controlling terminal of the operator's).
     let stat = enforcer::linux::proc::read_stat(pid).expect("stat");
     let stat = enforcer::linux::proc::Stat::parse(&stat).expect("a stat line");

@@ -327,9 +327,10 @@ fn a_failing_mount_names_itself_and_leaves_nothing_mounted() {
         ),
         (
             readonly_root(
-                json!({"mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]}]}),
+                json!({"mounts": [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["uid=4294967295"]}]}),
             ),
-            "mount 0 (tmpfs at /tmp, source tmpfs): tmpfs: Bad value for 'size': Invalid argument (os error 22)".to_string(),
+            // Valid as a decision (a u32), refused by the kernel (no such uid).
+            "mount 0 (tmpfs at /tmp, source tmpfs): tmpfs: Invalid uid '4294967295': Invalid argument (os error 22)".to_string(),
         ),
     ];
     for (decision, message) in cases {

@@ -90,10 +90,13 @@ fn escape_attempts_are_refused_by_the_kernel() {
     require!(cannot_run());
     let harness = Harness::new();
     let host_net = inode("/proc/self/ns/net");
+    // Its own cgroup is what it sees at /sys/fs/cgroup (read-only), the
+    // host's paths to it are not there at all.
     let script = format!(
-        "cg=/sys/fs/cgroup/pids/{root}/sandboxes/escape; \
+        "cg=/sys/fs/cgroup/pids; \
          echo 100000 > $cg/pids.max 2>/dev/null && echo raised-pids; \
-         echo -1 > /sys/fs/cgroup/memory/{root}/sandboxes/escape/memory.limit_in_bytes 2>/dev/null && echo raised-memory; \
+         echo -1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null && echo raised-memory; \
+         echo 100000 > /sys/fs/cgroup/pids/{root}/sandboxes/escape/pids.max 2>/dev/null && echo raised-host-path; \
          mount -t tmpfs none /mnt 2>/dev/null && echo mounted; \
          nsenter --net=/proc/1/ns/net stat -L -c %i /proc/self/ns/net 2>/dev/null | grep -qx {host_net} && echo joined-host; \
          kill -9 {host_pid} 2>/dev/null && echo killed; \
@@ -148,7 +151,13 @@ fn no_new_privileges_defeats_a_setuid_binary() {
         ));
         return;
     }
-    let run = harness.sh(&["--user", "1000:1000"], &format!("{id} -u; id -u"));
+    // The label policy keeps the host's files, so the binary is there
+    // without a nosuid bind (which would defeat it before NNP does).
+    let policy = labels();
+    let run = harness.sh(
+        &["-p", &policy, "--user", "1000:1000"],
+        &format!("{id} -u; id -u"),
+    );
     run.expect_code(0);
     assert_eq!(
         run.stdout, "1000\n1000\n",

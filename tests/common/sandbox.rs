@@ -151,8 +151,10 @@ impl Harness {
                 entries
                     .flatten()
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                    // The audit log is the runs' record, not state.
-                    .filter(|name| !name.starts_with("audit.log"))
+                    // The audit log is the runs' record, not state; the
+                    // host id leases are the running sandboxes' (and go
+                    // with the last of them, which `assert_clean` checks).
+                    .filter(|name| !name.starts_with("audit.log") && name != ".host-ids")
                     .collect()
             })
             .unwrap_or_default()
@@ -163,6 +165,12 @@ impl Harness {
     pub fn assert_clean(&self) {
         let left = self.state_entries();
         assert!(left.is_empty(), "state left behind: {left:?}");
+        let leases = self.state.path().join(".host-ids");
+        assert!(
+            !leases.exists(),
+            "host id leases left behind in {}",
+            leases.display()
+        );
         for directory in self.root_directories() {
             assert!(!directory.exists(), "{} left behind", directory.display());
         }

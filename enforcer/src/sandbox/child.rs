@@ -479,15 +479,7 @@ pub unsafe fn run(plan: &ChildPlan) -> ! {
         {
             fail_with(plan, error.stage, error.detail, error.errno);
         }
-        if plan.namespaces.private_mounts
-            && libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-        {
+        if plan.namespaces.private_mounts && super::rootfs::sys::make_mounts_private() != 0 {
             fail(plan, Stage::PrivateMounts, 0);
         }
         if plan.namespaces.mount_proc

@@ -30,7 +30,7 @@ use super::run::{REMOVE_TIMEOUT, namespace_inode};
 use super::signals;
 use super::spawn::{SpawnOptions, spawn};
 use super::state::{Lock, ProcessRef, SandboxState, StateDir, StateError};
-use super::tty::{Relay, open_pty, wait_relaying};
+use super::tty::{Relay, open_pty, open_pty_in_root_of, wait_relaying};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup, Stats};
 use crate::host_ids::{self, HostIdRange, Lease};
 
@@ -406,7 +406,13 @@ impl Sandbox<'_> {
         }
         let privileges = Privileges::from_normal(&process)
             .map_err(|error| anyhow::anyhow!("sandbox {id:?}: {error}"))?;
-        let pty = options.tty.then(open_pty).transpose()?;
+        // A sandbox with a root of its own has its own /dev/pts: the
+        // terminal is made there, where the workload can name it.
+        let pty = match (options.tty, state.decision.root.is_some()) {
+            (false, _) => None,
+            (true, true) => Some(open_pty_in_root_of(pid)?),
+            (true, false) => Some(open_pty()?),
+        };
         let spawned = spawn(&SpawnOptions {
             command,
             namespaces: &setup,

@@ -65,6 +65,76 @@ pub fn open_pty() -> Result<Pty, TtyError> {
     Ok(Pty { master, slave })
 }
 
+/// Opens a new pseudo-terminal pair in the `devpts` of the sandbox whose
+/// first process is `pid` (its own root's `/dev/pts/ptmx`), so the
+/// workload's terminal is a node of its own `/dev/pts` (`tty` names it).
+/// The path is resolved inside that root without following any symlink,
+/// and what it opens must be a `ptmx` (c 5:2): a sandbox cannot make the
+/// enforcer open a host file through it.
+pub fn open_pty_in_root_of(pid: i32) -> Result<Pty, TtyError> {
+    use std::os::fd::AsRawFd;
+    let root = nix::fcntl::open(
+        format!("/proc/{pid}/root").as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(failed("opening the sandbox's root"))?;
+    // SAFETY: open_how is plain integers; all zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 with a NUL-terminated path and an open_how on our
+    // stack; the result is a fresh descriptor or -1.
+    let master = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c"dev/pts/ptmx".as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if master < 0 {
+        return Err(failed("opening the sandbox's /dev/pts/ptmx")(
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let master = unsafe { OwnedFd::from_raw_fd(master as RawFd) };
+    let stat = nix::sys::stat::fstat(&master).map_err(failed("fstat of the sandbox's ptmx"))?;
+    let is_ptmx = (stat.st_mode & libc::S_IFMT) == libc::S_IFCHR
+        && libc::major(stat.st_rdev) == 5
+        && libc::minor(stat.st_rdev) == 2;
+    if !is_ptmx {
+        return Err(failed("the sandbox's /dev/pts/ptmx is not a ptmx device")(
+            nix::errno::Errno::ENOTTY,
+        ));
+    }
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK with an int on our stack; TIOCGPTPEER returns a
+    // fresh descriptor of the slave or -1.
+    let slave = unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0 {
+            return Err(failed("unlocking the sandbox's terminal")(
+                nix::errno::Errno::last(),
+            ));
+        }
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(failed("opening the sandbox's terminal's slave")(
+            nix::errno::Errno::last(),
+        ));
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    Ok(Pty { master, slave })
+}
+
 /// Copies the window size of `from` (a terminal) to `to`; nothing when
 /// `from` is no terminal.
 fn copy_window_size(from: RawFd, to: RawFd) {

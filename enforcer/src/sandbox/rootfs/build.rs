@@ -63,14 +63,7 @@ const RESOLVE_INSIDE: u64 =
 /// Call only in the child, in its own mount namespace.
 pub unsafe fn build(plan: &RootfsPlan) -> Result<(), ChildError> {
     unsafe {
-        if libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
+        if sys::make_mounts_private() != 0 {
             return Err(error(Stage::PrivateMounts, 0, sys::errno()));
         }
         let stage = |detail| error(Stage::NewRoot, detail, sys::errno());

@@ -243,3 +243,21 @@ pub fn close(fd: libc::c_int) {
         libc::close(fd);
     }
 }
+
+/// Makes every mount of this mount namespace private, recursively
+/// (`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)`): nothing mounted from now
+/// on propagates to the host. Returns `mount`'s result.
+///
+/// # Safety
+/// A system call alone: safe between clone and exec.
+pub unsafe fn make_mounts_private() -> libc::c_int {
+    unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    }
+}
