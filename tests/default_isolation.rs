@@ -221,6 +221,11 @@ fn a_user_granted_write_access_creates_files_it_owns() {
     assert_eq!((made.uid(), made.gid()), (uid, gid));
     let refused = run_in(&harness, dir.path(), &["-u", &user], "echo out > other");
     assert_ne!(refused.code, Some(0), "read-only without the label");
+    assert!(
+        refused.stderr.contains("Read-only file system"),
+        "{}",
+        refused.stderr
+    );
     assert!(!dir.path().join("other").exists());
 }
 

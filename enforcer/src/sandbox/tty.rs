@@ -79,28 +79,20 @@ pub fn open_pty_in_root_of(pid: i32) -> Result<Pty, TtyError> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(failed("opening the sandbox's root"))?;
-    // SAFETY: open_how is plain integers; all zero is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: openat2 with a NUL-terminated path and an open_how on our
-    // stack; the result is a fresh descriptor or -1.
+    // SAFETY: a NUL-terminated path; the result is a fresh descriptor.
     let master = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
+        crate::sandbox::rootfs::sys::open_resolved(
             root.as_raw_fd(),
             c"dev/pts/ptmx".as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
         )
-    };
-    if master < 0 {
-        return Err(failed("opening the sandbox's /dev/pts/ptmx")(
-            nix::errno::Errno::last(),
-        ));
     }
+    .map_err(|errno| {
+        failed("opening the sandbox's /dev/pts/ptmx")(nix::errno::Errno::from_raw(errno))
+    })?;
     // SAFETY: a fresh descriptor nobody else owns.
-    let master = unsafe { OwnedFd::from_raw_fd(master as RawFd) };
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
     let stat = nix::sys::stat::fstat(&master).map_err(failed("fstat of the sandbox's ptmx"))?;
     let is_ptmx = (stat.st_mode & libc::S_IFMT) == libc::S_IFCHR
         && libc::major(stat.st_rdev) == 5

@@ -84,13 +84,11 @@ mod tests {
     use policy_sdk::{Mount, OCI_MASKED_PATHS, OCI_READONLY_PATHS};
 
     fn in_dir(uid: u32, cwd: &str, labels: &[(&str, &str)]) -> Decision {
-        let mut builder = request().user(uid, uid);
-        for (key, value) in labels {
-            builder = builder.label(key, value);
-        }
-        let mut request = builder.build();
-        request.cwd = Some(cwd.to_string());
-        assert_allowed(evaluate(&request))
+        let builder = labels.iter().fold(
+            request().user(uid, uid).cwd(cwd),
+            |builder, (key, value)| builder.label(key, value),
+        );
+        assert_allowed(evaluate(&builder.build()))
     }
 
     fn mount_at<'a>(decision: &'a Decision, destination: &str) -> &'a Mount {

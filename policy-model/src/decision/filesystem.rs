@@ -13,8 +13,10 @@ pub const MOUNT_TYPES: [&str; 8] = [
 ];
 
 /// The option words a mount may list (besides `key=value` filesystem
-/// data, and `newinstance` for `devpts`).
-pub const MOUNT_FLAGS: [&str; 26] = [
+/// data, and `newinstance` for `devpts`): exactly the words the enforcer's
+/// root builder applies. Not `shared`/`rshared` (a sandbox's mounts never
+/// propagate to the host, see [`PROPAGATING`]).
+pub const MOUNT_FLAGS: [&str; 23] = [
     "bind",
     "rbind",
     "ro",
@@ -27,14 +29,11 @@ pub const MOUNT_FLAGS: [&str; 26] = [
     "exec",
     "private",
     "rprivate",
-    "shared",
-    "rshared",
     "slave",
     "rslave",
     "unbindable",
     "runbindable",
     "relatime",
-    "norelatime",
     "strictatime",
     "noatime",
     "nodiratime",
@@ -42,6 +41,9 @@ pub const MOUNT_FLAGS: [&str; 26] = [
     "ridmap",
     "newinstance",
 ];
+
+/// The propagation words refused: every mount of a sandbox is private.
+pub const PROPAGATING: [&str; 2] = ["shared", "rshared"];
 
 /// The restricting option words, each with the word that undoes it: a
 /// later word of a pair overrides an earlier one.

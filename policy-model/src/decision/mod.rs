@@ -19,7 +19,7 @@ pub use default_seccomp::default_seccomp;
 
 use serde::{Deserialize, Serialize};
 
-pub use filesystem::{MOUNT_FLAGS, MOUNT_TYPES, Mount, RESTRICTIONS, Root};
+pub use filesystem::{MOUNT_FLAGS, MOUNT_TYPES, Mount, PROPAGATING, RESTRICTIONS, Root};
 pub use process::{Capabilities, Process, ProcessUser, Rlimit};
 pub use resources::{
     BlockIo, Cpu, DeviceRule, DeviceType, HugepageLimit, InterfacePriority, Memory, Network, Pids,

@@ -3,8 +3,8 @@
 
 use super::{Checker, is_clean_absolute};
 use crate::decision::{
-    MOUNT_FLAGS, MOUNT_TYPES, Mount, SECCOMP_ARCHITECTURES, SECCOMP_FLAGS, SYSCALL_ARGS, Seccomp,
-    SeccompAction, SeccompOperator, SyscallRule,
+    MOUNT_FLAGS, MOUNT_TYPES, Mount, PROPAGATING, SECCOMP_ARCHITECTURES, SECCOMP_FLAGS,
+    SYSCALL_ARGS, Seccomp, SeccompAction, SeccompOperator, SyscallRule,
 };
 use crate::{Decision, NamespaceType};
 
@@ -242,6 +242,13 @@ impl Checker {
                 _ => (value == "pid", "pid"),
             };
             self.that(valid, path, || format!("{option:?}: {key} must be {rule}"));
+            return;
+        }
+        if PROPAGATING.contains(&option) {
+            self.fail(
+                path,
+                format!("{option:?}: a sandbox's mounts never propagate to the host (every mount is private)"),
+            );
             return;
         }
         if !MOUNT_FLAGS.contains(&option) {
@@ -669,6 +676,18 @@ mod tests {
             }),
             "mounts[1].options[1]",
             "a bind mount takes no key=value data",
+        );
+        // What the root builder would refuse is refused here, before
+        // anything is created.
+        assert_violation(
+            options("tmpfs", &["rshared"]),
+            "mounts[0].options[0]",
+            "\"rshared\": a sandbox's mounts never propagate to the host",
+        );
+        assert_violation(
+            options("tmpfs", &["norelatime"]),
+            "mounts[0].options[0]",
+            "\"norelatime\" is not a mount option the enforcer knows",
         );
         for (bad, needle) in [
             ("size=12q", "size must be a number"),

@@ -104,8 +104,22 @@ pub unsafe fn open_path(
     extra: libc::c_int,
     resolve: u64,
 ) -> Result<libc::c_int, i32> {
+    unsafe { open_resolved(dirfd, path, libc::O_PATH | libc::O_CLOEXEC | extra, resolve) }
+}
+
+/// `openat2(dirfd, path, flags, resolve)`: `path` opened with `flags`,
+/// resolved below `dirfd` as `resolve` (`RESOLVE_*`) says.
+///
+/// # Safety
+/// `path` must be NUL-terminated.
+pub unsafe fn open_resolved(
+    dirfd: libc::c_int,
+    path: *const libc::c_char,
+    flags: libc::c_int,
+    resolve: u64,
+) -> Result<libc::c_int, i32> {
     let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC | extra) as u64,
+        flags: flags as u64,
         mode: 0,
         resolve,
     };
