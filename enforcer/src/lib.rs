@@ -23,6 +23,7 @@ pub mod golden;
 pub mod host;
 pub mod host_ids;
 pub mod linux;
+pub mod network;
 pub mod pipeline;
 pub mod policy;
 pub mod printable;

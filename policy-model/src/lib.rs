@@ -25,15 +25,17 @@ mod validate;
 
 pub use decision::default_seccomp;
 pub use decision::{
-    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
-    HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,
-    Pids, Process, ProcessUser, Resources, Rlimit, Root, Seccomp, SeccompAction, SeccompOperator,
-    SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
+    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cidr, CidrError, Cpu, Decision, DeviceRule,
+    DeviceType, EgressRule, HugepageLimit, IdMapping, Interface, InterfacePriority, Memory, Mount,
+    Namespace, NamespaceType, Network, Pids, Process, ProcessUser, Protocol, Resources, Rlimit,
+    Root, SandboxNetwork, Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule,
+    ThrottleDevice, WeightDevice,
 };
 pub use host::{CgroupMode, Host};
 pub use linux::{CAPABILITIES, RLIMITS, capability_number, rlimit_number};
 pub use normal::{
-    Context, Limit, NormalDecision, NormalFilesystem, NormalSeccomp, NormalSyscallRule, normalize,
+    Context, Limit, NormalDecision, NormalFilesystem, NormalInterface, NormalNetwork,
+    NormalSeccomp, NormalSyscallRule, normalize,
 };
 pub use tighten::{Loosened, check_tightens};
 pub use units::{GIB, KIB, MIB};

@@ -26,10 +26,12 @@ use crate::decision::{
 use crate::validate::parse_cpu_list;
 
 mod confinement;
+mod network;
 pub use confinement::{
     DEFAULT_ERRNO, NormalAction, NormalFilesystem, NormalSeccomp, NormalSyscallRule,
     effective_action,
 };
+pub use network::{NormalInterface, NormalNetwork};
 
 /// The search path of the default environment, as runc and docker give it.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -182,6 +184,8 @@ pub struct NormalDecision {
     pub seccomp: Option<NormalSeccomp>,
     /// Map the new user namespace to a host range leased to this sandbox.
     pub private_host_ids: bool,
+    /// The new network namespace's loopback and interfaces.
+    pub network: NormalNetwork,
 }
 
 /// Cgroup limits, every one explicit.
@@ -397,6 +401,7 @@ pub fn normalize(decision: &Decision, context: &Context) -> NormalDecision {
         filesystem: NormalFilesystem::from_decision(decision),
         seccomp: decision.seccomp.as_ref().map(NormalSeccomp::from_oci),
         private_host_ids: decision.private_host_ids,
+        network: NormalNetwork::from_decision(decision.network.as_ref()),
     }
 }
 
@@ -715,6 +720,7 @@ impl NormalDecision {
             filesystem,
             seccomp,
             private_host_ids,
+            network,
         } = self;
         let NormalFilesystem {
             root,
@@ -773,6 +779,7 @@ impl NormalDecision {
             readonly_paths: readonly_paths.iter().cloned().collect(),
             seccomp: seccomp.as_ref().map(NormalSeccomp::to_oci),
             private_host_ids: *private_host_ids,
+            network: network.to_decision(),
         }
     }
 

@@ -30,6 +30,7 @@
 //! | settings that grant nothing (`swappiness`, `useHierarchy`, `idle`, net_cls/net_prio tags, `checkBeforeUpdate`, env, cwd, reason) | set them where unset; `swappiness`, `checkBeforeUpdate`, env, cwd and reason freely |
 
 mod confinement;
+mod network;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,6 +75,7 @@ pub fn check_tightens(earlier: &NormalDecision, later: &NormalDecision) -> Check
         filesystem,
         seccomp,
         private_host_ids,
+        network,
     } = earlier;
     namespaces_kept(namespaces, &later.namespaces)?;
     settable_once("hostname", hostname, &later.hostname)?;
@@ -103,7 +105,8 @@ pub fn check_tightens(earlier: &NormalDecision, later: &NormalDecision) -> Check
         &later.filesystem,
         later.process.no_new_privileges,
     )?;
-    confinement::seccomp_tightened(seccomp.as_ref(), later.seccomp.as_ref())
+    confinement::seccomp_tightened(seccomp.as_ref(), later.seccomp.as_ref())?;
+    network::network_tightened(network, &later.network)
 }
 
 fn namespaces_kept(

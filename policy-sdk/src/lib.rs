@@ -38,10 +38,11 @@ mod arena;
 
 pub use decision::default_seccomp;
 pub use decision::{
-    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cpu, Decision, DeviceRule, DeviceType,
-    HugepageLimit, IdMapping, InterfacePriority, Memory, Mount, Namespace, NamespaceType, Network,
-    OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser, Resources, Rlimit, Root,
-    Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
+    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cidr, Cpu, Decision, DeviceRule, DeviceType,
+    EgressRule, HugepageLimit, IdMapping, Interface, InterfacePriority, Memory, Mount, Namespace,
+    NamespaceType, Network, OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser,
+    Protocol, Resources, Rlimit, Root, SandboxNetwork, Seccomp, SeccompAction, SeccompOperator,
+    SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
 };
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};

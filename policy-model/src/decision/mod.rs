@@ -12,6 +12,7 @@ pub use builder::CONTAINER_CAPABILITIES;
 pub use confinement_builder::{OCI_MASKED_PATHS, OCI_READONLY_PATHS};
 mod default_seccomp;
 mod filesystem;
+mod network;
 mod process;
 mod resources;
 mod seccomp;
@@ -20,6 +21,10 @@ pub use default_seccomp::default_seccomp;
 use serde::{Deserialize, Serialize};
 
 pub use filesystem::{MOUNT_FLAGS, MOUNT_TYPES, Mount, PROPAGATING, RESTRICTIONS, Root};
+pub use network::{
+    Cidr, CidrError, DEFAULT_INTERFACE, EgressRule, Interface, MAX_INTERFACE_NAME, MAX_INTERFACES,
+    Protocol, SandboxNetwork,
+};
 pub use process::{Capabilities, Process, ProcessUser, Rlimit};
 pub use resources::{
     BlockIo, Cpu, DeviceRule, DeviceType, HugepageLimit, InterfacePriority, Memory, Network, Pids,
@@ -85,6 +90,11 @@ pub struct Decision {
     /// from the operator's pool.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private_host_ids: bool,
+    /// An enforcer extension: the new network namespace's loopback and
+    /// interfaces (veth pairs on the operator's networks) and where each
+    /// may send traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<SandboxNetwork>,
 }
 
 /// The Linux namespace types, with OCI names.

@@ -1,0 +1,2 @@
+//! Address leases: `<state dir>/.networks/<network>/<address>`, each
+//! naming its sandbox.
