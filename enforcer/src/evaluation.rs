@@ -35,6 +35,7 @@ pub fn context(request: &Request) -> Context {
             crate::sandbox::privileges::terminal_type(std::env::var("TERM").ok().as_deref())
         }),
         rlimits: crate::decision::own_rlimits(),
+        network_egress: Default::default(),
     }
 }
 
@@ -108,6 +109,10 @@ pub struct Chain {
     pub ceilings: Option<Ceilings>,
     /// The tenant's links, evaluated last.
     pub tenant: Vec<Link>,
+    /// Each operator network's default egress by name: what an interface
+    /// on it that gives none is normalised to, so every link's decision
+    /// is compared with what really applies.
+    pub network_egress: std::collections::BTreeMap<String, Vec<policy_model::EgressRule>>,
 }
 
 impl Chain {
@@ -288,8 +293,10 @@ impl std::error::Error for ChainFailure {
 /// Runs `request` through `chain`: the platform's links, the ceilings, the
 /// tenant's links.
 pub fn evaluate_chain(chain: &Chain, request: &Request) -> Result<Evaluation, ChainFailure> {
+    let mut context = context(request);
+    context.network_egress = chain.network_egress.clone();
     let mut run = Run {
-        context: context(request),
+        context,
         request: request.clone(),
         so_far: None,
         reports: Vec::new(),

@@ -54,6 +54,12 @@ pub struct Context {
     /// The enforcer's own rlimits, by name: what the workload inherits for
     /// each limit the decision does not set.
     pub rlimits: BTreeMap<String, RlimitValue>,
+    /// Each operator network's default egress, by network name: an
+    /// interface on one of them whose decision gives no `egress` gets its
+    /// network's list here, so that later policies see (and may only
+    /// narrow) what really applies. Empty: no network is known, and an
+    /// absent `egress` stays absent.
+    pub network_egress: BTreeMap<String, Vec<crate::decision::EgressRule>>,
 }
 
 impl Context {
@@ -88,6 +94,7 @@ impl Context {
             default_cgroup: "sandboxes/test".into(),
             term: None,
             rlimits,
+            network_egress: BTreeMap::new(),
         }
     }
 }
@@ -401,7 +408,7 @@ pub fn normalize(decision: &Decision, context: &Context) -> NormalDecision {
         filesystem: NormalFilesystem::from_decision(decision),
         seccomp: decision.seccomp.as_ref().map(NormalSeccomp::from_oci),
         private_host_ids: decision.private_host_ids,
-        network: NormalNetwork::from_decision(decision.network.as_ref()),
+        network: NormalNetwork::from_decision(decision.network.as_ref(), &context.network_egress),
     }
 }
 

@@ -391,6 +391,7 @@ impl Sandbox<'_> {
             default_cgroup: String::new(),
             term: options.tty.then(|| term.clone()),
             rlimits: crate::decision::own_rlimits(),
+            network_egress: Default::default(),
         };
         let normal = crate::decision::normalize(&state.decision, &context);
         // The run's filters, compiled again from the recorded profile.

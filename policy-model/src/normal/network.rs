@@ -1,6 +1,8 @@
 //! The normal form of `network`: defaults filled in, egress lists in a
 //! canonical order.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::decision::{DEFAULT_INTERFACE, EgressRule, Interface, SandboxNetwork};
@@ -43,8 +45,13 @@ pub struct NormalInterface {
 }
 
 impl NormalNetwork {
-    /// The normal form of `network` (absent: loopback up, no interfaces).
-    pub fn from_decision(network: Option<&SandboxNetwork>) -> NormalNetwork {
+    /// The normal form of `network` (absent: loopback up, no interfaces);
+    /// an interface on a network of `defaults` that gives no egress gets
+    /// the network's default list.
+    pub fn from_decision(
+        network: Option<&SandboxNetwork>,
+        defaults: &BTreeMap<String, Vec<EgressRule>>,
+    ) -> NormalNetwork {
         let Some(network) = network else {
             return NormalNetwork::default();
         };
@@ -56,7 +63,7 @@ impl NormalNetwork {
             loopback: loopback.unwrap_or(true),
             interfaces: interfaces
                 .iter()
-                .map(NormalInterface::from_decision)
+                .map(|interface| NormalInterface::from_decision(interface, defaults))
                 .collect(),
         }
     }
@@ -81,7 +88,10 @@ impl NormalNetwork {
 }
 
 impl NormalInterface {
-    fn from_decision(interface: &Interface) -> NormalInterface {
+    fn from_decision(
+        interface: &Interface,
+        defaults: &BTreeMap<String, Vec<EgressRule>>,
+    ) -> NormalInterface {
         let Interface {
             name,
             host_name,
@@ -96,7 +106,15 @@ impl NormalInterface {
             host_name: host_name.clone(),
             mtu: *mtu,
             network: network.clone(),
-            egress: egress.as_ref().map(|rules| canonical(rules)),
+            egress: egress
+                .as_deref()
+                .or_else(|| {
+                    network
+                        .as_ref()
+                        .and_then(|name| defaults.get(name))
+                        .map(Vec::as_slice)
+                })
+                .map(canonical),
         }
     }
 
