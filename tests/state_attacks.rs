@@ -126,6 +126,7 @@ fn planted(id: &str, process: Option<ProcessRef>, root: &str, leaves: &[PathBuf]
             .collect(),
         policies: Vec::new(),
         host_ids: None,
+        network: None,
     }
 }
 

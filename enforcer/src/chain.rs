@@ -47,8 +47,26 @@ pub enum ChainBuildError {
 }
 
 /// The chain for a request from `tenant`: `policies` if any are given,
-/// else the config's chain, else the embedded default.
+/// else the config's chain, else the embedded default; with the config's
+/// networks' default egress, which each decision is normalised with.
 pub fn build_chain(
+    engine: &PolicyEngine,
+    config: Option<&Config>,
+    policies: &[PathBuf],
+    tenant: Option<&str>,
+) -> Result<Chain, ChainBuildError> {
+    let mut chain = links(engine, config, policies, tenant)?;
+    if let Some(config) = config {
+        chain.network_egress = config
+            .networks()
+            .into_iter()
+            .map(|(name, spec)| (name, spec.egress.allow_list()))
+            .collect();
+    }
+    Ok(chain)
+}
+
+fn links(
     engine: &PolicyEngine,
     config: Option<&Config>,
     policies: &[PathBuf],

@@ -148,9 +148,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             mounting,
             &super::diagnostics(),
         )?;
+        let networks = config().map(|config| config.networks()).unwrap_or_default();
+        let network = enforcer::network::plan::plan(&request.id, normal, &networks)?;
         match format {
             PlanFormat::Text => {
                 print_plan(&planned);
+                for line in network.iter().flat_map(|network| network.describe()) {
+                    println!("network  {}", escape(&line));
+                }
                 if normal.private_host_ids {
                     println!(
                         "host ids: leased from the pool at run time ({} uids and gids, mapped from 0)",
@@ -160,6 +165,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
             }
             PlanFormat::Json => {
                 let mut json = plan_json(&planned)?;
+                if let (Some(network), Some(object)) = (&network, json.as_object_mut()) {
+                    object.insert("network".to_string(), serde_json::to_value(network)?);
+                }
                 if normal.private_host_ids
                     && let Some(object) = json.as_object_mut()
                 {

@@ -229,6 +229,7 @@ fn evaluate_and_run(
         tty: request.terminal,
         preserve_fds: args.start.preserve_fds,
         host_ids: configured.and_then(|values| values.host_ids.clone()),
+        networks: config().map(|config| config.networks()).unwrap_or_default(),
     };
     let outcome = pipeline.run(request, &chain, &options);
     if args.timings {

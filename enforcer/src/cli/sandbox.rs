@@ -177,6 +177,13 @@ pub fn ps(args: PsArgs) -> anyhow::Result<i32> {
                 .map_or("-".to_string(), |range| range.to_string()),
             enforcer::printable::escape_command(&listing.command)
         );
+        for interface in &listing.interfaces {
+            println!(
+                "{:<20} {}",
+                "",
+                enforcer::printable::escape(&enforcer::network::listing::describe(interface))
+            );
+        }
     }
     Ok(0)
 }
@@ -221,10 +228,14 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
     let sandbox = Sandbox::load(&states, &args.id)?;
     let stats = sandbox.stats()?;
     let host_ids = sandbox.host_ids();
+    let interfaces = sandbox.interfaces();
     if args.json {
         let mut json = serde_json::to_value(&stats)?;
         if let (Some(range), Some(object)) = (host_ids, json.as_object_mut()) {
             object.insert("hostIds".into(), serde_json::to_value(range)?);
+        }
+        if let (false, Some(object)) = (interfaces.is_empty(), json.as_object_mut()) {
+            object.insert("interfaces".into(), serde_json::to_value(&interfaces)?);
         }
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
@@ -234,6 +245,12 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
                 "host ids: {range} ({} uids and gids, 0 to {} inside)",
                 range.size,
                 range.size - 1
+            );
+        }
+        for interface in &interfaces {
+            println!(
+                "network:  {}",
+                enforcer::printable::escape(&enforcer::network::listing::describe(interface))
             );
         }
     }
@@ -323,6 +340,7 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
     };
     let failed = !outcome.refused.is_empty()
         || outcome.host_ids_error.is_some()
+        || outcome.addresses_error.is_some()
         || mounts.kept.iter().any(|kept| kept.why.is_failure());
     let mut refused: Vec<(String, String)> = outcome
         .refused
@@ -333,6 +351,12 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
         refused.push((
             enforcer::host_ids::LEASE_DIR.to_string(),
             format!("host id leases: {}", super::describe_error(error)),
+        ));
+    }
+    if let Some(error) = &outcome.addresses_error {
+        refused.push((
+            enforcer::network::lease::LEASE_DIR.to_string(),
+            format!("address leases: {}", super::describe_error(error)),
         ));
     }
     if args.json {
@@ -359,6 +383,15 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
                     "sandbox": lease.sandbox,
                 }))
                 .collect::<Vec<_>>(),
+            "addresses": outcome
+                .released_addresses
+                .iter()
+                .map(|lease| serde_json::json!({
+                    "network": lease.network,
+                    "address": lease.address,
+                    "sandbox": lease.sandbox,
+                }))
+                .collect::<Vec<_>>(),
             "kept": mounts
                 .kept
                 .iter()
@@ -381,6 +414,13 @@ pub fn gc(args: GcArgs) -> anyhow::Result<i32> {
             "released host ids {} of {} (no sandbox holds it)",
             lease.range,
             escape(&lease.sandbox)
+        );
+    }
+    for lease in &outcome.released_addresses {
+        println!(
+            "released address {} of network {} (no sandbox holds it)",
+            lease.address,
+            escape(&lease.network)
         );
     }
     for released in &mounts.released {

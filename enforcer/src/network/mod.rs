@@ -6,10 +6,19 @@
 //! - [`netlink`]: the rtnetlink client every step goes through (no `ip`).
 //! - [`egress`]: the nftables table `enforcer`, one chain per sandbox.
 //! - [`lease`]: the address leases under the state directory.
+//! - [`networks`]: the operator's networks (`[networks.<name>]`).
+//! - [`plan`]: what a run makes for a decision (pure; `eval --plan`).
+//! - [`setup`]: making it (the bridge, the veth pairs, addresses, routes,
+//!   egress), and removing it again.
+//! - [`record`]: what a sandbox's state records of it, for clean-up.
 
 pub mod egress;
 pub mod lease;
+pub mod listing;
 pub mod netlink;
+pub mod plan;
+pub mod record;
+pub mod setup;
 
 use sha2::{Digest, Sha256};
 
@@ -21,6 +30,16 @@ pub const HOST_INTERFACE_PREFIX: &str = "enf";
 /// `i<index>`, within the kernel's 15 bytes (`enf0123456789i0`).
 pub fn host_interface_name(id: &str, index: usize) -> String {
     format!("{HOST_INTERFACE_PREFIX}{}i{index}", &id_digest(id)[..10])
+}
+
+/// The prefix of the sandbox end's name on the host, before it is moved
+/// into the sandbox and renamed.
+pub const PEER_INTERFACE_PREFIX: &str = "enp";
+
+/// The sandbox end's temporary name on the host: [`host_interface_name`]
+/// with the prefix `enp`.
+pub fn peer_interface_name(id: &str, index: usize) -> String {
+    format!("{PEER_INTERFACE_PREFIX}{}i{index}", &id_digest(id)[..10])
 }
 
 /// The name of sandbox `id`'s egress chain: `sandbox-` + 16 hex digits of

@@ -60,6 +60,10 @@ pub enum Stage {
     /// Claiming the id, leasing host ids (`privateHostIds`), saving the
     /// state, creating and writing the cgroups.
     Cgroups,
+    /// Leasing addresses and making missing bridges (`network`), and,
+    /// while the child waits, its interfaces, addresses, routes and
+    /// egress rules.
+    Network,
     /// Starting the workload.
     Spawn,
     /// The workload running, until it ends.
@@ -70,13 +74,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Request,
         Stage::Engine,
         Stage::Load,
         Stage::Evaluate,
         Stage::Prepare,
         Stage::Cgroups,
+        Stage::Network,
         Stage::Spawn,
         Stage::Workload,
         Stage::Cleanup,
@@ -91,6 +96,7 @@ impl Stage {
             Stage::Evaluate => "evaluate",
             Stage::Prepare => "prepare",
             Stage::Cgroups => "cgroups",
+            Stage::Network => "network",
             Stage::Spawn => "spawn",
             Stage::Workload => "workload",
             Stage::Cleanup => "cleanup",
@@ -105,7 +111,7 @@ impl Stage {
             Stage::Engine | Stage::Load | Stage::Evaluate => Step::Evaluate,
             Stage::Prepare => Step::Plan,
             Stage::Cgroups => Step::Cgroups,
-            Stage::Spawn => Step::Spawn,
+            Stage::Network | Stage::Spawn => Step::Spawn,
             Stage::Workload => Step::Wait,
             Stage::Cleanup => Step::Cleanup,
         }
@@ -142,6 +148,19 @@ impl Timings {
             self.stages.push((stage, now - last));
         }
         self.last = Some(now);
+    }
+
+    /// Moves `time` of `from`'s lap to `to`'s (the network made inside
+    /// the spawn is shown as the network's).
+    pub fn shift(&mut self, from: Stage, to: Stage, time: Duration) {
+        let Some(index) = self.stages.iter().position(|(stage, _)| *stage == from) else {
+            return;
+        };
+        let moved = time.min(self.stages[index].1);
+        self.stages[index].1 -= moved;
+        if let Some((_, lap)) = self.stages.iter_mut().find(|(stage, _)| *stage == to) {
+            *lap += moved;
+        }
     }
 
     /// `stage 1.23ms, ...`.
@@ -181,6 +200,8 @@ pub struct RunOptions {
     /// The operator's host id pool (`[host_ids]`; `None`: the default
     /// pool), leased from when the decision asks for private host ids.
     pub host_ids: Option<HostIdPool>,
+    /// The operator's networks (`[networks.<name>]`), by name.
+    pub networks: crate::network::networks::Networks,
 }
 
 /// How a run ended.
@@ -308,6 +329,7 @@ impl Pipeline {
             mounting,
             &self.diagnostics,
         )?;
+        let network = crate::network::plan::plan(&request.id, &prepared.decision, &options.networks)?;
         self.finish(Stage::Prepare);
 
         let mut launch = Launch::claim(states, &request.id, self.diagnostics.clone())?;
@@ -332,6 +354,7 @@ impl Pipeline {
             &prepared,
             &start,
             options.host_ids.as_ref(),
+            network.as_ref(),
         ) {
             Ok(started) => started,
             Err(error) => {
@@ -366,6 +389,7 @@ impl Pipeline {
         prepared: &Prepared,
         start: &StartOptions,
         host_ids: Option<&HostIdPool>,
+        network: Option<&crate::network::plan::NetworkPlan>,
     ) -> anyhow::Result<(CreatedCgroup, Started)> {
         self.enter(Stage::Cgroups);
         if prepared.decision.private_host_ids {
@@ -375,15 +399,23 @@ impl Pipeline {
         let cgroup =
             launch.create_cgroups(state, &planned.plan, &prepared.decision.cgroups_path)?;
         self.finish(Stage::Cgroups);
+        self.enter(Stage::Network);
+        if let Some(plan) = network {
+            launch.reserve_network(state, plan)?;
+        }
+        self.finish(Stage::Network);
         self.enter(Stage::Spawn);
         let started = launch.spawn(
             state,
             prepared,
             (&cgroup, &planned.layout),
             planned.seccomp.as_ref(),
+            network,
             start,
         )?;
         self.finish(Stage::Spawn);
+        self.timings
+            .shift(Stage::Spawn, Stage::Network, started.network_time());
         Ok((cgroup, started))
     }
 }
@@ -398,8 +430,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "request", "engine", "load", "evaluate", "prepare", "cgroups", "spawn", "workload",
-                "cleanup"
+                "request", "engine", "load", "evaluate", "prepare", "cgroups", "network", "spawn",
+                "workload", "cleanup"
             ]
         );
         let mut timings = Timings::start();

@@ -63,6 +63,10 @@ pub struct Listing {
     /// `{"start": N, "size": 65536}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_ids: Option<HostIdRange>,
+    /// Its interfaces, addresses and traffic counters, if it has a network
+    /// of its own with interfaces.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<crate::network::listing::InterfaceListing>,
 }
 
 /// What `ps` found: the sandboxes, and the entries it refused to read
@@ -162,7 +166,17 @@ impl<'a> Sandbox<'a> {
             started_at: state.started_at,
             command: state.command.clone(),
             host_ids: state.host_ids,
+            interfaces: self.interfaces(),
         }
+    }
+
+    /// Its interfaces with their counters now.
+    pub fn interfaces(&self) -> Vec<crate::network::listing::InterfaceListing> {
+        self.state
+            .network
+            .as_ref()
+            .map(crate::network::listing::interfaces)
+            .unwrap_or_default()
     }
 
     /// The host ids leased to it, if any.
@@ -278,6 +292,13 @@ impl<'a> Sandbox<'a> {
         }
         cgroup::remove(&cgroup, REMOVE_TIMEOUT)
             .with_context(|| format!("sandbox {:?}", state.id))?;
+        if let Some(record) = &state.network
+            && let Some(error) = crate::network::setup::teardown(self.states, record)
+                .into_iter()
+                .next()
+        {
+            return Err(anyhow::Error::new(error).context(format!("sandbox {:?}", state.id)));
+        }
         if let Some(range) = state.host_ids {
             host_ids::release(self.states, range, &state.id)
                 .with_context(|| format!("sandbox {:?}", state.id))?;
@@ -433,6 +454,7 @@ impl Sandbox<'_> {
             filesystem: &policy_model::normal::NormalFilesystem::default(),
             devices: &[],
             seccomp: seccomp.as_ref(),
+            network: None,
         })?;
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
         Ok(wait_relaying(spawned.pid, relay)?)
@@ -452,6 +474,10 @@ pub struct GcOutcome {
     pub released_host_ids: Vec<Lease>,
     /// Why the leases could not be swept, if they could not.
     pub host_ids_error: Option<anyhow::Error>,
+    /// The address leases it released whose sandbox was gone already.
+    pub released_addresses: Vec<crate::network::lease::AddressLease>,
+    /// Why the address leases could not be swept, if they could not.
+    pub addresses_error: Option<anyhow::Error>,
 }
 
 /// A sandbox `gc` refused or failed to remove.
@@ -482,6 +508,10 @@ pub fn gc(states: &StateDir) -> anyhow::Result<GcOutcome> {
     match host_ids::sweep(states) {
         Ok(released) => outcome.released_host_ids = released,
         Err(error) => outcome.host_ids_error = Some(error.into()),
+    }
+    match crate::network::lease::sweep(states) {
+        Ok(released) => outcome.released_addresses = released,
+        Err(error) => outcome.addresses_error = Some(error.into()),
     }
     Ok(outcome)
 }

@@ -25,6 +25,7 @@ use crate::decision::NormalDecision;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::evaluation::Chain;
 use crate::host_ids::{self, HostIdRange};
+use crate::network::{self, plan::NetworkPlan, record::NetworkRecord};
 use crate::printable::escape_message;
 
 use super::namespaces::{self, JoinAllowList, NamespaceSetup, SandboxTarget};
@@ -112,6 +113,7 @@ pub fn new_state(
         namespaces: BTreeMap::new(),
         namespace_owners: BTreeMap::new(),
         host_ids: None,
+        network: None,
         policies: chain
             .enforcing()
             .map(|policy| PolicyRecord {
@@ -129,6 +131,7 @@ pub struct Launch<'a> {
     lock: Option<Lock>,
     cgroup: Option<CreatedCgroup>,
     host_ids: Option<HostIdRange>,
+    network: Option<NetworkRecord>,
     diagnostics: Diagnostics,
 }
 
@@ -145,8 +148,32 @@ impl<'a> Launch<'a> {
             lock: Some(states.claim(id)?),
             cgroup: None,
             host_ids: None,
+            network: None,
             diagnostics,
         })
+    }
+
+    /// Records `plan`'s network in `state` and saves it (so that `gc`
+    /// finds it), then leases its addresses and makes its missing bridges
+    /// ([`network::setup::reserve`]); the spawn makes the interfaces.
+    /// Until the sandbox starts, a failure removes it again
+    /// ([`Launch::undo`]).
+    pub fn reserve_network(
+        &mut self,
+        state: &mut SandboxState,
+        plan: &NetworkPlan,
+    ) -> anyhow::Result<()> {
+        let lock = self.lock.as_ref().context("the sandbox lock")?;
+        let mut record = network::setup::record_of(plan);
+        state.network = Some(record.clone());
+        self.states.save(state, lock)?;
+        self.network = Some(record.clone());
+        let reserved = network::setup::reserve(self.states, plan, &state.id, &mut record);
+        self.network = Some(record.clone());
+        state.network = Some(record);
+        reserved?;
+        self.states.save(state, lock)?;
+        Ok(())
     }
 
     /// Leases a range of host ids from `pool` to this sandbox and records
@@ -232,6 +259,7 @@ impl<'a> Launch<'a> {
         prepared: &Prepared,
         (cgroup, layout): (&CreatedCgroup, &CgroupLayout),
         seccomp: Option<&crate::seccomp::FilterStack>,
+        network_plan: Option<&NetworkPlan>,
         options: &StartOptions,
     ) -> anyhow::Result<Started> {
         let Prepared {
@@ -261,6 +289,7 @@ impl<'a> Launch<'a> {
             filesystem: &decision.filesystem,
             devices: &decision.resources.devices,
             seccomp,
+            network: network_plan.zip(state.network.as_ref()),
         })?;
         // The workload holds the slave now; the relay ends when it closes it.
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
@@ -272,10 +301,12 @@ impl<'a> Launch<'a> {
         self.states.save(state, lock)?;
         self.cgroup = None;
         self.host_ids = None;
+        self.network = None;
         self.lock = None;
         Ok(Started {
             pid: spawned.pid,
             relay,
+            network_time: spawned.network_time,
         })
     }
 
@@ -299,6 +330,17 @@ impl<'a> Launch<'a> {
                 );
             }
             self.report(&message);
+        }
+        if let Some(record) = self.network.take() {
+            let errors = network::setup::teardown(self.states, &record);
+            if !errors.is_empty() {
+                kept = kept || self.lock.is_some();
+                for error in errors {
+                    self.report(&format!(
+                        "{error}; the sandbox's state is kept: `enforcer gc` retries"
+                    ));
+                }
+            }
         }
         if let Some(range) = self.host_ids.take()
             && !kept
@@ -327,12 +369,18 @@ impl<'a> Launch<'a> {
 pub struct Started {
     pid: Pid,
     relay: Option<Relay>,
+    network_time: std::time::Duration,
 }
 
 impl Started {
     /// Its process id.
     pub fn pid(&self) -> Pid {
         self.pid
+    }
+
+    /// How long making its network took.
+    pub fn network_time(&self) -> std::time::Duration {
+        self.network_time
     }
 
     /// Waits for it to end, relaying its terminal if it has one: its exit
@@ -374,6 +422,7 @@ pub fn clean_up_attached(
         lock: Some(lock),
         cgroup: Some(cgroup.clone()),
         host_ids: state.host_ids,
+        network: state.network.clone(),
         diagnostics: diagnostics.clone(),
     };
     undo.undo();

@@ -60,6 +60,12 @@ pub struct SpawnOptions<'a> {
     /// The system call filters the workload runs under (the decision's
     /// `seccomp`, compiled).
     pub seccomp: Option<&'a crate::seccomp::FilterStack>,
+    /// The new network namespace's interfaces, made while the child waits
+    /// (with the addresses the record leased).
+    pub network: Option<(
+        &'a crate::network::plan::NetworkPlan,
+        &'a crate::network::record::NetworkRecord,
+    )>,
 }
 
 /// Why the sandbox did not start.
@@ -85,6 +91,9 @@ pub enum SpawnError {
     /// Moving the child into its cgroups failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroup::CgroupError),
+    /// Making the sandbox's network failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::setup::NetworkError),
     /// The sandbox's root cannot be planned or prepared.
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
@@ -105,6 +114,8 @@ pub enum SpawnError {
 pub struct Spawned {
     /// The cloned child: the workload, or its init or supervisor.
     pub pid: Pid,
+    /// How long making its network took (zero without one).
+    pub network_time: std::time::Duration,
 }
 
 fn cstring(what: impl Into<String>, bytes: Vec<u8>) -> Result<CString, SpawnError> {
@@ -457,6 +468,16 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
     if let Some((cgroup, layout)) = options.cgroup {
         join(cgroup, layout, pid.as_raw()).map_err(|error| abort(error.into()))?;
     }
+    let network_started = std::time::Instant::now();
+    if let Some((plan, record)) = options.network {
+        crate::network::setup::attach(plan, record, pid.as_raw())
+            .map_err(|error| abort(error.into()))?;
+    }
+    let network_time = if options.network.is_some() {
+        network_started.elapsed()
+    } else {
+        std::time::Duration::ZERO
+    };
     nix::unistd::write(&release_write, &[1]).map_err(|error| {
         abort(SpawnError::Parent {
             what: "cannot release the sandbox's first process".into(),
@@ -480,7 +501,7 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         }
     }
     if filled == 0 {
-        return Ok(Spawned { pid });
+        return Ok(Spawned { pid, network_time });
     }
     let _ = nix::sys::wait::waitpid(pid, None);
     let Some(record) = ChildError::decode(&record).filter(|_| filled == RECORD_SIZE) else {
@@ -723,6 +744,7 @@ mod tests {
             filesystem: &fixture.decision.filesystem,
             devices: &fixture.decision.resources.devices,
             seccomp: None,
+            network: None,
         }
     }
 

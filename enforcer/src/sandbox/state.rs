@@ -186,6 +186,10 @@ pub struct SandboxState {
     /// namespace maps ids 0 to `size - 1` to them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_ids: Option<HostIdRange>,
+    /// Its network: interfaces, leases, egress chain (recorded before any
+    /// of it is made, so that `gc` finds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::record::NetworkRecord>,
 }
 
 fn format_1_cgroup_root() -> String {
@@ -827,6 +831,7 @@ mod tests {
             namespace_owners: BTreeMap::new(),
             policies: Vec::new(),
             host_ids: None,
+            network: None,
         }
     }
 
