@@ -211,3 +211,123 @@ pub fn describe_rule(rule: &EgressRule) -> String {
     };
     format!("{protocol}{}{ports}", rule.destination)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use policy_model::decision::{EgressRule, Interface};
+    use policy_model::{Context, Decision, normalize};
+
+    use super::*;
+    use crate::network::networks::DefaultEgress;
+
+    fn spec(name: &str, egress: DefaultEgress) -> NetworkSpec {
+        NetworkSpec {
+            name: name.to_string(),
+            bridge: format!("br-{name}"),
+            subnet: Cidr::parse("192.0.2.0/24").expect("subnet"),
+            gateway: Ipv4Addr::new(192, 0, 2, 1),
+            subnet6: None,
+            gateway6: None,
+            egress,
+            masquerade: false,
+            mtu: Some(1400),
+        }
+    }
+
+    fn networks() -> Networks {
+        [
+            ("web".to_string(), spec("web", DefaultEgress::All)),
+            ("closed".to_string(), spec("closed", DefaultEgress::None)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn planned(decision: Decision) -> Result<Option<NetworkPlan>, NetworkPlanError> {
+        let mut context = Context::typical();
+        context.network_egress = networks()
+            .into_iter()
+            .map(|(name, spec)| (name, spec.egress.allow_list()))
+            .collect();
+        plan("web-1", &normalize(&decision, &context), &networks())
+    }
+
+    #[test]
+    fn no_new_network_namespace_no_plan() {
+        assert_eq!(planned(Decision::allow()), Ok(None));
+        let joined =
+            Decision::allow().join_namespace(NamespaceType::Network, "/proc/1/ns/net");
+        assert_eq!(planned(joined), Ok(None));
+    }
+
+    #[test]
+    fn a_new_namespace_alone_gets_its_loopback_up() {
+        let plan = planned(Decision::allow().namespace(NamespaceType::Network))
+            .expect("plans")
+            .expect("a plan");
+        assert!(plan.loopback && plan.interfaces.is_empty() && plan.chain.is_none());
+        assert_eq!(plan.describe(), ["bring lo up"]);
+    }
+
+    #[test]
+    fn interfaces_get_derived_names_the_first_network_routes_and_egress_resolves() {
+        let decision = Decision::allow()
+            .network_interface("web")
+            .network_interface("closed")
+            .interface(Interface {
+                name: Some("wire".into()),
+                host_name: Some("mine".into()),
+                ..Interface::default()
+            });
+        let plan = planned(decision).expect("plans").expect("a plan");
+        let [web, closed, wire] = &plan.interfaces[..] else {
+            panic!("three interfaces: {plan:?}");
+        };
+        assert_eq!(web.name, "eth0");
+        assert_eq!(web.host_name, crate::network::host_interface_name("web-1", 0));
+        assert_eq!(web.peer_name, crate::network::peer_interface_name("web-1", 0));
+        assert_eq!(web.mtu, Some(1400), "the network's MTU");
+        assert!(web.default_route && !closed.default_route && !wire.default_route);
+        assert_eq!(web.egress, None, "everything: no rules");
+        assert_eq!(closed.egress, Some(Vec::new()), "the network's none");
+        assert_eq!((wire.host_name.as_str(), wire.network.as_ref()), ("mine", None));
+        assert_eq!(wire.egress, None);
+        assert_eq!(plan.chain, Some(crate::network::chain_name("web-1")));
+        let text = plan.describe().join("\n");
+        assert!(text.contains("egress from enf"), "{text}");
+        assert!(text.contains("only nothing"), "{text}");
+        assert!(text.contains("an isolated pair"), "{text}");
+    }
+
+    #[test]
+    fn a_narrowed_list_replaces_the_default() {
+        let decision = Decision::allow()
+            .network_interface("web")
+            .egress("eth0", vec![EgressRule::tcp("203.0.113.2/32", 8080)]);
+        let plan = planned(decision).expect("plans").expect("a plan");
+        assert_eq!(
+            plan.interfaces[0].egress,
+            Some(vec![EgressRule::tcp("203.0.113.2/32", 8080)])
+        );
+        assert!(plan.describe().iter().any(|line| line.ends_with("only tcp 203.0.113.2/32 port 8080")));
+    }
+
+    #[test]
+    fn an_undeclared_network_is_refused_naming_the_declared() {
+        let error = planned(Decision::allow().network_interface("nope")).expect_err("refused");
+        let text = error.to_string();
+        assert!(text.contains("\"nope\""), "{text}");
+        assert!(text.contains("declared: closed, web"), "{text}");
+    }
+
+    #[test]
+    fn everything_means_both_families_unrestricted() {
+        assert!(allows_everything(&[EgressRule::all_ipv4(), EgressRule::all_ipv6()]));
+        assert!(!allows_everything(&[EgressRule::all_ipv4()]));
+        let mut tcp_only = EgressRule::all_ipv6();
+        tcp_only.protocol = Some(policy_model::decision::Protocol::Tcp);
+        assert!(!allows_everything(&[EgressRule::all_ipv4(), tcp_only]));
+    }
+}

@@ -8,6 +8,9 @@
 //!   `/home` and `/root` hidden, the OCI default masks, the caller's
 //!   working directory bound where the workload starts (see
 //!   [`filesystem`]);
+//! * a loopback that is up, and, with the label `network=NAME[,NAME...]`,
+//!   an interface on each of the operator's networks named (see
+//!   [`network`]);
 //! * the container runtimes' default system call filter
 //!   ([`default_seccomp`]);
 //! * the workload runs as the requesting user, with no capabilities and
@@ -23,6 +26,7 @@
 //!   id can never become a tenant's parent cgroup.
 
 pub mod filesystem;
+pub mod network;
 
 use policy_sdk::{Decision, EvaluationError, MIB, Request, default_seccomp, export_policy};
 
@@ -77,6 +81,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         decision.unprivileged(request.user.uid, request.user.gid)
     };
     let decision = filesystem::confine(decision, request, memory, as_root);
+    let decision = network::join_networks(decision, request);
     Ok(bundle::apply_bundle(decision, request))
 }
 
