@@ -10,6 +10,9 @@
 //!   of `r`, `w`, `m`, simulated from the planned v1 writes or the v2 eBPF
 //!   program's rules;
 //! * the spawn-time privileges (`Privileges::from_normal`).
+//! * the network: no interface added or changed, the loopback not brought
+//!   up, no probe let out by an egress list that the earlier list keeps
+//!   in (`tighten_property/network.rs`).
 //!
 //! It also checks the normal form round-trips and is tighten-equal to
 //! itself. Pure: no kernel, no cgroupfs (the plan only reads the layout).
@@ -37,6 +40,8 @@ use policy_model::{
 
 #[path = "tighten_property/confinement.rs"]
 mod confinement;
+#[path = "tighten_property/network.rs"]
+mod network;
 
 const DEFAULT_SEED: u64 = 0x7167_6874_656e_2d31;
 const DEFAULT_CASES: u64 = 5000;
@@ -116,7 +121,7 @@ fn the_samples_are_linux_names() {
 const RLIMIT_VALUES: [u64; 6] = [0, 64, 1024, 4096, 524_288, u64::MAX];
 const BLOCK_DEVICES: [(i64, i64); 2] = [(8, 0), (8, 16)];
 const RATES: [u64; 5] = [0, 1000, 1_000_000, 10_000_000, 1 << 40];
-const FIELD_CLASSES: usize = 29;
+const FIELD_CLASSES: usize = 30;
 
 /// An OCI limit as a comparable number: `None` and negatives unlimited.
 fn level(value: Option<i64>) -> i128 {
@@ -792,6 +797,7 @@ fn field_op(rng: &mut Rng, d: &mut Decision, class: usize, mode: Mode) {
         26 => confinement::filesystem_op(rng, d, mode),
         27 => confinement::seccomp_op(rng, d, mode),
         28 => confinement::private_op(rng, d, mode),
+        29 => network::network_op(rng, d, mode),
         _ => {
             let process = process(d);
             process.cwd = rng.pick(&[None, Some("/".to_string()), Some("/tmp".to_string())]);
@@ -912,6 +918,7 @@ fn repair(rng: &mut Rng, d: &mut Decision) {
         d.gid_mappings.clear();
     }
     confinement::repair(d);
+    network::repair(d);
     if let Some(memory) = d.resources.as_mut().and_then(|r| r.memory.as_mut()) {
         if let (Some(limit), Some(reservation)) = (memory.limit, memory.reservation)
             && limit != -1
@@ -1778,6 +1785,7 @@ fn check_pair(
     }
     compare_privileges(na, nb).map_err(|e| format!("privileges: {e}"))?;
     confinement::compare(na, nb).map_err(|e| format!("confinement: {e}"))?;
+    network::compare(na, nb).map_err(|e| format!("network: {e}"))?;
     for (count, present) in counts.confined.iter_mut().zip([
         na.filesystem.root.is_some(),
         na.seccomp.is_some(),

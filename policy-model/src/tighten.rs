@@ -27,6 +27,9 @@
 //! | `mounts` | keep every earlier mount, in the same relative order, with the same destination, type, source, id maps and other options; add `ro`, `nosuid`, `nodev`, `noexec` to it (never lose one, never turn `ro` into `rw`); add only tmpfs mounts, anywhere, writable ones only with `noNewPrivileges` on (no bind, proc, sysfs, cgroup, ...: they expose the host) |
 //! | `maskedPaths`, `readonlyPaths` | add paths; never drop one |
 //! | `seccomp` | set a filter where there was none; keep it: a default at least as strict; every earlier rule (name, conditions) kept with an action at least as strict; new rules only at least as strict as the earlier default; architectures a subset; flags kept, `SECCOMP_FILTER_FLAG_SPEC_ALLOW` never added (why this is sound: `tighten/confinement.rs`) |
+//! | `network.loopback` | take it down; never bring it up |
+//! | `network.interfaces` | drop interfaces (matched by in-sandbox `name`); never add one; a kept one keeps its `network`, `hostName` and `mtu` |
+//! | `network.interfaces[].egress` | narrow the list: each later rule inside *one* earlier rule (its block covered, the same protocol or the earlier names none, its ports within the earlier range or the earlier names none); an absent list stays absent and is not replaced by a list (the enforcer resolves each network's default first); a union of earlier rules covers nothing (two /25s do not cover their /24: sound, not complete; `tighten/network.rs`) |
 //! | settings that grant nothing (`swappiness`, `useHierarchy`, `idle`, net_cls/net_prio tags, `checkBeforeUpdate`, env, cwd, reason) | set them where unset; `swappiness`, `checkBeforeUpdate`, env, cwd and reason freely |
 
 mod confinement;

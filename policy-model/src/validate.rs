@@ -5,6 +5,11 @@
 use std::collections::BTreeSet;
 
 mod confinement;
+mod network;
+
+pub use network::{
+    MAX_EGRESS_RULES, MTU_RANGE, RESERVED_HOST_PREFIX, is_interface_name, is_network_name,
+};
 
 use crate::linux::{capability_number, rlimit_number};
 use crate::units::parse_page_size;
@@ -121,6 +126,7 @@ pub fn validate(
             check.seccomp(seccomp);
         }
         check.private_host_ids(&decision);
+        check.network(&decision);
     }
     check.finish().map(|()| decision)
 }

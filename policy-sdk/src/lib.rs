@@ -38,13 +38,16 @@ mod arena;
 
 pub use decision::default_seccomp;
 pub use decision::{
-    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cidr, Cpu, Decision, DeviceRule, DeviceType,
-    EgressRule, HugepageLimit, IdMapping, Interface, InterfacePriority, Memory, Mount, Namespace,
-    NamespaceType, Network, OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser,
-    Protocol, Resources, Rlimit, Root, SandboxNetwork, Seccomp, SeccompAction, SeccompOperator,
-    SyscallArg, SyscallRule, ThrottleDevice, WeightDevice,
+    BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cidr, CidrError, Cpu, DEFAULT_INTERFACE,
+    Decision, DeviceRule, DeviceType, EgressRule, HugepageLimit, IdMapping, Interface,
+    InterfacePriority, MAX_INTERFACE_NAME, MAX_INTERFACES, Memory, Mount, Namespace, NamespaceType,
+    Network, OCI_MASKED_PATHS, OCI_READONLY_PATHS, Pids, Process, ProcessUser, Protocol, Resources,
+    Rlimit, Root, SandboxNetwork, Seccomp, SeccompAction, SeccompOperator, SyscallArg, SyscallRule,
+    ThrottleDevice, WeightDevice,
 };
 pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
+/// The limits and name rules the enforcer applies to `network`.
+pub use policy_model::{MAX_EGRESS_RULES, MTU_RANGE, RESERVED_HOST_PREFIX, is_interface_name};
 pub use request::{CgroupMode, Host, Request, User};
 pub use units::{GIB, KIB, MIB};

@@ -415,6 +415,47 @@ mod tests {
     }
 
     #[test]
+    fn the_network_rules_run_in_a_policy_test() {
+        use crate::EgressRule;
+        let platform = Decision::allow()
+            .standard_namespaces()
+            .network_interface("tenants")
+            .egress("eth0", vec![EgressRule::to("192.0.2.0/24")]);
+        assert_valid(&platform, &typical_host());
+        let tenant = platform
+            .clone()
+            .egress("eth0", vec![EgressRule::tcp("192.0.2.10", 443)])
+            .loopback(false);
+        assert_tightens(&platform, &tenant);
+        assert_tightens(&platform, &platform.clone().without_interface("eth0"));
+        let message = assert_loosens(
+            &platform,
+            &platform
+                .clone()
+                .egress("eth0", vec![EgressRule::to("198.51.100.0/24")]),
+            "network.interfaces[0].egress[0]",
+        );
+        assert!(message.contains("198.51.100.0/24"), "{message}");
+        assert_loosens(
+            &platform,
+            &platform.clone().network_interface("storage"),
+            "network.interfaces[1]",
+        );
+        assert_loosens(&tenant, &tenant.clone().loopback(true), "network.loopback");
+    }
+
+    #[test]
+    #[should_panic(expected = "egress needs a network")]
+    fn a_misspelt_interface_fails_the_test() {
+        assert_valid(
+            &Decision::allow()
+                .network_interface("tenants")
+                .egress("eth9", vec![]),
+            &typical_host(),
+        );
+    }
+
+    #[test]
     #[should_panic(expected = "needs a new uts namespace")]
     fn an_invalid_decision_fails_the_test() {
         assert_valid(

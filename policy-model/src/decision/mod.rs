@@ -8,6 +8,7 @@
 
 mod builder;
 mod confinement_builder;
+mod network_builder;
 pub use builder::CONTAINER_CAPABILITIES;
 pub use confinement_builder::{OCI_MASKED_PATHS, OCI_READONLY_PATHS};
 mod default_seccomp;
