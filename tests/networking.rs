@@ -342,7 +342,11 @@ impl Net {
             if stdout.read_line(&mut line).expect("reads") == 0 {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the workload ended before it was ready:\n{before}");
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("the workload ended before it was ready:\n{before}\nstderr:\n{stderr}");
             }
             if line == "ready\n" {
                 break;
