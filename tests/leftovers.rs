@@ -3,9 +3,12 @@
 //! cgroup named like a test's in any hierarchy, no test state directory or
 //! scratch file (`enforcer-test*` in the temporary directories), no test
 //! mount, no
-//! controller held by a hidden (unmounted) v1 hierarchy, and
+//! controller held by a hidden (unmounted) v1 hierarchy,
 //! `nr_hugepages` as it was before the suite (`scripts/test` records it in
-//! `ENFORCER_TEST_NR_HUGEPAGES`).
+//! `ENFORCER_TEST_NR_HUGEPAGES`), no test network namespace
+//! (`/run/netns/enforcer-test*`), and in the machine's own network
+//! namespace no `enf*` link (a host end or a test bridge) and no nftables
+//! table `inet enforcer` (read-only checks with `ip` and `nft`).
 
 use enforcer::cgroup::{ControllerState, discover};
 
@@ -65,6 +68,7 @@ fn the_suite_left_nothing_behind() {
             ));
         }
     }
+    leftovers.extend(network_leftovers());
     match std::env::var("ENFORCER_TEST_NR_HUGEPAGES") {
         Ok(before) => {
             let now = std::fs::read_to_string("/proc/sys/vm/nr_hugepages").expect("readable");
@@ -81,4 +85,56 @@ fn the_suite_left_nothing_behind() {
         "the test suite left these behind:\n{}",
         leftovers.join("\n")
     );
+}
+
+/// The test network namespaces left, and the enforcer's links and table
+/// in the machine's own network namespace (never created there: the
+/// networking tests run the enforcer in namespaces of their own).
+fn network_leftovers() -> Vec<String> {
+    let mut leftovers = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("enforcer-test")
+            {
+                leftovers.push(format!("network namespace {}", entry.path().display()));
+            }
+        }
+    }
+    match std::process::Command::new("ip")
+        .args(["-j", "link", "show"])
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            let links: Vec<serde_json::Value> =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            leftovers.extend(
+                links
+                    .iter()
+                    .filter_map(|link| link["ifname"].as_str())
+                    .filter(|name| name.starts_with(enforcer::network::HOST_INTERFACE_PREFIX))
+                    .map(|name| format!("link {name} in the machine's network namespace")),
+            );
+        }
+        _ => eprintln!("SKIPPED the link check: `ip -j link` did not run"),
+    }
+    match std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            let tables = String::from_utf8_lossy(&output.stdout);
+            if tables
+                .lines()
+                .any(|line| line.trim() == "table inet enforcer")
+            {
+                leftovers
+                    .push("nftables table inet enforcer in the machine's network namespace".into());
+            }
+        }
+        _ => eprintln!("SKIPPED the nftables check: `nft list tables` did not run"),
+    }
+    leftovers
 }

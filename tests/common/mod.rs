@@ -63,10 +63,30 @@ impl Run {
 /// Longest any single command may run before the test calls it hung.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
+/// The built binary as a command, behind `wrapper` (a program and its
+/// arguments that then run the binary, e.g. `nsenter --net=PATH`) unless
+/// it is empty.
+pub fn enforcer_command(wrapper: &[String]) -> Command {
+    match wrapper.split_first() {
+        None => Command::new(env!("CARGO_BIN_EXE_enforcer")),
+        Some((program, arguments)) => {
+            let mut command = Command::new(program);
+            command.args(arguments).arg(env!("CARGO_BIN_EXE_enforcer"));
+            command
+        }
+    }
+}
+
 /// Runs `enforcer ARGS` with `stdin`, failing the test if it hangs.
 pub fn enforcer_with_stdin(args: &[&str], stdin: &str) -> Run {
+    enforcer_in(&[], args, stdin)
+}
+
+/// Runs `WRAPPER enforcer ARGS` with `stdin` (see [`enforcer_command`]),
+/// failing the test if it hangs.
+pub fn enforcer_in(wrapper: &[String], args: &[&str], stdin: &str) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_enforcer"))
+    let mut child = enforcer_command(wrapper)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -92,7 +112,8 @@ pub fn enforcer_with_stdin(args: &[&str], stdin: &str) -> Run {
             break status;
         }
         if started.elapsed() > HANG_GUARD {
-            // Our own, not yet reaped child: its pid cannot have been reused.
+            // Our own, not yet reaped child: its pid cannot have been reused
+            // (a wrapper such as `nsenter --net` execs the enforcer).
             child.kill().expect("kills the hung enforcer");
             panic!("enforcer {args:?} hung for {HANG_GUARD:?}");
         }

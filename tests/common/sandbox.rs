@@ -6,11 +6,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use enforcer::cgroup::discover;
 
-use super::common::{Run, enforcer};
+use super::common::{Run, enforcer_command, enforcer_in};
 use super::test_cgroup::{unique_root, wait_for};
 
 /// One test's cgroup root and state directory.
@@ -19,6 +19,11 @@ pub struct Harness {
     pub root: String,
     /// The state directory.
     pub state: tempfile::TempDir,
+    /// The program (and its arguments) every enforcer command runs under,
+    /// e.g. `nsenter --net=/run/netns/NAME`; empty: none.
+    pub wrapper: Vec<String>,
+    /// Global flags before every command (`--config FILE`).
+    pub globals: Vec<String>,
 }
 
 impl Harness {
@@ -29,7 +34,24 @@ impl Harness {
                 .prefix("enforcer-test-state-")
                 .tempdir()
                 .expect("tempdir"),
+            wrapper: Vec::new(),
+            globals: Vec::new(),
         }
+    }
+
+    /// Runs every command of this harness (also the clean-up on drop)
+    /// inside the network namespace mounted at `path`, with `nsenter
+    /// --net` only: `ip netns exec` would remount `/sys` and hide the
+    /// cgroup hierarchies.
+    pub fn in_network_namespace(mut self, path: &Path) -> Harness {
+        self.wrapper = vec!["nsenter".into(), format!("--net={}", path.display())];
+        self
+    }
+
+    /// Passes `--config FILE` to every command of this harness.
+    pub fn with_config(mut self, file: &Path) -> Harness {
+        self.globals = vec!["--config".into(), file.display().to_string()];
+        self
     }
 
     pub fn state_dir(&self) -> String {
@@ -39,24 +61,27 @@ impl Harness {
     /// `enforcer COMMAND --state-dir ... ARGS` for lifecycle commands.
     pub fn command(&self, command: &str, args: &[&str]) -> Run {
         let state = self.state_dir();
-        let mut all = vec![command, "--state-dir", &state];
+        let mut all: Vec<&str> = self.globals.iter().map(String::as_str).collect();
+        all.extend([command, "--state-dir", &state]);
         all.extend_from_slice(args);
-        enforcer(&all)
+        enforcer_in(&self.wrapper, &all, "")
     }
 
     /// `enforcer run` with this root and state directory, OPTIONS, `--`,
     /// COMMAND.
     pub fn run_args(&self, options: &[&str], command: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "run",
-            "--cgroup-root",
-            &self.root,
-            "--state-dir",
-            &self.state_dir(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = self.globals.clone();
+        args.extend(
+            [
+                "run",
+                "--cgroup-root",
+                &self.root,
+                "--state-dir",
+                &self.state_dir(),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         args.extend(options.iter().map(|s| s.to_string()));
         args.push("--".into());
         args.extend(command.iter().map(|s| s.to_string()));
@@ -67,12 +92,14 @@ impl Harness {
     pub fn run(&self, options: &[&str], command: &[&str]) -> Run {
         let args = self.run_args(options, command);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        enforcer(&args)
+        enforcer_in(&self.wrapper, &args, "")
     }
 
     /// `enforcer run OPTIONS -- COMMAND` in the background (attached).
+    /// With a wrapper the child's pid is still the enforcer's (`nsenter`
+    /// execs it).
     pub fn spawn(&self, options: &[&str], command: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_enforcer"))
+        enforcer_command(&self.wrapper)
             .args(self.run_args(options, command))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -153,8 +180,11 @@ impl Harness {
                     .map(|entry| entry.file_name().to_string_lossy().into_owned())
                     // The audit log is the runs' record, not state; the
                     // host id leases are the running sandboxes' (and go
-                    // with the last of them, which `assert_clean` checks).
-                    .filter(|name| !name.starts_with("audit.log") && name != ".host-ids")
+                    // with the last of them, which `assert_clean` checks),
+                    // and so are the address leases.
+                    .filter(|name| {
+                        !name.starts_with("audit.log") && name != ".host-ids" && name != ".networks"
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -171,9 +201,37 @@ impl Harness {
             "host id leases left behind in {}",
             leases.display()
         );
+        let addresses = self.address_leases();
+        assert!(
+            addresses.is_empty(),
+            "address leases left behind: {addresses:?}"
+        );
         for directory in self.root_directories() {
             assert!(!directory.exists(), "{} left behind", directory.display());
         }
+    }
+
+    /// The address leases held under the state directory
+    /// (`.networks/<network>/<address>`), as `<network>/<address>`.
+    pub fn address_leases(&self) -> Vec<String> {
+        let mut leases = Vec::new();
+        let Ok(networks) = std::fs::read_dir(self.state.path().join(".networks")) else {
+            return leases;
+        };
+        for network in networks.flatten() {
+            let Ok(entries) = std::fs::read_dir(network.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                // A lease is named by its address; a lock file is not.
+                if name.parse::<std::net::IpAddr>().is_ok() {
+                    leases.push(format!("{}/{name}", network.file_name().to_string_lossy()));
+                }
+            }
+        }
+        leases.sort();
+        leases
     }
 }
 
