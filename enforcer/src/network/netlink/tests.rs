@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -608,10 +609,13 @@ fn a_peer_moved_into_another_namespace_is_set_up_there() {
         let started = Instant::now();
         let mut host = open();
         host.create_veth(HOST, PEER, None).expect("create the pair");
+        let created = started.elapsed();
         host.move_to_namespace_of(PEER, pid).expect("move the peer");
+        let moved_at = started.elapsed();
         assert_eq!(host.link(PEER).expect("look up"), None, "gone from here");
 
         let mut sandbox = Netlink::open_in_namespace_of(pid).expect("open a socket there");
+        let opened = started.elapsed();
         assert_eq!(
             thread_namespace(),
             mine,
@@ -640,7 +644,8 @@ fn a_peer_moved_into_another_namespace_is_set_up_there() {
         host.set_up(HOST).expect("the host end up");
         let elapsed = started.elapsed();
         eprintln!(
-            "pair, move, open there, rename, 2 addresses, 2 ups, route, host address and up: {elapsed:?}"
+            "pair, move, open there, rename, 2 addresses, 2 ups, 2 routes, host address and up: {elapsed:?} \
+             (pair created at {created:?}, moved at {moved_at:?}, socket there at {opened:?})"
         );
 
         let eth0 = link(&mut sandbox, "eth0");
@@ -709,5 +714,35 @@ fn typical_call_takes() {
         let create = started.elapsed() / 20;
         eprintln!("link lookup: {lookup:?}; veth pair creation: {create:?}");
         assert!(lookup < Duration::from_millis(50), "{lookup:?}");
+    });
+}
+
+#[test]
+fn a_namespace_file_works_like_a_pid() {
+    let test = "a_namespace_file_works_like_a_pid";
+    in_new_namespace(test, || {
+        let Some(child) = child_in_new_namespace(test) else {
+            return;
+        };
+        let namespace = std::fs::File::open(format!("/proc/{}/ns/net", child.0.id()))
+            .expect("open the child's namespace");
+        let mut host = open();
+        host.create_veth(HOST, PEER, None).expect("create the pair");
+        host.move_to_namespace(PEER, namespace.as_fd())
+            .expect("move the peer");
+        assert_eq!(host.link(PEER).expect("look up"), None);
+        let mut sandbox = Netlink::open_in(namespace.as_fd()).expect("open a socket there");
+        assert!(sandbox.link(PEER).expect("look up").is_some());
+
+        let not_network =
+            std::fs::File::open("/proc/thread-self/ns/uts").expect("open a uts namespace");
+        let error = Netlink::open_in(not_network.as_fd()).expect_err("not a network namespace");
+        assert_eq!(error.errno, Errno::EINVAL, "{error}");
+        let error = host
+            .move_to_namespace(HOST, not_network.as_fd())
+            .expect_err("not a network namespace");
+        eprintln!("moving into a uts namespace: {error}");
+        assert!(host.link(HOST).expect("look up").is_some(), "still here");
+        drop(child);
     });
 }
