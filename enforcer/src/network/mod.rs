@@ -32,16 +32,6 @@ pub fn host_interface_name(id: &str, index: usize) -> String {
     format!("{HOST_INTERFACE_PREFIX}{}i{index}", &id_digest(id)[..10])
 }
 
-/// The prefix of the sandbox end's name on the host, before it is moved
-/// into the sandbox and renamed.
-pub const PEER_INTERFACE_PREFIX: &str = "enp";
-
-/// The sandbox end's temporary name on the host: [`host_interface_name`]
-/// with the prefix `enp`.
-pub fn peer_interface_name(id: &str, index: usize) -> String {
-    format!("{PEER_INTERFACE_PREFIX}{}i{index}", &id_digest(id)[..10])
-}
-
 /// The name of sandbox `id`'s egress chain: `sandbox-` + 16 hex digits of
 /// the id's SHA-256 (an id may hold characters a chain name may not).
 pub fn chain_name(id: &str) -> String {

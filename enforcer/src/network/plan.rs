@@ -31,8 +31,6 @@ pub struct PlannedInterface {
     pub name: String,
     /// The host end's name.
     pub host_name: String,
-    /// The sandbox end's name on the host, until it is moved and renamed.
-    pub peer_name: String,
     /// Its MTU (the interface's, else the network's); `None`: the
     /// kernel's.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,7 +111,6 @@ pub fn plan(
                 .host_name
                 .clone()
                 .unwrap_or_else(|| super::host_interface_name(id, index)),
-            peer_name: super::peer_interface_name(id, index),
             mtu: interface
                 .mtu
                 .or_else(|| spec.as_ref().and_then(|spec| spec.mtu)),
@@ -287,7 +284,6 @@ mod tests {
         };
         assert_eq!(web.name, "eth0");
         assert_eq!(web.host_name, crate::network::host_interface_name("web-1", 0));
-        assert_eq!(web.peer_name, crate::network::peer_interface_name("web-1", 0));
         assert_eq!(web.mtu, Some(1400), "the network's MTU");
         assert!(web.default_route && !closed.default_route && !wire.default_route);
         assert_eq!(web.egress, None, "everything: no rules");

@@ -214,6 +214,44 @@ impl Netlink {
         Ok(())
     }
 
+    /// Creates a veth pair whose end `host` stays in this socket's
+    /// namespace and whose end `peer` is made directly in the network
+    /// namespace `namespace` (the peer's `IFLA_NET_NS_FD`), both down, with
+    /// `mtu` when given. Making the peer where it belongs spares the move
+    /// of [`Netlink::move_to_namespace`], which waits for the kernel's
+    /// network-wide synchronisation (tens of milliseconds), and its
+    /// rename: the peer is made under its final name (`eth0`), which may
+    /// be taken on the host.
+    pub fn create_veth_into(
+        &mut self,
+        host: &str,
+        peer: &str,
+        mtu: Option<u32>,
+        namespace: BorrowedFd<'_>,
+    ) -> Result<(), NetlinkError> {
+        check_name("interface", host)?;
+        check_name("veth peer", peer)?;
+        let mut peer_message = by_name(peer);
+        peer_message
+            .attributes
+            .push(LinkAttribute::NetNsFd(namespace.as_raw_fd()));
+        let mut message = by_name(host);
+        if let Some(mtu) = mtu {
+            peer_message.attributes.push(LinkAttribute::Mtu(mtu));
+            message.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        message.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
+        ]));
+        self.request(
+            &|| format!("create veth pair {host} (host) / {peer} (sandbox)"),
+            RouteNetlinkMessage::NewLink(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )?;
+        Ok(())
+    }
+
     /// Creates a bridge `name`, down, with `mtu` when given (`EEXIST` when
     /// the name is taken).
     pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> Result<(), NetlinkError> {

@@ -746,3 +746,39 @@ fn a_namespace_file_works_like_a_pid() {
         drop(child);
     });
 }
+
+#[test]
+fn a_peer_made_in_another_namespace_arrives_under_its_name() {
+    let test = "a_peer_made_in_another_namespace_arrives_under_its_name";
+    in_new_namespace(test, || {
+        let Some(child) = child_in_new_namespace(test) else {
+            return;
+        };
+        let pid = i32::try_from(child.0.id()).expect("a pid");
+        let namespace =
+            std::fs::File::open(format!("/proc/{pid}/ns/net")).expect("the child's namespace");
+        let mut host = open();
+        // `eth0` may be taken here; there, it is free.
+        host.create_veth("eth0", "placeholder0", None)
+            .expect("a pair holding eth0 on this side");
+        let started = Instant::now();
+        host.create_veth_into(HOST, "eth0", Some(1400), namespace.as_fd())
+            .expect("create the pair across");
+        let created = started.elapsed();
+        eprintln!("pair made across namespaces in {created:?}");
+        assert!(host.link(HOST).expect("look up").is_some());
+        let mut sandbox = Netlink::open_in(namespace.as_fd()).expect("a socket there");
+        let eth0 = link(&mut sandbox, "eth0");
+        assert_eq!(
+            (eth0.kind.as_deref(), eth0.mtu, eth0.up),
+            (Some("veth"), 1400, false),
+            "{eth0:?}"
+        );
+        assert!(host.delete_link(HOST).expect("delete"), "ours to delete");
+        assert_eq!(
+            sandbox.link("eth0").expect("look up"),
+            None,
+            "the other end goes with it"
+        );
+    });
+}
