@@ -10,6 +10,7 @@
 pub mod egress;
 pub mod lease;
 pub mod netlink;
+pub mod networks;
 
 use sha2::{Digest, Sha256};
 
