@@ -281,11 +281,11 @@ mod tests {
         }
     }
 
-    /// A random valid network: any IPv4 block of prefix 22 to 30 (small
+    /// A random valid network: any IPv4 block of prefix 23 to 30 (small
     /// enough to exhaust), any host address as its gateway, and half the
     /// time an IPv6 block large enough with any gateway6 after its base.
     fn random_network(rng: &mut Rng) -> NetworkSpec {
-        let prefix = 22 + rng.below(9) as u8;
+        let prefix = 23 + rng.below(8) as u8;
         let subnet =
             Cidr::parse_lenient(&format!("{}/{prefix}", Ipv4Addr::from(rng.next() as u32)))
                 .expect("block");
