@@ -2,9 +2,12 @@
 //! `config.d/*.toml` in name order, then `tenants.d/<tenant>.toml`.
 //!
 //! Merge rules: a later file's scalars and `[limits]`/`[audit]` keys
-//! replace earlier ones; its `[[platform]]` entries are appended (a drop-in
-//! can never remove, reorder or replace a platform policy); its tenants are
-//! added, and a tenant defined in two files is an error naming both.
+//! replace earlier ones, and its `[host_ids]` and `[networks.<name>]`
+//! tables replace earlier ones of the same name as a whole; its
+//! `[[platform]]` entries are appended (a drop-in can never remove,
+//! reorder or replace a platform policy); its tenants are added, and a
+//! tenant defined in two files is an error naming both. The merged
+//! networks are then checked against each other (bridges, subnets).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -78,11 +81,13 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
         merged.files.push(file.clone());
         merged.tenant(TenantName(name), tenant, &file)?;
     }
+    check_networks(&merged.values, &merged.network_sources)?;
     Ok(Config {
         values: merged.values,
         files: merged.files,
         platform_sources: merged.platform_sources,
         tenant_sources: merged.tenant_sources,
+        network_sources: merged.network_sources,
     })
 }
 
@@ -93,6 +98,7 @@ struct Merged {
     files: Vec<PathBuf>,
     platform_sources: Vec<PathBuf>,
     tenant_sources: BTreeMap<String, PathBuf>,
+    network_sources: BTreeMap<String, PathBuf>,
 }
 
 impl Merged {
@@ -105,6 +111,7 @@ impl Merged {
             mount_controllers,
             allow_join,
             host_ids,
+            networks,
             limits,
             audit,
             platform,
@@ -117,6 +124,11 @@ impl Merged {
         replace(&mut values.mount_controllers, mount_controllers);
         replace(&mut values.allow_join, allow_join);
         replace(&mut values.host_ids, host_ids);
+        for (name, network) in networks {
+            self.network_sources
+                .insert(name.0.clone(), path.to_path_buf());
+            values.networks.insert(name, network);
+        }
         let super::schema::Limits {
             deadline,
             memory_cap_mib,
@@ -174,6 +186,60 @@ impl Merged {
         self.values.tenants.insert(name, tenant);
         Ok(())
     }
+}
+
+/// Checks the merged networks against each other: no two share a bridge,
+/// no two subnets (IPv4 or IPv6) overlap. The error names the later
+/// network (by name order) and its file, and the other network and its
+/// file.
+fn check_networks(
+    values: &ConfigFile,
+    sources: &BTreeMap<String, PathBuf>,
+) -> Result<(), ConfigError> {
+    let networks: Vec<_> = values.networks.iter().collect();
+    let source = |name: &str| sources.get(name).cloned().unwrap_or_default();
+    for (index, (name, network)) in networks.iter().enumerate() {
+        for (other_name, other) in &networks[..index] {
+            let conflict = |field: &str, message: String| ConfigError::Invalid {
+                path: source(&name.0),
+                field: format!("networks.{name}.{field}"),
+                message: format!(
+                    "{message} (networks.{other_name}, in {}); each network needs its own",
+                    source(&other_name.0).display()
+                ),
+            };
+            if network.bridge == other.bridge {
+                return Err(conflict(
+                    "bridge",
+                    format!(
+                        "{} is also the bridge of network {other_name}",
+                        network.bridge
+                    ),
+                ));
+            }
+            let overlap = |a: &policy_model::decision::Cidr, b: &policy_model::decision::Cidr| {
+                a.covers(b) || b.covers(a)
+            };
+            if overlap(&network.subnet, &other.subnet) {
+                return Err(conflict(
+                    "subnet",
+                    format!(
+                        "{} overlaps {}, the subnet of network {other_name}",
+                        network.subnet, other.subnet
+                    ),
+                ));
+            }
+            if let (Some(mine), Some(theirs)) = (&network.subnet6, &other.subnet6)
+                && overlap(mine, theirs)
+            {
+                return Err(conflict(
+                    "subnet6",
+                    format!("{mine} overlaps {theirs}, the subnet6 of network {other_name}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `slot` becomes `later` if the later file sets it.

@@ -5,15 +5,19 @@
 //! read, so an error carries the line it is on.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use policy_model::decision::{Cidr, EgressRule};
+
 use super::validate;
 use crate::decision::Ceilings;
 use crate::evaluation::Mode;
+use crate::network::networks::DefaultEgress;
 
 /// One config file, or the merge of all of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +51,10 @@ pub struct ConfigFile {
     /// a whole) [default: the ids from 2147483648 up, 32767 ranges].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_ids: Option<HostIdPool>,
+    /// The operator's networks by name (a later file's table of a name
+    /// replaces an earlier one's as a whole) [default: none].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<NetworkName, Network>,
     /// Limits on policy execution.
     #[serde(default, skip_serializing_if = "Limits::is_empty")]
     pub limits: Limits,
@@ -343,6 +351,207 @@ impl<'de> Deserialize<'de> for HostIdSize {
     }
 }
 
+/// `[networks.<name>]`: one operator network, its defaults filled in.
+/// The table's keys are checked one by one (an error names
+/// `networks.<name>.subnet`, ...), then together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "NetworkTable", into = "NetworkTable")]
+pub struct Network {
+    /// The host bridge.
+    pub bridge: String,
+    /// The IPv4 block.
+    pub subnet: Cidr,
+    /// The bridge's address (a host address of `subnet`).
+    pub gateway: Ipv4Addr,
+    /// The IPv6 block, if any.
+    pub subnet6: Option<Cidr>,
+    /// The bridge's IPv6 address (set exactly when `subnet6` is).
+    pub gateway6: Option<Ipv6Addr>,
+    /// The default egress of its interfaces.
+    pub egress: DefaultEgress,
+    /// Whether traffic leaving through the host is masqueraded.
+    pub masquerade: bool,
+    /// The MTU, if set.
+    pub mtu: Option<u32>,
+}
+
+/// `[networks.<name>]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkTable {
+    bridge: BridgeName,
+    subnet: Subnet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway: Option<Gateway>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subnet6: Option<Subnet6>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway6: Option<Gateway6>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    egress: Option<EgressSetting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    masquerade: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mtu: Option<Mtu>,
+}
+
+impl TryFrom<NetworkTable> for Network {
+    type Error = String;
+
+    fn try_from(table: NetworkTable) -> Result<Self, String> {
+        let subnet = table.subnet.0;
+        let subnet6 = table.subnet6.map(|block| block.0);
+        let (gateway, gateway6) = validate::check_network(
+            &subnet,
+            table.gateway.map(|gateway| gateway.0),
+            subnet6.as_ref(),
+            table.gateway6.map(|gateway| gateway.0),
+        )?;
+        Ok(Network {
+            bridge: table.bridge.0,
+            subnet,
+            gateway,
+            subnet6,
+            gateway6,
+            egress: table.egress.map_or(DefaultEgress::All, |egress| egress.0),
+            masquerade: table.masquerade.unwrap_or(false),
+            mtu: table.mtu.map(|mtu| mtu.0),
+        })
+    }
+}
+
+impl From<Network> for NetworkTable {
+    fn from(network: Network) -> Self {
+        NetworkTable {
+            bridge: BridgeName(network.bridge),
+            subnet: Subnet(network.subnet),
+            gateway: Some(Gateway(network.gateway)),
+            subnet6: network.subnet6.map(Subnet6),
+            gateway6: network.gateway6.map(Gateway6),
+            egress: Some(EgressSetting(network.egress)),
+            masquerade: Some(network.masquerade),
+            mtu: network.mtu.map(Mtu),
+        }
+    }
+}
+
+/// Declares a newtype read from a string through a checking function and
+/// written back with its `Display`.
+macro_rules! checked_text {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        struct $name($inner);
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                let check: fn(&str) -> Result<$inner, String> = $check;
+                check(&text).map($name).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+checked_text!(
+    /// `networks.<name>.subnet`: an IPv4 block.
+    Subnet(Cidr),
+    validate::parse_subnet
+);
+
+checked_text!(
+    /// `networks.<name>.subnet6`: an IPv6 block.
+    Subnet6(Cidr),
+    validate::parse_subnet6
+);
+
+checked_text!(
+    /// `networks.<name>.gateway`: an IPv4 address.
+    Gateway(Ipv4Addr),
+    validate::parse_ipv4
+);
+
+checked_text!(
+    /// `networks.<name>.gateway6`: an IPv6 address.
+    Gateway6(Ipv6Addr),
+    validate::parse_ipv6
+);
+
+/// `networks.<name>.mtu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+struct Mtu(u32);
+
+impl<'de> Deserialize<'de> for Mtu {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        validate::check_mtu(value)
+            .map(Mtu)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// `networks.<name>.egress`: `"all"`, `"none"` or a list of rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EgressSetting(DefaultEgress);
+
+impl Serialize for EgressSetting {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            DefaultEgress::All => serializer.serialize_str("all"),
+            DefaultEgress::None => serializer.serialize_str("none"),
+            DefaultEgress::List(rules) => rules.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EgressSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Expect;
+        impl<'de> Visitor<'de> for Expect {
+            type Value = DefaultEgress;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "\"all\", \"none\" or a list of rules such as [{ destination = \"203.0.113.0/24\", protocol = \"tcp\", port = 443 }]",
+                )
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                match value {
+                    "all" => Ok(DefaultEgress::All),
+                    "none" => Ok(DefaultEgress::None),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(rule) = seq.next_element::<CheckedRule>()? {
+                    rules.push(rule.0);
+                }
+                Ok(DefaultEgress::List(rules))
+            }
+        }
+        deserializer.deserialize_any(Expect).map(EgressSetting)
+    }
+}
+
+/// One egress rule of a network, checked.
+struct CheckedRule(EgressRule);
+
+impl<'de> Deserialize<'de> for CheckedRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let rule = EgressRule::deserialize(deserializer)?;
+        validate::check_egress_rule(&rule)
+            .map(|()| CheckedRule(rule))
+            .map_err(de::Error::custom)
+    }
+}
+
 /// `mount_controllers`: off, on under the default directory, or on under
 /// a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,6 +643,18 @@ checked_string!(
 );
 
 checked_string!(
+    /// A network name: `[a-z0-9][a-z0-9_-]{0,31}`.
+    NetworkName(String),
+    validate::parse_network_name
+);
+
+checked_string!(
+    /// `networks.<name>.bridge`: an interface name.
+    BridgeName(String),
+    validate::parse_bridge_name
+);
+
+checked_string!(
     /// `host_ids.subids`: an owner name (or uid) of `/etc/subuid`.
     SubidOwner(String),
     validate::parse_subid_owner
@@ -452,6 +673,12 @@ impl AbsolutePath {
     /// The path.
     pub fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+impl std::fmt::Display for NetworkName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -3,8 +3,11 @@
 //! the file, line and field. The command line uses the same rules for its
 //! flags of the same meaning.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
+
+use policy_model::decision::{Cidr, EgressRule, Protocol};
 
 /// Smallest memory ceiling: one page.
 pub const MIN_MEMORY_BYTES: i64 = 4096;
@@ -111,6 +114,228 @@ pub fn parse_tenant_name(text: &str) -> Result<String, String> {
             "tenant {text:?} must be 1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
         ))
     }
+}
+
+/// The longest network name.
+pub const MAX_NETWORK_NAME: usize = 32;
+
+/// Shortest and longest IPv4 prefix of a network's `subnet`.
+pub const SUBNET_PREFIXES: std::ops::RangeInclusive<u8> = 8..=30;
+
+/// Shortest and longest IPv6 prefix of a network's `subnet6`.
+pub const SUBNET6_PREFIXES: std::ops::RangeInclusive<u8> = 64..=120;
+
+/// The MTUs a network may set (68 is IPv4's minimum).
+pub const MTUS: std::ops::RangeInclusive<u32> = 68..=65535;
+
+/// Checks a network name: `[a-z0-9][a-z0-9_-]{0,31}` (it names a
+/// directory of leases, so no `.` or `/`).
+pub fn parse_network_name(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let valid = !bytes.is_empty()
+        && bytes.len() <= MAX_NETWORK_NAME
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "network {text:?} must be 1 to {MAX_NETWORK_NAME} characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Checks a bridge name by the kernel's rules for interface names (1 to
+/// 15 bytes, not `.` or `..`, no `/`, `:` or white space; printable
+/// ASCII here), and that it cannot be a host-side interface name the
+/// enforcer derives (`enf` + 10 hex digits + `i<index>`).
+pub fn parse_bridge_name(text: &str) -> Result<String, String> {
+    let max = policy_model::decision::MAX_INTERFACE_NAME;
+    let valid = !text.is_empty()
+        && text.len() <= max
+        && text != "."
+        && text != ".."
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':');
+    if !valid {
+        return Err(format!(
+            "{text:?} is not an interface name: 1 to {max} bytes of printable ASCII without '/', ':' or spaces, not '.' or '..'"
+        ));
+    }
+    if is_derived_interface_name(text) {
+        return Err(format!(
+            "{text:?} has the form of the host-side interface names the enforcer derives (enf + 10 hex digits + i<index>); pick another name"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// Whether `name` has the form of [`crate::network::host_interface_name`].
+fn is_derived_interface_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(crate::network::HOST_INTERFACE_PREFIX) else {
+        return false;
+    };
+    let (digest, index) = rest.split_at(rest.len().min(10));
+    digest.len() == 10
+        && digest.bytes().all(|b| b.is_ascii_hexdigit())
+        && index
+            .strip_prefix('i')
+            .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks a network's `subnet`: an IPv4 block with its host bits clear
+/// and a prefix in [`SUBNET_PREFIXES`].
+pub fn parse_subnet(text: &str) -> Result<Cidr, String> {
+    let block = Cidr::parse(text).map_err(|error| error.to_string())?;
+    if !block.is_ipv4() || !text.contains('/') {
+        return Err(format!(
+            "{text:?} must be an IPv4 block such as 192.0.2.0/24"
+        ));
+    }
+    if !SUBNET_PREFIXES.contains(&block.prefix) {
+        return Err(format!(
+            "{text:?}: the prefix must be /{} to /{} (a /31 or /32 leaves no address to lease besides the gateway)",
+            SUBNET_PREFIXES.start(),
+            SUBNET_PREFIXES.end()
+        ));
+    }
+    Ok(block)
+}
+
+/// Checks a network's `subnet6`: an IPv6 block with its host bits clear
+/// and a prefix in [`SUBNET6_PREFIXES`].
+pub fn parse_subnet6(text: &str) -> Result<Cidr, String> {
+    let block = Cidr::parse(text).map_err(|error| error.to_string())?;
+    if block.is_ipv4() || !text.contains('/') {
+        return Err(format!(
+            "{text:?} must be an IPv6 block such as 2001:db8:1::/64"
+        ));
+    }
+    if !SUBNET6_PREFIXES.contains(&block.prefix) {
+        return Err(format!(
+            "{text:?}: the prefix must be /{} to /{}",
+            SUBNET6_PREFIXES.start(),
+            SUBNET6_PREFIXES.end()
+        ));
+    }
+    Ok(block)
+}
+
+/// Parses an IPv4 address (a network's `gateway`).
+pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not an IPv4 address such as 192.0.2.1"))
+}
+
+/// Parses an IPv6 address (a network's `gateway6`).
+pub fn parse_ipv6(text: &str) -> Result<Ipv6Addr, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not an IPv6 address such as 2001:db8:1::1"))
+}
+
+/// Checks a network's `mtu`.
+pub fn check_mtu(value: i64) -> Result<u32, String> {
+    match u32::try_from(value) {
+        Ok(mtu) if MTUS.contains(&mtu) => Ok(mtu),
+        _ => Err(format!(
+            "{value} is not an MTU from {} to {}",
+            MTUS.start(),
+            MTUS.end()
+        )),
+    }
+}
+
+/// Checks one egress rule: its destination an address or a block (host
+/// bits clear), a port only with `tcp` or `udp`, an `endPort` only with a
+/// port and not below it.
+pub fn check_egress_rule(rule: &EgressRule) -> Result<(), String> {
+    Cidr::parse(&rule.destination).map_err(|error| format!("destination: {error}"))?;
+    if rule.port == Some(0) {
+        return Err("port: 0 is not a port (1 to 65535)".into());
+    }
+    if let Some(port) = rule.port
+        && !matches!(rule.protocol, Some(Protocol::Tcp | Protocol::Udp))
+    {
+        return Err(format!(
+            "port {port} needs protocol = \"tcp\" or \"udp\" (ICMP and \"every protocol\" have no ports)"
+        ));
+    }
+    match (rule.port, rule.end_port) {
+        (None, Some(end)) => Err(format!(
+            "endPort {end} needs a port (the first of the range)"
+        )),
+        (Some(port), Some(end)) if end < port => Err(format!("endPort {end} is below port {port}")),
+        _ => Ok(()),
+    }
+}
+
+/// The host addresses of a network's IPv4 block: the first and the last
+/// (the block without its network and broadcast addresses).
+pub fn host_range(subnet: &Cidr) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let IpAddr::V4(base) = subnet.address else {
+        return None;
+    };
+    let size = 1u64 << (32 - u32::from(subnet.prefix));
+    if size < 4 {
+        return None;
+    }
+    let base = u64::from(u32::from(base));
+    let first = u32::try_from(base + 1).ok()?;
+    let last = u32::try_from(base + size - 2).ok()?;
+    Some((Ipv4Addr::from(first), Ipv4Addr::from(last)))
+}
+
+/// Checks a network as a whole and fills in its defaults: the gateway (the
+/// subnet's first host address) must be a host address of the subnet;
+/// `gateway6` (the first address after the `subnet6` base) only with
+/// `subnet6`, inside it and not its base; `subnet6` must hold as many
+/// addresses as `subnet` (a sandbox's IPv6 address is the `subnet6` base
+/// plus its IPv4 address's offset in `subnet`).
+pub fn check_network(
+    subnet: &Cidr,
+    gateway: Option<Ipv4Addr>,
+    subnet6: Option<&Cidr>,
+    gateway6: Option<Ipv6Addr>,
+) -> Result<(Ipv4Addr, Option<Ipv6Addr>), String> {
+    let (first, last) =
+        host_range(subnet).ok_or_else(|| format!("subnet {subnet} has no host addresses"))?;
+    let gateway = gateway.unwrap_or(first);
+    if !(first..=last).contains(&gateway) {
+        return Err(format!(
+            "gateway {gateway} is not a host address of subnet {subnet} ({first} to {last})"
+        ));
+    }
+    let gateway6 = match (subnet6, gateway6) {
+        (None, None) => None,
+        (None, Some(gateway6)) => {
+            return Err(format!(
+                "gateway6 = {gateway6} needs subnet6 (the IPv6 block it lies in)"
+            ));
+        }
+        (Some(block), gateway6) => {
+            let IpAddr::V6(base) = block.address else {
+                return Err(format!("subnet6 {block} is not an IPv6 block"));
+            };
+            if 128 - u32::from(block.prefix) < 32 - u32::from(subnet.prefix) {
+                return Err(format!(
+                    "subnet6 {block} holds fewer addresses than subnet {subnet}: a sandbox's IPv6 address is the subnet6 base plus its IPv4 address's offset in subnet, so subnet6 needs a prefix of /{} or shorter",
+                    96 + u32::from(subnet.prefix)
+                ));
+            }
+            let first6 = Ipv6Addr::from(u128::from(base) + 1);
+            let gateway6 = gateway6.unwrap_or(first6);
+            if !block.contains(IpAddr::V6(gateway6)) || gateway6 == base {
+                return Err(format!(
+                    "gateway6 {gateway6} is not an address of subnet6 {block} after its base {base}"
+                ));
+            }
+            Some(gateway6)
+        }
+    };
+    Ok((gateway, gateway6))
 }
 
 /// Parses a positive duration such as `100ms`, `2s` or `500us`.

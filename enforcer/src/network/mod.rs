@@ -16,6 +16,7 @@ pub mod egress;
 pub mod lease;
 pub mod listing;
 pub mod netlink;
+pub mod networks;
 pub mod plan;
 pub mod record;
 pub mod setup;
