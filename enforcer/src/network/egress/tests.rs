@@ -475,7 +475,9 @@ fn connects(pid: u32, address: &str, port: u16) -> bool {
 /// namespace whose veth's host end is a port of bridge `enfbr0` in this
 /// test's "host" namespace, routed to an "outside" namespace with a
 /// listener on two ports. With one port allowed, the sandbox connects to
-/// it and not to the other, and the drop counter counts the refusal.
+/// it and not to the other nor to the host's own services (IPv4 and
+/// IPv6), the drop counter counts the refusals, and IPv6 to the gateway
+/// works when allowed (neighbour discovery passes).
 #[test]
 fn traffic_through_a_bridge_port_is_filtered() {
     in_netns(|| {
@@ -556,6 +558,42 @@ fn traffic_through_a_bridge_port_is_filtered() {
             .expect("ready");
         assert_eq!(ready.trim(), "ready");
 
+        // The host's own services, on IPv4 and IPv6 (the bridge's addresses).
+        sh(
+            "ip",
+            &["addr", "add", "2001:db8::1/64", "dev", "enfbr0", "nodad"],
+        );
+        ip_in(
+            sandbox,
+            &["addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad"],
+        );
+        let host_listener = "import socket, select\n\
+            a = socket.socket(); a.bind(('192.0.2.1', 8082)); a.listen(16)\n\
+            b = socket.socket(socket.AF_INET6); b.bind(('2001:db8::1', 8083)); b.listen(16)\n\
+            print('ready', flush=True)\n\
+            while True:\n    \
+                for s in select.select([a, b], [], [])[0]:\n        \
+                    s.accept()[0].close()\n";
+        let mut host = Command::new("python3")
+            .args(["-c", host_listener])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("host listener");
+        let host_stdout = host.stdout.take().expect("stdout");
+        children.0.push(host);
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(host_stdout), &mut ready)
+            .expect("ready");
+        assert_eq!(ready.trim(), "ready");
+        assert!(
+            connects(sandbox, "192.0.2.1", 8082),
+            "host unreachable before rules"
+        );
+        assert!(
+            connects(sandbox, "2001:db8::1", 8083),
+            "host v6 unreachable before rules"
+        );
+
         // Without rules both ports answer (the wiring works).
         assert!(
             connects(sandbox, "198.51.100.2", 8080),
@@ -580,11 +618,27 @@ fn traffic_through_a_bridge_port_is_filtered() {
             "other port reached"
         );
         assert!(
-            !connects(sandbox, "198.51.100.1", 8080),
-            "other address reached"
+            !connects(sandbox, "192.0.2.1", 8082),
+            "the host's service reached"
+        );
+        assert!(
+            !connects(sandbox, "2001:db8::1", 8083),
+            "the host's v6 service reached"
         );
         let (packets, _) = dropped("sandbox-t").expect("dropped").expect("chain");
         assert!(packets > 0, "the drop counted nothing");
+
+        // IPv6 to the gateway works when allowed: neighbour discovery passes.
+        install(
+            "sandbox-t",
+            &[egress("enfh0", vec![EgressRule::tcp("2001:db8::1", 8083)])],
+        )
+        .expect("v6");
+        // Forget the neighbours, so the connection needs neighbour discovery.
+        ip_in(sandbox, &["-6", "neigh", "flush", "dev", "eth0"]);
+        sh("ip", &["-6", "neigh", "flush", "dev", "enfbr0"]);
+        assert!(connects(sandbox, "2001:db8::1", 8083), "allowed v6 refused");
+        assert!(!connects(sandbox, "192.0.2.1", 8082), "v4 host reached");
 
         // Nothing allowed: not even the allowed port, nor the host itself.
         install("sandbox-t", &[egress("enfh0", Vec::new())]).expect("none");
