@@ -590,7 +590,7 @@ fn an_isolated_pair_has_no_address_and_no_bridge() {
 /// The three connections the egress tests try, and a ping.
 fn egress_probe() -> String {
     format!(
-        "{}; {BUSYBOX} ping -c1 -W1 {OUTSIDE_ADDRESS} >/dev/null 2>&1 && echo ping-ok",
+        "{}; {BUSYBOX} ping -c1 -W1 {OUTSIDE_ADDRESS} >/dev/null 2>&1 && echo ping-ok; true",
         client(&[
             &format!("{OUTSIDE_ADDRESS}:8080"),
             &format!("{OUTSIDE_ADDRESS}:8081"),
@@ -784,8 +784,15 @@ fn masquerade_shows_the_host_address_outside() {
 fn twenty_sandboxes_at_once_get_distinct_addresses() {
     require!(cannot_run());
     let net = Net::host_only("egress = \"all\"");
-    let script =
-        format!("{SHOW_ETH0}; {BUSYBOX} ping -c1 -W5 {GATEWAY} >/dev/null && echo ping-ok");
+    // Each holds its address until all twenty hold one: the leases are
+    // concurrent, not one after another.
+    let gate = tempfile::tempdir().expect("a gate directory");
+    let go = gate.path().join("go");
+    let script = format!(
+        "{SHOW_ETH0}; {BUSYBOX} ping -c1 -W5 {GATEWAY} >/dev/null && echo ping-ok; \
+         n=0; while [ ! -e {go} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done",
+        go = go.display()
+    );
     let runs: Vec<common::Run> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
             .map(|index| {
@@ -796,6 +803,18 @@ fn twenty_sandboxes_at_once_get_distinct_addresses() {
                 })
             })
             .collect();
+        let started = std::time::Instant::now();
+        let mut all_leased = false;
+        while !all_leased && started.elapsed() < std::time::Duration::from_secs(60) {
+            all_leased = net.harness.address_leases().len() == 20;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::fs::write(&go, b"").expect("open the gate");
+        assert!(
+            all_leased,
+            "20 leases at once; held: {:?}",
+            net.harness.address_leases()
+        );
         handles
             .into_iter()
             .map(|handle| handle.join().expect("a run"))

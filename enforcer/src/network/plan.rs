@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::networks::{NetworkSpec, Networks};
 use crate::decision::NormalDecision;
-use crate::decision::NamespaceType;
+use policy_model::NamespaceType;
 
 /// What a run does to a new network namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
