@@ -807,3 +807,109 @@ fn run_with_a_config_applies_the_tenants_ceiling_in_the_kernel() {
     }
     harness.command("delete", &[&id]).expect_code(0);
 }
+
+/// Runs `enforcer ARGS` under `unshare --net` after `prepare` (a shell
+/// command) ran there: whatever it makes exists only in that network
+/// namespace, which goes away with the process.
+fn in_new_network_namespace(prepare: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("unshare")
+        .args([
+            "--net",
+            "sh",
+            "-c",
+            &format!("{prepare} && exec \"$0\" \"$@\""),
+        ])
+        .arg(env!("CARGO_BIN_EXE_enforcer"))
+        .args(args)
+        .output()
+        .expect("unshare runs")
+}
+
+#[test]
+fn check_lists_the_networks_and_whether_each_bridge_exists_in_its_namespace() {
+    if !nix::unistd::geteuid().is_root() {
+        skipped("needs root for a network namespace of its own (unshare --net)");
+        return;
+    }
+    let setup = Setup::new();
+    let config = setup.write(
+        "config.toml",
+        "[networks.made]\nbridge = \"etest-made0\"\nsubnet = \"192.0.2.0/24\"\nsubnet6 = \"2001:db8:1::/64\"\n\n\
+         [networks.absent]\nbridge = \"etest-absent0\"\nsubnet = \"198.51.100.0/24\"\ngateway = \"198.51.100.254\"\negress = \"none\"\n",
+    );
+    let output = in_new_network_namespace(
+        "ip link add etest-made0 type bridge",
+        &["--config", &config, "check", "--json"],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        report["networks"],
+        serde_json::json!([
+            {"name": "absent", "bridge": "etest-absent0", "bridgeExists": false,
+             "subnet": "198.51.100.0/24", "gateway": "198.51.100.254", "egress": "none",
+             "masquerade": false},
+            {"name": "made", "bridge": "etest-made0", "bridgeExists": true,
+             "subnet": "192.0.2.0/24", "gateway": "192.0.2.1", "subnet6": "2001:db8:1::/64",
+             "gateway6": "2001:db8:1::1", "egress": "all", "masquerade": false},
+        ])
+    );
+    assert_eq!(
+        report["nftables"]["neededBy"],
+        serde_json::json!(["absent"])
+    );
+    let nft = ["/usr/sbin/nft", "/usr/bin/nft", "/sbin/nft", "/bin/nft"]
+        .iter()
+        .any(|path| Path::new(path).exists());
+    assert_eq!(report["nftables"]["path"].is_string(), nft, "{report}");
+    // The text form says the same; the bridge made in the test's
+    // namespace does not exist in the machine's.
+    let text = setup.enforcer(&["check"]);
+    for needle in [
+        "NETWORK BRIDGE",
+        "absent  etest-absent0 198.51.100.0/24 198.51.100.254 none   no (run creates it)",
+        "made    etest-made0   192.0.2.0/24    192.0.2.1      all    no (run creates it)",
+        "2001:db8:1::/64 gateway 2001:db8:1::1",
+        "(needed by absent)",
+    ] {
+        assert!(
+            text.stdout.contains(needle),
+            "{needle:?} in:\n{}",
+            text.stdout
+        );
+    }
+    // `config show` prints them, and what it prints reads back.
+    let show = setup.enforcer(&["config", "show"]);
+    show.expect_code(0);
+    assert!(
+        show.stdout.contains("[networks.made]") && show.stdout.contains("egress = \"none\""),
+        "{}",
+        show.stdout
+    );
+    let shown = Setup::new();
+    shown.write("config.toml", &show.stdout);
+    let again = shown.enforcer(&["config", "show", "--json"]);
+    let original = setup.enforcer(&["config", "show", "--json"]);
+    assert_eq!(again.json()["config"], original.json()["config"]);
+    // A broken config is reported by check, which still shows the host.
+    setup.write(
+        "config.d/10-clash.toml",
+        "[networks.clash]\nbridge = \"etest-made0\"\nsubnet = \"203.0.113.0/24\"\n",
+    );
+    let broken = setup.enforcer(&["check", "--json"]);
+    broken.expect_code(0);
+    let report = broken.json();
+    assert!(
+        report["configError"]
+            .as_str()
+            .is_some_and(|error| error.contains("etest-made0 is also the bridge of network clash")),
+        "{report}"
+    );
+    assert_eq!(report["networks"], serde_json::json!([]));
+    fails(&setup.enforcer(&["config", "check"]), 2, &[]);
+}

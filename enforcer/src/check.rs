@@ -1,12 +1,15 @@
 //! `enforcer check`: what this host offers and whether `run` can work here,
 //! gathered into one report (like `lxc-checkconfig` or `docker info`).
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use policy_sdk::NamespaceType;
 use serde::Serialize;
 
 use crate::cgroup::{CgroupLayout, ControllerState, Hierarchy, Version, discover};
+use crate::network::networks::{DefaultEgress, Networks};
 
 /// Capabilities `run` needs when not root (numbers from
 /// [`crate::linux::CAPABILITIES`]).
@@ -45,6 +48,53 @@ pub struct HostReport {
     pub hugepages: Vec<HugepageRow>,
     /// Whether this process can do what `run` needs.
     pub privileges: Privileges,
+    /// The operator's networks (`[networks.<name>]` in the config) and
+    /// whether each bridge exists.
+    pub networks: Vec<NetworkRow>,
+    /// Where `nft` is, when some network needs it (its default egress is
+    /// not `all`, or it masquerades); absent when none does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nftables: Option<NftablesRow>,
+    /// Why the config could not be read (then no network is listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_error: Option<String>,
+}
+
+/// One operator network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRow {
+    /// Its name.
+    pub name: String,
+    /// Its bridge.
+    pub bridge: String,
+    /// Whether the bridge exists in the enforcer's network namespace
+    /// (`run` creates it when missing).
+    pub bridge_exists: bool,
+    /// Its IPv4 block.
+    pub subnet: String,
+    /// The bridge's address.
+    pub gateway: String,
+    /// Its IPv6 block, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    /// The bridge's IPv6 address, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    /// Its default egress: `all`, `none`, or `N rules`.
+    pub egress: String,
+    /// Whether it masquerades.
+    pub masquerade: bool,
+}
+
+/// `nft`, which egress rules and masquerading need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftablesRow {
+    /// The networks that need it.
+    pub needed_by: Vec<String>,
+    /// Where it is (`PATH`, else `/usr/sbin/nft`); absent: not installed.
+    pub path: Option<String>,
 }
 
 /// One controller.
@@ -171,8 +221,8 @@ pub struct Privileges {
 }
 
 /// Gathers the report from this host; `mount_base` is where `run
-/// --mount-controllers` mounts controllers.
-pub fn gather(mount_base: &Path) -> HostReport {
+/// --mount-controllers` mounts controllers, `networks` the operator's.
+pub fn gather(mount_base: &Path, networks: &Networks) -> HostReport {
     let layout = discover();
     let host = crate::host::detect_with(&layout);
     let proc_status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -213,7 +263,80 @@ pub fn gather(mount_base: &Path) -> HostReport {
             nix::unistd::geteuid().as_raw(),
             crate::linux::proc::effective_capabilities(&proc_status),
         ),
+        networks: network_rows(networks, interface_exists),
+        nftables: nftables_row(
+            networks,
+            find_nft(std::env::var_os("PATH").as_deref(), Path::new(NFT_FALLBACK)),
+        ),
+        config_error: None,
     }
+}
+
+/// Where `nft` is looked for when `PATH` has none.
+pub const NFT_FALLBACK: &str = "/usr/sbin/nft";
+
+/// One row per network, `exists` telling whether an interface of that
+/// name exists.
+pub fn network_rows(networks: &Networks, exists: impl Fn(&str) -> bool) -> Vec<NetworkRow> {
+    networks
+        .values()
+        .map(|network| NetworkRow {
+            name: network.name.clone(),
+            bridge: network.bridge.clone(),
+            bridge_exists: exists(&network.bridge),
+            subnet: network.subnet.to_string(),
+            gateway: network.gateway.to_string(),
+            subnet6: network.subnet6.map(|block| block.to_string()),
+            gateway6: network.gateway6.map(|address| address.to_string()),
+            egress: match &network.egress {
+                DefaultEgress::All => "all".to_string(),
+                DefaultEgress::None => "none".to_string(),
+                DefaultEgress::List(rules) => format!("{} rules", rules.len()),
+            },
+            masquerade: network.masquerade,
+        })
+        .collect()
+}
+
+/// The `nft` row: which networks need it and where it is (`nft`, as
+/// found); `None` when no network needs it.
+pub fn nftables_row(networks: &Networks, nft: Option<PathBuf>) -> Option<NftablesRow> {
+    let needed_by: Vec<String> = networks
+        .values()
+        .filter(|network| network.needs_nftables())
+        .map(|network| network.name.clone())
+        .collect();
+    (!needed_by.is_empty()).then(|| NftablesRow {
+        needed_by,
+        path: nft.map(|path| path.display().to_string()),
+    })
+}
+
+/// `nft` in the directories of `path_var` (a `PATH`), else `fallback` if
+/// it is an executable file.
+pub fn find_nft(path_var: Option<&OsStr>, fallback: &Path) -> Option<PathBuf> {
+    let is_executable = |path: &Path| {
+        std::fs::metadata(path)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    };
+    path_var
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("nft"))
+        .find(|path| is_executable(path))
+        .or_else(|| is_executable(fallback).then(|| fallback.to_path_buf()))
+}
+
+/// Whether an interface named `name` exists in this process's network
+/// namespace (`if_nametoindex`; `/sys/class/net` would show the namespace
+/// of whoever mounted sysfs).
+pub fn interface_exists(name: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated string that lives across the call.
+    unsafe { nix::libc::if_nametoindex(name.as_ptr()) != 0 }
 }
 
 /// The reachable hierarchies, cgroup2 first.
@@ -488,9 +611,92 @@ mod tests {
         assert!(enforcer_mounts(&layout, Path::new("/nowhere")).is_empty());
     }
 
+    fn spec(
+        name: &str,
+        bridge: &str,
+        egress: DefaultEgress,
+        masquerade: bool,
+    ) -> crate::network::networks::NetworkSpec {
+        crate::network::networks::NetworkSpec {
+            name: name.into(),
+            bridge: bridge.into(),
+            subnet: policy_model::decision::Cidr::parse("192.0.2.0/24").expect("cidr"),
+            gateway: "192.0.2.1".parse().expect("address"),
+            subnet6: None,
+            gateway6: None,
+            egress,
+            masquerade,
+            mtu: None,
+        }
+    }
+
+    #[test]
+    fn networks_are_listed_with_their_bridge_and_what_needs_nft() {
+        let mut networks = Networks::new();
+        for network in [
+            spec("open", "br-open", DefaultEgress::All, false),
+            spec(
+                "listed",
+                "br-listed",
+                DefaultEgress::List(vec![policy_model::decision::EgressRule::tcp(
+                    "203.0.113.0/24",
+                    443,
+                )]),
+                false,
+            ),
+            spec("masq", "br-masq", DefaultEgress::All, true),
+        ] {
+            networks.insert(network.name.clone(), network);
+        }
+        let rows = network_rows(&networks, |name| name == "br-open");
+        assert_eq!(
+            rows.iter()
+                .map(|row| (row.name.as_str(), row.bridge_exists, row.egress.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("listed", false, "1 rules"),
+                ("masq", false, "all"),
+                ("open", true, "all")
+            ]
+        );
+        assert_eq!(rows[0].subnet, "192.0.2.0/24");
+        assert_eq!(rows[0].gateway, "192.0.2.1");
+        let nft = nftables_row(&networks, None).expect("needed");
+        assert_eq!(nft.needed_by, ["listed", "masq"]);
+        assert_eq!(nft.path, None);
+        networks.retain(|name, _| name == "open");
+        assert_eq!(nftables_row(&networks, Some(PathBuf::from("/x/nft"))), None);
+        // The loopback exists in every network namespace; this name cannot.
+        assert!(interface_exists("lo"));
+        assert!(!interface_exists("enforcer-none0"));
+        assert!(!interface_exists("bad\0name"));
+    }
+
+    #[test]
+    fn nft_is_found_on_the_path_else_at_the_fallback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).expect("mkdir");
+        let fallback = dir.path().join("sbin-nft");
+        assert_eq!(find_nft(Some(bin.as_os_str()), &fallback), None);
+        std::fs::write(&fallback, "").expect("writes");
+        assert_eq!(find_nft(None, &fallback), None, "not executable");
+        std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(find_nft(None, &fallback), Some(fallback.clone()));
+        let on_path = bin.join("nft");
+        std::fs::write(&on_path, "").expect("writes");
+        std::fs::set_permissions(&on_path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = std::env::join_paths([Path::new("relative"), &bin]).expect("joins");
+        assert_eq!(find_nft(Some(&path), &fallback), Some(on_path));
+    }
+
     #[test]
     fn this_host_report_matches_the_kernel() {
-        let report = gather(Path::new(crate::cgroup::mount::DEFAULT_MOUNT_BASE));
+        let report = gather(
+            Path::new(crate::cgroup::mount::DEFAULT_MOUNT_BASE),
+            &Networks::new(),
+        );
+        assert!(report.networks.is_empty() && report.nftables.is_none());
         let proc_cgroups = crate::linux::proc::read_proc_cgroups().expect("readable");
         assert_eq!(
             report.controllers.len(),

@@ -1,10 +1,11 @@
 //! `enforcer check`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use enforcer::check::{HostReport, gather};
-use enforcer::printable::escape;
+use enforcer::network::networks::Networks;
+use enforcer::printable::{escape, escape_message};
 
 use super::{EXIT_DENIED, EXIT_OK};
 
@@ -13,8 +14,10 @@ use super::{EXIT_DENIED, EXIT_OK};
 /// mounts that other mounts cover, hierarchies the enforcer mounted and how
 /// to release them, each controller's version, mount point and state, the
 /// namespace types and their limits, whether unprivileged user namespaces
-/// are allowed, hugepage pools, and whether this process has the
-/// privileges `run` needs.
+/// are allowed, hugepage pools, whether this process has the privileges
+/// `run` needs, the operator's networks (from the config) with whether
+/// each bridge exists in this network namespace, and where `nft` is when
+/// a network's egress or masquerading needs it.
 ///
 /// Exits 0 when the privileges suffice, 1 when they do not. Run it first on a
 /// new host.
@@ -29,9 +32,19 @@ pub struct CheckArgs {
     mount_dir: PathBuf,
 }
 
-/// Runs `enforcer check`.
-pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
-    let report = gather(&args.mount_dir);
+/// Runs `enforcer check`; `explicit` is `--config` (or the variable). A
+/// config that cannot be read is reported, not fatal: the host's facts
+/// are still shown.
+pub fn run(args: CheckArgs, explicit: Option<&Path>) -> anyhow::Result<i32> {
+    let (networks, config_error) = match enforcer::config::load(explicit) {
+        Ok(config) => (
+            config.map(|config| config.networks()).unwrap_or_default(),
+            None,
+        ),
+        Err(error) => (Networks::new(), Some(error.to_string())),
+    };
+    let mut report = gather(&args.mount_dir, &networks);
+    report.config_error = config_error;
     let code = if report.privileges.sufficient {
         EXIT_OK
     } else {
@@ -202,5 +215,73 @@ fn print_human(report: &HostReport, mount_dir: &std::path::Path) -> anyhow::Resu
             privileges.missing_capabilities.join(", ")
         );
     }
+    print_networks(report);
     Ok(())
+}
+
+fn print_networks(report: &HostReport) {
+    if let Some(error) = &report.config_error {
+        println!("config:      error: {}", escape_message(error));
+    }
+    if report.networks.is_empty() {
+        println!("networks:    none configured");
+        return;
+    }
+    println!();
+    let width = |column: fn(&enforcer::check::NetworkRow) -> usize, title: &str| {
+        report
+            .networks
+            .iter()
+            .map(column)
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let name = width(|row| row.name.len(), "NETWORK");
+    let bridge = width(|row| row.bridge.len(), "BRIDGE");
+    let subnet = width(|row| row.subnet.len(), "SUBNET");
+    let gateway = width(|row| row.gateway.len(), "GATEWAY");
+    fn egress_text(row: &enforcer::check::NetworkRow) -> String {
+        if row.masquerade {
+            format!("{} +masq", row.egress)
+        } else {
+            row.egress.clone()
+        }
+    }
+    let egress = width(|row| egress_text(row).len(), "EGRESS");
+    println!(
+        "{:<name$} {:<bridge$} {:<subnet$} {:<gateway$} {:<egress$} BRIDGE EXISTS",
+        "NETWORK", "BRIDGE", "SUBNET", "GATEWAY", "EGRESS"
+    );
+    for row in &report.networks {
+        let exists = if row.bridge_exists {
+            "yes"
+        } else {
+            "no (run creates it)"
+        };
+        println!(
+            "{:<name$} {:<bridge$} {:<subnet$} {:<gateway$} {:<egress$} {exists}",
+            row.name,
+            escape(&row.bridge),
+            row.subnet,
+            row.gateway,
+            egress_text(row)
+        );
+        if let (Some(subnet6), Some(gateway6)) = (&row.subnet6, &row.gateway6) {
+            println!("{:<name$} {:<bridge$} {subnet6} gateway {gateway6}", "", "");
+        }
+    }
+    if let Some(nft) = &report.nftables {
+        match &nft.path {
+            Some(path) => println!(
+                "nft:         {} (needed by {})",
+                escape(path),
+                nft.needed_by.join(", ")
+            ),
+            None => println!(
+                "nft:         missing: needed by {} (egress rules or masquerade); install nftables",
+                nft.needed_by.join(", ")
+            ),
+        }
+    }
 }

@@ -107,8 +107,8 @@ enum Command {
 
 impl Command {
     /// Whether the command reads the operator's config at start (`config`
-    /// reads it itself, to report what is wrong; `check`, the test runner
-    /// and the compiler child never do).
+    /// and `check` read it themselves, to report what is wrong; the test
+    /// runner and the compiler child never do).
     fn uses_config(&self) -> bool {
         !matches!(
             self,
@@ -371,7 +371,7 @@ pub fn run() -> i32 {
         }
     }
     let result = match cli.command {
-        Command::Check(args) => check::run(args),
+        Command::Check(args) => check::run(args, cli.config.as_deref()),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Run(args) => {

@@ -743,7 +743,7 @@ mod tests {
         let lock = states.lock_directory().expect("locks");
         assert_eq!(
             leases_of_locked(&states, &lock, "default").expect("lists"),
-            [second.clone()]
+            std::slice::from_ref(&second)
         );
         assert!(
             leases_of_locked(&states, &lock, "other")
@@ -827,7 +827,7 @@ mod tests {
         assert!(bridge_created(&states, &lock, "default").expect("reads"));
         assert_eq!(
             leases_of_locked(&states, &lock, "default").expect("lists"),
-            [held.clone()]
+            std::slice::from_ref(&held)
         );
         assert!(release_locked(&states, &lock, &held).expect("releases"));
         assert!(
