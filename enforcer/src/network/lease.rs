@@ -588,9 +588,21 @@ fn is_orphaned(states: &StateDir, lease: &AddressLease) -> bool {
         Ok(None) => return false,
         Err(error) => return error.is_not_found(),
     };
-    // An abandoned claim. A sandbox with a state keeps its leases until
-    // the state records them (then: gone unless it records this one).
-    !states.has_state(&lock)
+    // An abandoned claim is gone; a sandbox with a state keeps the
+    // leases its state records (a state that cannot be read keeps them
+    // all, for the `gc` that removes the sandbox).
+    if !states.has_state(&lock) {
+        return true;
+    }
+    match states.load_locked(&lock) {
+        Ok(state) => !state.network.as_ref().is_some_and(|record| {
+            record
+                .interfaces
+                .iter()
+                .any(|interface| interface.lease.as_ref() == Some(lease))
+        }),
+        Err(_) => false,
+    }
 }
 
 /// Marks network `network`'s bridge as made by the enforcer (`lock`

@@ -183,7 +183,11 @@ impl NetworkPlan {
                 let list = if allowed.is_empty() {
                     "nothing".to_string()
                 } else {
-                    allowed.iter().map(describe_rule).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(describe_rule)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 lines.push(format!("egress from {}: only {list}", interface.host_name));
             }
@@ -254,8 +258,7 @@ mod tests {
     #[test]
     fn no_new_network_namespace_no_plan() {
         assert_eq!(planned(Decision::allow()), Ok(None));
-        let joined =
-            Decision::allow().join_namespace(NamespaceType::Network, "/proc/1/ns/net");
+        let joined = Decision::allow().join_namespace(NamespaceType::Network, "/proc/1/ns/net");
         assert_eq!(planned(joined), Ok(None));
     }
 
@@ -283,12 +286,18 @@ mod tests {
             panic!("three interfaces: {plan:?}");
         };
         assert_eq!(web.name, "eth0");
-        assert_eq!(web.host_name, crate::network::host_interface_name("web-1", 0));
+        assert_eq!(
+            web.host_name,
+            crate::network::host_interface_name("web-1", 0)
+        );
         assert_eq!(web.mtu, Some(1400), "the network's MTU");
         assert!(web.default_route && !closed.default_route && !wire.default_route);
         assert_eq!(web.egress, None, "everything: no rules");
         assert_eq!(closed.egress, Some(Vec::new()), "the network's none");
-        assert_eq!((wire.host_name.as_str(), wire.network.as_ref()), ("mine", None));
+        assert_eq!(
+            (wire.host_name.as_str(), wire.network.as_ref()),
+            ("mine", None)
+        );
         assert_eq!(wire.egress, None);
         assert_eq!(plan.chain, Some(crate::network::chain_name("web-1")));
         let text = plan.describe().join("\n");
@@ -307,7 +316,11 @@ mod tests {
             plan.interfaces[0].egress,
             Some(vec![EgressRule::tcp("203.0.113.2/32", 8080)])
         );
-        assert!(plan.describe().iter().any(|line| line.ends_with("only tcp 203.0.113.2/32 port 8080")));
+        assert!(
+            plan.describe()
+                .iter()
+                .any(|line| line.ends_with("only tcp 203.0.113.2/32 port 8080"))
+        );
     }
 
     #[test]
@@ -320,7 +333,10 @@ mod tests {
 
     #[test]
     fn everything_means_both_families_unrestricted() {
-        assert!(allows_everything(&[EgressRule::all_ipv4(), EgressRule::all_ipv6()]));
+        assert!(allows_everything(&[
+            EgressRule::all_ipv4(),
+            EgressRule::all_ipv6()
+        ]));
         assert!(!allows_everything(&[EgressRule::all_ipv4()]));
         let mut tcp_only = EgressRule::all_ipv6();
         tcp_only.protocol = Some(policy_model::decision::Protocol::Tcp);

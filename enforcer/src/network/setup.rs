@@ -80,7 +80,11 @@ pub fn reserve(
     id: &str,
     record: &mut NetworkRecord,
 ) -> Result<(), NetworkError> {
-    if plan.interfaces.iter().all(|interface| interface.network.is_none()) {
+    if plan
+        .interfaces
+        .iter()
+        .all(|interface| interface.network.is_none())
+    {
         return Ok(());
     }
     let lock = states
@@ -122,7 +126,10 @@ fn ensure_bridge(
         lease::mark_bridge_created(states, lock, &spec.name)
             .map_err(failed(format!("record bridge {bridge} as the enforcer's")))?;
         host.create_bridge(bridge, spec.mtu)
-            .map_err(failed(format!("create bridge {bridge} for network {}", spec.name)))?;
+            .map_err(failed(format!(
+                "create bridge {bridge} for network {}",
+                spec.name
+            )))?;
     }
     let present = host
         .addresses(bridge)
@@ -133,9 +140,10 @@ fn ensure_bridge(
     }
     for (address, prefix) in gateways {
         if !present.iter().any(|(have, _)| *have == address) {
-            host.add_address(bridge, address, prefix).map_err(failed(format!(
-                "give bridge {bridge} the gateway address {address}/{prefix}"
-            )))?;
+            host.add_address(bridge, address, prefix)
+                .map_err(failed(format!(
+                    "give bridge {bridge} the gateway address {address}/{prefix}"
+                )))?;
         }
     }
     host.set_up(bridge)
@@ -206,10 +214,11 @@ fn make<'p>(
             )))?;
         made.push(host_name);
         if let Some(spec) = &interface.network {
-            host.set_master(host_name, &spec.bridge).map_err(failed(format!(
-                "attach {host_name} to bridge {} (network {})",
-                spec.bridge, spec.name
-            )))?;
+            host.set_master(host_name, &spec.bridge)
+                .map_err(failed(format!(
+                    "attach {host_name} to bridge {} (network {})",
+                    spec.bridge, spec.name
+                )))?;
         }
         host.set_up(host_name)
             .map_err(failed(format!("bring {host_name} up")))?;
@@ -228,7 +237,9 @@ fn make<'p>(
             for (address, prefix) in lease_addresses(leased) {
                 inside
                     .add_address(name, address, prefix)
-                    .map_err(failed(format!("give {name} the address {address}/{prefix}")))?;
+                    .map_err(failed(format!(
+                        "give {name} the address {address}/{prefix}"
+                    )))?;
             }
         }
         inside
@@ -332,8 +343,9 @@ fn remove_unused_bridge(
     network: &str,
     bridge: Option<&str>,
 ) -> Result<(), NetworkError> {
-    let ours = lease::bridge_created(states, lock, network)
-        .map_err(failed(format!("read whether network {network}'s bridge is ours")))?;
+    let ours = lease::bridge_created(states, lock, network).map_err(failed(format!(
+        "read whether network {network}'s bridge is ours"
+    )))?;
     if !ours {
         return Ok(());
     }
@@ -345,12 +357,15 @@ fn remove_unused_bridge(
     match egress::remove_masquerade(network) {
         Ok(_) | Err(egress::EgressError::NotInstalled { .. }) => {}
         Err(error) => {
-            return Err(failed(format!("remove network {network}'s masquerade rule"))(error));
+            return Err(failed(format!(
+                "remove network {network}'s masquerade rule"
+            ))(error));
         }
     }
     if let Some(bridge) = bridge {
-        host.delete_link(bridge)
-            .map_err(failed(format!("remove bridge {bridge} of network {network}")))?;
+        host.delete_link(bridge).map_err(failed(format!(
+            "remove bridge {bridge} of network {network}"
+        )))?;
     }
     lease::clear_bridge_created(states, lock, network)
         .map_err(failed(format!("clear network {network}'s bridge record")))
@@ -378,4 +393,3 @@ pub fn counters(record: &NetworkRecord) -> Vec<Option<super::netlink::LinkStats>
         })
         .collect()
 }
-

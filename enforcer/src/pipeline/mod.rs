@@ -329,7 +329,8 @@ impl Pipeline {
             mounting,
             &self.diagnostics,
         )?;
-        let network = crate::network::plan::plan(&request.id, &prepared.decision, &options.networks)?;
+        let network =
+            crate::network::plan::plan(&request.id, &prepared.decision, &options.networks)?;
         self.finish(Stage::Prepare);
 
         let mut launch = Launch::claim(states, &request.id, self.diagnostics.clone())?;

@@ -47,6 +47,10 @@ mod tests {
     #[test]
     fn without_the_label_only_the_loopback() {
         let decision = assert_allowed(crate::evaluate(&request().build()));
-        assert!(decision.network.is_none_or(|network| network.interfaces.is_empty()));
+        assert!(
+            decision
+                .network
+                .is_none_or(|network| network.interfaces.is_empty())
+        );
     }
 }
