@@ -614,7 +614,10 @@ fn random_networks_round_trip() {
         let mut rng = Rng(SEED ^ 0x77 ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let (normal, _) = rendered(&networked(&mut rng));
         round_trips(&normal).unwrap_or_else(|e| panic!("case {case}: {e}"));
-        let again = NormalNetwork::from_decision(normal.network.to_decision().as_ref());
+        let again = NormalNetwork::from_decision(
+            normal.network.to_decision().as_ref(),
+            &Default::default(),
+        );
         assert_eq!(again, normal.network, "case {case}");
     }
 }

@@ -355,7 +355,7 @@ fn remove_unused_bridge(
         return Ok(());
     }
     match egress::remove_masquerade(network) {
-        Ok(_) | Err(egress::EgressError::NotInstalled { .. }) => {}
+        Ok(_) | Err(egress::EgressError::NotInstalled) => {}
         Err(error) => {
             return Err(failed(format!(
                 "remove network {network}'s masquerade rule"

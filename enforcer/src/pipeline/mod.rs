@@ -204,6 +204,15 @@ pub struct RunOptions {
     pub networks: crate::network::networks::Networks,
 }
 
+/// What a run leases for its sandbox besides cgroups.
+#[derive(Debug, Clone, Copy)]
+struct Reservations<'a> {
+    /// The host id pool, for a decision with private host ids.
+    host_ids: Option<&'a HostIdPool>,
+    /// The network plan, for a new network namespace.
+    network: Option<&'a crate::network::plan::NetworkPlan>,
+}
+
 /// How a run ended.
 #[derive(Debug)]
 pub enum RunOutcome {
@@ -354,8 +363,10 @@ impl Pipeline {
             &planned,
             &prepared,
             &start,
-            options.host_ids.as_ref(),
-            network.as_ref(),
+            Reservations {
+                host_ids: options.host_ids.as_ref(),
+                network: network.as_ref(),
+            },
         ) {
             Ok(started) => started,
             Err(error) => {
@@ -389,8 +400,7 @@ impl Pipeline {
         planned: &plan::Planned,
         prepared: &Prepared,
         start: &StartOptions,
-        host_ids: Option<&HostIdPool>,
-        network: Option<&crate::network::plan::NetworkPlan>,
+        Reservations { host_ids, network }: Reservations<'_>,
     ) -> anyhow::Result<(CreatedCgroup, Started)> {
         self.enter(Stage::Cgroups);
         if prepared.decision.private_host_ids {
