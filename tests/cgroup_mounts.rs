@@ -618,6 +618,7 @@ fn gc_after_mount_controllers_succeeds_and_gc_mounts_releases_the_mount() {
             "released": [{"controller": "net_cls", "path": base.join("net_cls")}],
             "kept": [],
             "hostIds": [],
+            "addresses": [],
         })
     );
     // Released: nothing mounted below, the directories gone, the

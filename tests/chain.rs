@@ -815,3 +815,73 @@ fn a_tightening_chain_is_applied_as_the_tighter_decision() {
         "both /dev/zero (first's deny) and /dev/urandom (second's) are refused: {stderr}"
     );
 }
+
+/// `enforcer --config CONFIG eval --no-cache -p P... -- /bin/true`.
+fn eval_with_config(config: &Path, policies: &[&Path]) -> Run {
+    let mut args = vec![
+        "--config".to_string(),
+        config.display().to_string(),
+        "eval".to_string(),
+        "--no-cache".to_string(),
+    ];
+    for policy in policies {
+        args.push("-p".into());
+        args.push(policy.display().to_string());
+    }
+    args.extend(["--".into(), "/bin/true".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    enforcer(&args)
+}
+
+#[test]
+fn a_later_policy_narrows_a_networks_default_egress_and_never_widens_it() {
+    let on_web = json!({"allow": true, "namespaces": [{"type": "network"}],
+        "network": {"interfaces": [{"network": "web"}]}});
+    let narrowed = json!({"allow": true, "namespaces": [{"type": "network"}],
+        "network": {"interfaces": [{"network": "web", "egress": [
+            {"destination": "203.0.113.2/32", "protocol": "tcp", "port": 8080}]}]}});
+    let chain = Chain::new(on_web, narrowed);
+    let config = chain.dir.path().join("config.toml");
+    let write = |egress: &str| {
+        std::fs::write(
+            &config,
+            format!("[networks.web]\nbridge = \"enftchain0\"\nsubnet = \"192.0.2.0/24\"\negress = {egress}\n"),
+        )
+        .expect("writes the config");
+    };
+    // Everything by default: the list narrows it, and the first policy's
+    // decision already shows the default it stands for.
+    write("\"all\"");
+    let run = eval_with_config(&config, &[&chain.first, &chain.second]);
+    run.expect_code(0);
+    let egress = &run.json()["network"]["interfaces"][0]["egress"];
+    assert_eq!(
+        egress,
+        &json!([{"destination": "203.0.113.2/32", "protocol": "tcp", "port": 8080}]),
+        "{}",
+        run.stdout
+    );
+    let alone = eval_with_config(&config, &[&chain.first]);
+    alone.expect_code(0);
+    assert_eq!(
+        alone.json()["network"]["interfaces"][0]["egress"],
+        json!([{"destination": "0.0.0.0/0"}, {"destination": "::/0"}]),
+        "the network's default, written in: {}",
+        alone.stdout
+    );
+    // Nothing by default: the same list adds a destination.
+    write("\"none\"");
+    let run = eval_with_config(&config, &[&chain.first, &chain.second]);
+    expect_loosened(
+        &run,
+        2,
+        &chain.second,
+        &["network.interfaces[0].egress[0]"],
+        &["203.0.113.2/32"],
+    );
+    // Without the config the model cannot know the default: refused too.
+    chain.expect_loosens(
+        "network.interfaces[0].egress",
+        &["the enforcer resolves each network's default"],
+    );
+}

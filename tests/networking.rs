@@ -931,3 +931,66 @@ fn ps_json_shows_each_interface_with_its_counters() {
     net.harness.command("delete", &["web"]).expect_code(0);
     net.assert_gone("web");
 }
+
+#[test]
+fn a_failed_step_is_named_and_leaves_nothing_but_the_hosts_own_links() {
+    require!(cannot_run());
+    let net = Net::host_only("egress = \"none\"");
+    // A link of the host's under the name a policy asks for.
+    net.host().ip(&[
+        "link", "add", "taken0", "type", "veth", "peer", "name", "taken0p",
+    ]);
+    let run = net.sh(
+        &["network=test", "host-name=taken0"],
+        &["--id", "clash"],
+        "echo started",
+    );
+    run.expect_code(125).expect_stderr(&[
+        "network: create the veth pair taken0 (host) / eth0 (sandbox)",
+        "EEXIST",
+    ]);
+    assert!(!run.stdout.contains("started"), "{}", run.stdout);
+    let taken = net.host().link("taken0").expect("the host's link stays");
+    assert_eq!(taken["link"], "taken0p", "the same pair: {taken}");
+    net.assert_gone("clash");
+    assert!(
+        net.host().link(&net.bridge).is_none(),
+        "the bridge the run made goes with it: {:?}",
+        net.host().link_names()
+    );
+    assert!(
+        net.harness.state_entries().is_empty(),
+        "{:?}",
+        net.harness.state_entries()
+    );
+}
+
+#[test]
+fn a_bridge_name_held_by_another_kind_of_link_is_refused() {
+    require!(cannot_run());
+    let net = Net::host_only("egress = \"all\"");
+    let peer = format!("{}p", net.bridge);
+    net.host().ip(&[
+        "link",
+        "add",
+        &net.bridge,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &peer,
+    ]);
+    let run = net.sh(&["network=test"], &["--id", "notbridge"], "echo started");
+    run.expect_code(125)
+        .expect_stderr(&["exists and is not a bridge (it is a veth link)"]);
+    assert!(!run.stdout.contains("started"), "{}", run.stdout);
+    let link = net.host().link(&net.bridge).expect("the host's link stays");
+    let addresses = net.host().ip(&["-j", "addr", "show", "dev", &net.bridge]);
+    assert!(
+        !addresses.contains("192.0.2.1"),
+        "left untouched: {addresses}"
+    );
+    assert_eq!(link["link"], peer.as_str(), "the same pair: {link}");
+    net.assert_gone("notbridge");
+    net.host().ip(&["link", "delete", &net.bridge]);
+}

@@ -26,6 +26,11 @@ pub struct InterfaceRecord {
     pub name: String,
     /// The host end's name.
     pub host_name: String,
+    /// The host end's interface index once the enforcer made it: only a
+    /// link of that name with that index is removed at the end (a name a
+    /// policy chose may be a link of the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_index: Option<u32>,
     /// The operator's network it is on; `None`: an isolated pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,

@@ -61,6 +61,7 @@ pub fn record_of(plan: &NetworkPlan) -> NetworkRecord {
             .map(|interface| InterfaceRecord {
                 name: interface.name.clone(),
                 host_name: interface.host_name.clone(),
+                host_index: None,
                 network: interface.network.as_ref().map(|spec| spec.name.clone()),
                 bridge: interface.network.as_ref().map(|spec| spec.bridge.clone()),
                 lease: None,
@@ -122,14 +123,31 @@ fn ensure_bridge(
     let existing = host
         .link(bridge)
         .map_err(failed(format!("look up bridge {bridge}")))?;
-    if existing.is_none() {
-        lease::mark_bridge_created(states, lock, &spec.name)
-            .map_err(failed(format!("record bridge {bridge} as the enforcer's")))?;
-        host.create_bridge(bridge, spec.mtu)
-            .map_err(failed(format!(
-                "create bridge {bridge} for network {}",
-                spec.name
-            )))?;
+    match existing {
+        None => {
+            lease::mark_bridge_created(states, lock, &spec.name)
+                .map_err(failed(format!("record bridge {bridge} as the enforcer's")))?;
+            if let Err(error) = host.create_bridge(bridge, spec.mtu) {
+                // Not ours after all (made meanwhile by someone else, or
+                // refused): never removed as if it were.
+                let _ = lease::clear_bridge_created(states, lock, &spec.name);
+                return Err(failed(format!(
+                    "create bridge {bridge} for network {}",
+                    spec.name
+                ))(error));
+            }
+        }
+        Some(link) if link.kind.as_deref() != Some("bridge") => {
+            return Err(NetworkError {
+                step: format!("use {bridge} as network {}'s bridge", spec.name),
+                source: format!(
+                    "{bridge} exists and is not a bridge (it is a {} link): rename it, or give the network another bridge",
+                    link.kind.as_deref().unwrap_or("plain")
+                )
+                .into(),
+            });
+        }
+        Some(_) => {}
     }
     let present = host
         .addresses(bridge)
@@ -177,20 +195,32 @@ fn enable_forwarding(path: &str) -> Result<(), NetworkError> {
 /// Makes `plan`'s interfaces for the child `pid` (still waiting on its
 /// release pipe) with the addresses `record` leased, and installs the
 /// egress chain. On a failure it removes the host ends and the chain it
-/// made (the sandbox ends go with them, or with the child).
-pub fn attach(plan: &NetworkPlan, record: &NetworkRecord, pid: i32) -> Result<(), NetworkError> {
+/// made (the sandbox ends go with them, or with the child). Returns the
+/// host ends' interface indexes, in the plan's order, for the record.
+pub fn attach(
+    plan: &NetworkPlan,
+    record: &NetworkRecord,
+    pid: i32,
+) -> Result<Vec<u32>, NetworkError> {
     let mut host = Netlink::open().map_err(failed("open a netlink socket"))?;
-    let mut made: Vec<&str> = Vec::new();
+    let mut made: Vec<(&str, u32)> = Vec::new();
     let result = make(plan, record, pid, &mut host, &mut made);
     if result.is_err() {
-        for name in made {
-            let _ = host.delete_link(name);
+        for (name, index) in &made {
+            if host
+                .link(name)
+                .ok()
+                .flatten()
+                .is_some_and(|link| link.index == *index)
+            {
+                let _ = host.delete_link(name);
+            }
         }
         if let Some(chain) = &plan.chain {
             let _ = egress::remove(chain);
         }
     }
-    result
+    result.map(|()| made.into_iter().map(|(_, index)| index).collect())
 }
 
 fn make<'p>(
@@ -198,7 +228,7 @@ fn make<'p>(
     record: &NetworkRecord,
     pid: i32,
     host: &mut Netlink,
-    made: &mut Vec<&'p str>,
+    made: &mut Vec<(&'p str, u32)>,
 ) -> Result<(), NetworkError> {
     // Opened once: every step names this namespace, whatever becomes of
     // the pid.
@@ -212,7 +242,15 @@ fn make<'p>(
             .map_err(failed(format!(
                 "create the veth pair {host_name} (host) / {name} (sandbox)"
             )))?;
-        made.push(host_name);
+        let index = host
+            .link(host_name)
+            .map_err(failed(format!("look up {host_name}")))?
+            .map(|link| link.index)
+            .ok_or_else(|| NetworkError {
+                step: format!("look up {host_name}"),
+                source: "the host end vanished as it was made".into(),
+            })?;
+        made.push((host_name, index));
         if let Some(spec) = &interface.network {
             host.set_master(host_name, &spec.bridge)
                 .map_err(failed(format!(
@@ -297,7 +335,7 @@ pub fn teardown(states: &StateDir, record: &NetworkRecord) -> Vec<NetworkError> 
         Err(error) => errors.push(failed("open a netlink socket")(error)),
         Ok(mut host) => {
             for interface in &record.interfaces {
-                if let Err(error) = host.delete_link(&interface.host_name) {
+                if let Err(error) = remove_host_end(&mut host, interface) {
                     errors.push(failed(format!("remove {}", interface.host_name))(error));
                 }
             }
@@ -307,6 +345,25 @@ pub fn teardown(states: &StateDir, record: &NetworkRecord) -> Vec<NetworkError> 
         }
     }
     errors
+}
+
+/// Removes `interface`'s host end if it is still the link the enforcer
+/// made (same name, same index); usually it went with the sandbox's
+/// network namespace already.
+fn remove_host_end(
+    host: &mut Netlink,
+    interface: &InterfaceRecord,
+) -> Result<(), super::netlink::NetlinkError> {
+    let Some(index) = interface.host_index else {
+        return Ok(());
+    };
+    if host
+        .link(&interface.host_name)?
+        .is_some_and(|link| link.index == index)
+    {
+        host.delete_link(&interface.host_name)?;
+    }
+    Ok(())
 }
 
 /// The leases and unused bridges of `record`, under the directory lock.

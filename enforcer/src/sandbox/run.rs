@@ -294,6 +294,11 @@ impl<'a> Launch<'a> {
         // The workload holds the slave now; the relay ends when it closes it.
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
         state.process = ProcessRef::of(spawned.pid.as_raw());
+        if let Some(record) = &mut state.network {
+            for (interface, index) in record.interfaces.iter_mut().zip(&spawned.host_indexes) {
+                interface.host_index = Some(*index);
+            }
+        }
         for (name, recorded) in namespaces::record(spawned.pid.as_raw()) {
             state.namespaces.insert(name.clone(), recorded.inode);
             state.namespace_owners.insert(name, recorded.owner);

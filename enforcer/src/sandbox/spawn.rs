@@ -110,12 +110,14 @@ pub enum SpawnError {
 }
 
 /// A started sandbox.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Spawned {
     /// The cloned child: the workload, or its init or supervisor.
     pub pid: Pid,
     /// How long making its network took (zero without one).
     pub network_time: std::time::Duration,
+    /// The interface indexes of its interfaces' host ends.
+    pub host_indexes: Vec<u32>,
 }
 
 fn cstring(what: impl Into<String>, bytes: Vec<u8>) -> Result<CString, SpawnError> {
@@ -469,10 +471,11 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         join(cgroup, layout, pid.as_raw()).map_err(|error| abort(error.into()))?;
     }
     let network_started = std::time::Instant::now();
-    if let Some((plan, record)) = options.network {
-        crate::network::setup::attach(plan, record, pid.as_raw())
-            .map_err(|error| abort(error.into()))?;
-    }
+    let host_indexes = match options.network {
+        Some((plan, record)) => crate::network::setup::attach(plan, record, pid.as_raw())
+            .map_err(|error| abort(error.into()))?,
+        None => Vec::new(),
+    };
     let network_time = if options.network.is_some() {
         network_started.elapsed()
     } else {
@@ -501,7 +504,11 @@ pub fn spawn(options: &SpawnOptions<'_>) -> Result<Spawned, SpawnError> {
         }
     }
     if filled == 0 {
-        return Ok(Spawned { pid, network_time });
+        return Ok(Spawned {
+            pid,
+            network_time,
+            host_indexes,
+        });
     }
     let _ = nix::sys::wait::waitpid(pid, None);
     let Some(record) = ChildError::decode(&record).filter(|_| filled == RECORD_SIZE) else {
