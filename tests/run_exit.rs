@@ -49,8 +49,8 @@ fn timings_name_every_stage_in_order() {
     assert_eq!(
         stages,
         [
-            "request", "engine", "load", "evaluate", "prepare", "cgroups", "spawn", "workload",
-            "cleanup"
+            "request", "engine", "load", "evaluate", "prepare", "cgroups", "network", "spawn",
+            "workload", "cleanup"
         ]
     );
 }

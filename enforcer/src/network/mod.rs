@@ -20,6 +20,8 @@ pub mod networks;
 pub mod plan;
 pub mod record;
 pub mod setup;
+#[cfg(test)]
+mod test_support;
 
 use sha2::{Digest, Sha256};
 

@@ -264,22 +264,7 @@ mod tests {
         assert!(spec.needs_nftables());
     }
 
-    /// splitmix64, as `tests/tighten_property.rs` uses.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-    }
+    use crate::network::test_support::Rng;
 
     /// A random valid network: any IPv4 block of prefix 23 to 30 (small
     /// enough to exhaust), any host address as its gateway, and half the

@@ -765,22 +765,7 @@ mod tests {
         }
     }
 
-    /// splitmix64: tiny, seeded, the same on every machine.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::network::test_support::Rng;
 
     fn random_rule(rng: &mut Rng) -> EgressRule {
         let destination = match rng.below(4) {

@@ -1,7 +1,6 @@
 //! Tests against real nftables, each in a fresh network namespace of its
 //! own thread (never the machine's): the tables vanish with it.
 
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::time::Instant;
@@ -11,28 +10,19 @@ use serde_json::Value;
 
 use super::rules;
 use super::*;
+use crate::network::test_support;
 
-/// Reports that the test cannot run here and why (as `tests/common`'s
-/// `skipped`: to stderr and to `ENFORCER_TEST_SKIP_LOG`, counted there).
-fn skipped(why: &str) {
-    let test = std::thread::current()
+/// The running test's name (its thread's).
+fn test_name() -> String {
+    std::thread::current()
         .name()
-        .unwrap_or("unnamed test")
-        .to_string();
-    let line = format!("SKIPPED {test}: {why}");
-    eprintln!("{line}");
-    if let Ok(path) = std::env::var("ENFORCER_TEST_SKIP_LOG")
-        && let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-    {
-        let _ = writeln!(file, "{line}");
-    }
+        .unwrap_or("network::egress test")
+        .to_string()
 }
 
-fn netns_inode(path: &str) -> u64 {
-    std::fs::metadata(path).expect("netns link").ino()
+/// Reports that the test cannot run here and why (counted).
+fn skipped(why: &str) {
+    test_support::skipped(&test_name(), why);
 }
 
 /// Runs `body` in a new thread that first moved into a new network
@@ -41,32 +31,7 @@ fn in_netns(body: impl FnOnce() + Send + 'static) {
     if Nft::find().is_err() {
         return skipped("nft is not installed");
     }
-    let name = std::thread::current()
-        .name()
-        .unwrap_or("netns test")
-        .to_string();
-    let joined = std::thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            let process = netns_inode("/proc/self/ns/net");
-            assert_eq!(netns_inode("/proc/thread-self/ns/net"), process);
-            // SAFETY: unshare only changes this thread's namespaces.
-            if unsafe { nix::libc::unshare(nix::libc::CLONE_NEWNET) } != 0 {
-                let err = std::io::Error::last_os_error();
-                return skipped(&format!("cannot unshare a network namespace: {err}"));
-            }
-            assert_ne!(
-                netns_inode("/proc/thread-self/ns/net"),
-                process,
-                "still in the process's network namespace"
-            );
-            body();
-        })
-        .expect("thread")
-        .join();
-    if let Err(panic) = joined {
-        std::panic::resume_unwind(panic);
-    }
+    test_support::in_new_namespace(&test_name(), body);
 }
 
 /// Runs a command (in the calling thread's namespace), asserting success.
@@ -430,7 +395,7 @@ impl Children {
         let pid = child.id();
         self.0.push(child);
         // Wait until it is in its own namespace.
-        let own = netns_inode("/proc/thread-self/ns/net");
+        let own = test_support::namespace_id("/proc/thread-self/ns/net").1;
         for _ in 0..200 {
             if std::fs::metadata(format!("/proc/{pid}/ns/net"))
                 .map(|meta| meta.ino())

@@ -3,17 +3,15 @@
 //! namespace is no longer the process's), and everything in it vanishes
 //! with the thread. The machine's own namespace is never touched.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::libc;
 
 use super::*;
+use crate::network::test_support::{in_new_namespace, namespace_id, unshare_network};
 
 const HOST: &str = "enft-host0";
 const PEER: &str = "enft-peer0";
@@ -24,65 +22,9 @@ const PEER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const PEER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 
-/// The (device, inode) of a namespace file.
-fn namespace_id(path: &str) -> (u64, u64) {
-    let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {path}: {e}"));
-    (metadata.dev(), metadata.ino())
-}
-
 /// The calling thread's network namespace.
 fn thread_namespace() -> (u64, u64) {
     namespace_id("/proc/thread-self/ns/net")
-}
-
-/// Says why a test did not run, the way the integration tests' `skipped()`
-/// does (counted through `ENFORCER_TEST_SKIP_LOG`).
-fn skipped(test: &str, why: &str) {
-    let line = format!("SKIPPED network::netlink::tests::{test}: {why}");
-    eprintln!("{line}");
-    if let Ok(path) = std::env::var("ENFORCER_TEST_SKIP_LOG")
-        && let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-    {
-        let _ = writeln!(file, "{line}");
-    }
-}
-
-/// Moves the calling thread into a new network namespace; `false` (the
-/// test is skipped) when the kernel refuses. Panics when the thread's
-/// namespace is still the process's afterwards.
-fn unshare_network(test: &str) -> bool {
-    // SAFETY: unshare of the network namespace changes only this thread.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        skipped(
-            test,
-            &format!("cannot unshare a network namespace: {}", Errno::last()),
-        );
-        return false;
-    }
-    let process = namespace_id("/proc/self/ns/net");
-    assert_ne!(
-        thread_namespace(),
-        process,
-        "the test thread is still in the process's network namespace: refusing to go on"
-    );
-    true
-}
-
-/// Runs `test` in a fresh thread in a new network namespace of its own.
-fn in_new_namespace(name: &str, test: impl FnOnce() + Send) {
-    std::thread::scope(|scope| {
-        let thread = scope.spawn(|| {
-            if unshare_network(name) {
-                test();
-            }
-        });
-        if let Err(panic) = thread.join() {
-            std::panic::resume_unwind(panic);
-        }
-    });
 }
 
 fn open() -> Netlink {
