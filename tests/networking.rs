@@ -946,7 +946,7 @@ fn a_failed_step_is_named_and_leaves_nothing_but_the_hosts_own_links() {
         "echo started",
     );
     run.expect_code(125).expect_stderr(&[
-        "network: create the veth pair taken0 (host) / eth0 (sandbox)",
+        "network: make the sandbox's eth0: cannot create veth pair taken0 (host) / eth0 (sandbox)",
         "EEXIST",
     ]);
     assert!(!run.stdout.contains("started"), "{}", run.stdout);

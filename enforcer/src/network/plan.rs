@@ -181,15 +181,12 @@ impl NetworkPlan {
             }
             if let Some(allowed) = &interface.egress {
                 let list = if allowed.is_empty() {
-                    "nothing".to_string()
+                    "nothing (every packet to the host or through it is dropped)".to_string()
                 } else {
-                    allowed
-                        .iter()
-                        .map(describe_rule)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    let rules: Vec<String> = allowed.iter().map(describe_rule).collect();
+                    format!("only {}", rules.join(", "))
                 };
-                lines.push(format!("egress from {}: only {list}", interface.host_name));
+                lines.push(format!("egress from {}: {list}", interface.host_name));
             }
         }
         if let Some(chain) = &self.chain {
@@ -302,7 +299,7 @@ mod tests {
         assert_eq!(plan.chain, Some(crate::network::chain_name("web-1")));
         let text = plan.describe().join("\n");
         assert!(text.contains("egress from enf"), "{text}");
-        assert!(text.contains("only nothing"), "{text}");
+        assert!(text.contains(": nothing (every packet"), "{text}");
         assert!(text.contains("an isolated pair"), "{text}");
     }
 

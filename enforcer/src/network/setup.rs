@@ -239,9 +239,7 @@ fn make<'p>(
     for interface in &plan.interfaces {
         let (host_name, name) = (&interface.host_name, &interface.name);
         host.create_veth_into(host_name, name, interface.mtu, namespace.as_fd())
-            .map_err(failed(format!(
-                "create the veth pair {host_name} (host) / {name} (sandbox)"
-            )))?;
+            .map_err(failed(format!("make the sandbox's {name}")))?;
         let index = host
             .link(host_name)
             .map_err(failed(format!("look up {host_name}")))?
