@@ -126,7 +126,16 @@ impl Chain {
 
 /// `enforcer eval --no-cache -p P... -- /bin/true`.
 fn eval(policies: &[&Path]) -> Run {
-    let mut args = vec!["eval".to_string(), "--no-cache".to_string()];
+    eval_under(None, policies)
+}
+
+/// [`eval`], with the operator's config `config` when given.
+fn eval_under(config: Option<&Path>, policies: &[&Path]) -> Run {
+    let mut args = Vec::new();
+    if let Some(config) = config {
+        args.extend(["--config".to_string(), config.display().to_string()]);
+    }
+    args.extend(["eval".to_string(), "--no-cache".to_string()]);
     for policy in policies {
         args.push("-p".into());
         args.push(policy.display().to_string());
@@ -816,23 +825,6 @@ fn a_tightening_chain_is_applied_as_the_tighter_decision() {
     );
 }
 
-/// `enforcer --config CONFIG eval --no-cache -p P... -- /bin/true`.
-fn eval_with_config(config: &Path, policies: &[&Path]) -> Run {
-    let mut args = vec![
-        "--config".to_string(),
-        config.display().to_string(),
-        "eval".to_string(),
-        "--no-cache".to_string(),
-    ];
-    for policy in policies {
-        args.push("-p".into());
-        args.push(policy.display().to_string());
-    }
-    args.extend(["--".into(), "/bin/true".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    enforcer(&args)
-}
-
 #[test]
 fn a_later_policy_narrows_a_networks_default_egress_and_never_widens_it() {
     let on_web = json!({"allow": true, "namespaces": [{"type": "network"}],
@@ -852,7 +844,7 @@ fn a_later_policy_narrows_a_networks_default_egress_and_never_widens_it() {
     // Everything by default: the list narrows it, and the first policy's
     // decision already shows the default it stands for.
     write("\"all\"");
-    let run = eval_with_config(&config, &[&chain.first, &chain.second]);
+    let run = eval_under(Some(&config), &[&chain.first, &chain.second]);
     run.expect_code(0);
     let egress = &run.json()["network"]["interfaces"][0]["egress"];
     assert_eq!(
@@ -861,7 +853,7 @@ fn a_later_policy_narrows_a_networks_default_egress_and_never_widens_it() {
         "{}",
         run.stdout
     );
-    let alone = eval_with_config(&config, &[&chain.first]);
+    let alone = eval_under(Some(&config), &[&chain.first]);
     alone.expect_code(0);
     assert_eq!(
         alone.json()["network"]["interfaces"][0]["egress"],
@@ -871,7 +863,7 @@ fn a_later_policy_narrows_a_networks_default_egress_and_never_widens_it() {
     );
     // Nothing by default: the same list adds a destination.
     write("\"none\"");
-    let run = eval_with_config(&config, &[&chain.first, &chain.second]);
+    let run = eval_under(Some(&config), &[&chain.first, &chain.second]);
     expect_loosened(
         &run,
         2,

@@ -65,11 +65,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> HostIdE
 /// The state directory's lock; `None` if the state directory does not
 /// exist (then neither does any lease).
 fn lock_states(states: &StateDir) -> Result<Option<DirectoryLock>, HostIdError> {
-    match states.lock_directory() {
-        Ok(lock) => Ok(Some(lock)),
-        Err(StateError::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error.into()),
-    }
+    Ok(states.lock_directory_if_present()?)
 }
 
 /// The lease directory of `states` (whose lock is `lock`), checked;

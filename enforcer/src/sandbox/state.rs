@@ -643,6 +643,19 @@ impl StateDir {
         Ok(DirectoryLock { root })
     }
 
+    /// [`StateDir::lock_directory`], or `None` when the state directory
+    /// does not exist (then neither does anything in it: no sandbox, no
+    /// lease).
+    pub fn lock_directory_if_present(&self) -> Result<Option<DirectoryLock>, StateError> {
+        match self.lock_directory() {
+            Ok(lock) => Ok(Some(lock)),
+            Err(StateError::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Writes `state` atomically (its lock must be held): a fresh
     /// temporary file, renamed over `state.json`, both relative to the
     /// locked directory.
