@@ -22,6 +22,7 @@ pub mod evaluation;
 pub mod golden;
 pub mod host;
 pub mod host_ids;
+pub mod lease_file;
 pub mod linux;
 pub mod network;
 pub mod pipeline;

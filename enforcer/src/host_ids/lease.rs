@@ -17,12 +17,12 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, RenameFlags};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 use serde::Serialize;
@@ -35,7 +35,7 @@ use crate::trusted::{Kind, is_entry, open_checked};
 pub const LEASE_DIR: &str = ".host-ids";
 
 /// Temporary files of leases being written start with this.
-const TEMPORARY_PREFIX: &str = ".lease-";
+use crate::lease_file::TEMPORARY_PREFIX;
 
 /// One leased range and the sandbox it is leased to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -184,43 +184,13 @@ fn read_all(dir: &LeaseDir) -> Result<Vec<Lease>, HostIdError> {
 /// Writes the lease of `start` to `id`: a temporary file renamed to its
 /// name, never over another lease.
 fn write_lease(dir: &LeaseDir, start: u32, id: &str) -> Result<(), HostIdError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |time| time.subsec_nanos());
-    let temporary = format!("{TEMPORARY_PREFIX}{}-{nanos}", std::process::id());
-    let temporary_path = dir.path.join(&temporary);
-    let name = start.to_string();
-    let path = dir.path.join(&name);
-    let fd = nix::fcntl::openat(
-        &dir.fd,
-        temporary.as_str(),
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::S_IRUSR | Mode::S_IWUSR,
-    )
-    .map_err(io("create", &temporary_path))?;
-    let written = File::from(fd)
-        .write_all(format!("{id}\n").as_bytes())
-        .map_err(|err| {
-            HostIdError::State(StateError::Io {
-                action: "write",
-                path: temporary_path.clone(),
-                err,
-            })
-        })
-        .and_then(|()| {
-            nix::fcntl::renameat2(
-                &dir.fd,
-                temporary.as_str(),
-                &dir.fd,
-                name.as_str(),
-                RenameFlags::RENAME_NOREPLACE,
-            )
-            .map_err(io("create", &path))
-        });
-    if written.is_err() {
-        let _ = nix::unistd::unlinkat(&dir.fd, temporary.as_str(), UnlinkatFlags::NoRemoveDir);
-    }
-    written
+    crate::lease_file::create_new(
+        dir.fd.as_fd(),
+        &dir.path,
+        &start.to_string(),
+        format!("{id}\n").as_bytes(),
+    )?;
+    Ok(())
 }
 
 /// Removes the lease directory if it holds nothing (and is still the

@@ -25,13 +25,13 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, RenameFlags};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::UnlinkatFlags;
 use policy_model::decision::Cidr;
@@ -49,7 +49,7 @@ pub const LEASE_DIR: &str = ".networks";
 pub const BRIDGE_MARKER: &str = ".bridge-created";
 
 /// Temporary files of leases being written start with this.
-const TEMPORARY_PREFIX: &str = ".lease-";
+use crate::lease_file::TEMPORARY_PREFIX;
 
 /// Largest lease file read.
 const MAX_LEASE_BYTES: u64 = 4096;
@@ -333,47 +333,13 @@ fn read_all(dir: &Dir, network: &str) -> Result<Vec<AddressLease>, LeaseError> {
 /// Writes `lease` into `dir`: a temporary file renamed to its address,
 /// never over another lease.
 fn write_lease(dir: &Dir, lease: &AddressLease) -> Result<(), LeaseError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |time| time.subsec_nanos());
-    let temporary = format!("{TEMPORARY_PREFIX}{}-{nanos}", std::process::id());
-    let temporary_path = dir.path.join(&temporary);
     let name = lease.address.to_string();
-    let path = dir.path.join(&name);
     let text = serde_json::to_vec(lease).map_err(|error| LeaseError::Corrupt {
-        path: path.clone(),
+        path: dir.path.join(&name),
         why: error.to_string(),
     })?;
-    let fd = nix::fcntl::openat(
-        &dir.fd,
-        temporary.as_str(),
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::S_IRUSR | Mode::S_IWUSR,
-    )
-    .map_err(io("create", &temporary_path))?;
-    let written = File::from(fd)
-        .write_all(&text)
-        .map_err(|err| {
-            LeaseError::State(StateError::Io {
-                action: "write",
-                path: temporary_path.clone(),
-                err,
-            })
-        })
-        .and_then(|()| {
-            nix::fcntl::renameat2(
-                &dir.fd,
-                temporary.as_str(),
-                &dir.fd,
-                name.as_str(),
-                RenameFlags::RENAME_NOREPLACE,
-            )
-            .map_err(io("create", &path))
-        });
-    if written.is_err() {
-        let _ = nix::unistd::unlinkat(&dir.fd, temporary.as_str(), UnlinkatFlags::NoRemoveDir);
-    }
-    written
+    crate::lease_file::create_new(dir.fd.as_fd(), &dir.path, &name, &text)?;
+    Ok(())
 }
 
 /// Removes `dir` (entry `name` of `at`) if it holds nothing and is still

@@ -411,7 +411,9 @@ impl Pipeline {
             launch.create_cgroups(state, &planned.plan, &prepared.decision.cgroups_path)?;
         self.finish(Stage::Cgroups);
         self.enter(Stage::Network);
-        if let Some(plan) = network {
+        // A loopback alone needs no record, lease or bridge: only the
+        // spawn's netlink call.
+        if let Some(plan) = network.filter(|plan| !plan.interfaces.is_empty()) {
             launch.reserve_network(state, plan)?;
         }
         self.finish(Stage::Network);

@@ -269,6 +269,8 @@ impl<'a> Launch<'a> {
         } = prepared;
         let lock = self.lock.as_ref().context("the sandbox lock")?;
         let pty = options.tty.then(open_pty).transpose()?;
+        // A plan with only the loopback has no record (nothing to remove).
+        let no_record = NetworkRecord::default();
         // Leased host ids replace the decision's (empty) maps.
         let leased = state.host_ids.map(|range| range.mappings());
         let spawned = spawn(&SpawnOptions {
@@ -289,7 +291,7 @@ impl<'a> Launch<'a> {
             filesystem: &decision.filesystem,
             devices: &decision.resources.devices,
             seccomp,
-            network: network_plan.zip(state.network.as_ref()),
+            network: network_plan.map(|plan| (plan, state.network.as_ref().unwrap_or(&no_record))),
         })?;
         // The workload holds the slave now; the relay ends when it closes it.
         let relay = pty.map(|pty| Relay::start(pty.master)).transpose()?;
