@@ -8,6 +8,7 @@
 //! [`diagnostics`] sink. See `docs/architecture.md` for the module map and
 //! `docs/` for the ABI, the CLI and how to write policies.
 
+pub mod applicability;
 pub mod audit;
 pub mod bundle;
 pub mod cgroup;

@@ -14,6 +14,7 @@
 //! policy's own unit tests run exactly the rules the enforcer runs (see
 //! `policy_sdk::testing::assert_valid` and `assert_tightens`).
 
+pub mod applicable;
 pub mod decision;
 pub mod devices;
 pub mod host;
@@ -23,6 +24,7 @@ pub mod tighten;
 pub mod units;
 mod validate;
 
+pub use applicable::{Inapplicable, check_applicable};
 pub use decision::default_seccomp;
 pub use decision::{
     BlockIo, CONTAINER_CAPABILITIES, Capabilities, Cidr, CidrError, Cpu, Decision, DeviceRule,

@@ -29,6 +29,12 @@ pub struct Request {
     /// The command line (`argv`) of the workload.
     #[serde(default)]
     pub command: Vec<String>,
+    /// The program the command runs, as an absolute path: `command[0]`
+    /// resolved by the enforcer against the `PATH` the workload gets (for a
+    /// bundle, inside its root) before evaluation; absent when it cannot be
+    /// resolved. Read it with [`Request::executable`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
     /// Free-form labels chosen by the caller (`tier=pro`, `gpu=true`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,

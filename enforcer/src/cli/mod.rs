@@ -8,6 +8,9 @@ mod check;
 mod config_cmd;
 mod eval;
 mod inspect;
+mod policy;
+mod policy_new;
+mod policy_show;
 mod request_args;
 mod run;
 mod sandbox;
@@ -90,6 +93,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Run golden cases (TOML or JSON) against policy modules.
     Test(test::TestArgs),
+    /// Scaffold a policy crate, or write out a built-in policy.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Check or show the operator's config.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -115,6 +121,7 @@ impl Command {
             Command::Check(_)
                 | Command::Config(_)
                 | Command::TestRunner(_)
+                | Command::Policy(_)
                 | Command::CompilePolicy(_)
         )
     }
@@ -389,6 +396,7 @@ pub fn run() -> i32 {
         Command::Gc(args) => sandbox::gc(args),
         Command::Audit(args) => audit::run(args),
         Command::Test(args) => test::run(args),
+        Command::Policy(command) => policy::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
         Command::TestRunner(args) => {
             enforcer::policy::test_runner::run(&args.wasm, &args.args, &diagnostics())
