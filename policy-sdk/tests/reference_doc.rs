@@ -569,7 +569,7 @@ fn public_functions(
             if line == "}" {
                 owner = None;
             } else if let Some(rest) = line.strip_prefix("impl ") {
-                // `impl Decision {`, `impl<'a> Foo<'a> {`; not `impl Trait for Foo {`.
+                // `impl Decision {`, not `impl Trait for Decision {`.
                 let rest = rest.trim_end_matches('{').trim();
                 if !rest.contains(" for ") {
                     let name = rest.split(['<', ' ']).next().unwrap_or("");
@@ -583,14 +583,12 @@ fn public_functions(
                         file: file.clone(),
                     });
                 }
-            } else if free {
-                if let Some(name) = function_name(line, "pub fn ") {
-                    out.push(Function {
-                        owner: String::new(),
-                        name,
-                        file: file.clone(),
-                    });
-                }
+            } else if let Some(name) = function_name(line, "pub fn ").filter(|_| free) {
+                out.push(Function {
+                    owner: String::new(),
+                    name,
+                    file: file.clone(),
+                });
             }
         }
     }
