@@ -148,7 +148,12 @@ impl Checker<'_> {
     /// Like the plan's `hierarchy`: the version holding `controller`, or
     /// an error at `field` naming what is missing and the guard that
     /// avoids it (`what` is the limit, for the guard's text).
-    fn hierarchy(&self, controller: &str, field: &str, what: &str) -> Result<Version, Inapplicable> {
+    fn hierarchy(
+        &self,
+        controller: &str,
+        field: &str,
+        what: &str,
+    ) -> Result<Version, Inapplicable> {
         self.version(controller).ok_or_else(|| Inapplicable {
             field: field.to_string(),
             message: format!(
@@ -251,7 +256,11 @@ impl Checker<'_> {
     fn v1_only(&self, controller: &str, field: &str, what: &str) -> Checked {
         let version = self.hierarchy(controller, field, what)?;
         if version == Version::V2 {
-            return unsupported(field, version, &format!("{controller} exists only on cgroup v1"));
+            return unsupported(
+                field,
+                version,
+                &format!("{controller} exists only on cgroup v1"),
+            );
         }
         Ok(())
     }

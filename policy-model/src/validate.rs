@@ -515,7 +515,10 @@ impl Checker {
                 }
             }
             Some(unified::Access::ReadOnly) => {
-                self.fail(path, "is a read-only cgroup v2 file (a counter or statistic, not a limit)");
+                self.fail(
+                    path,
+                    "is a read-only cgroup v2 file (a counter or statistic, not a limit)",
+                );
             }
             Some(unified::Access::RootOnly) => {
                 self.fail(path, "exists only on the root cgroup, never on a sandbox's");
@@ -1120,7 +1123,6 @@ mod private_host_ids_tests {
             "{found}"
         );
     }
-
 }
 
 #[cfg(test)]
@@ -1162,11 +1164,15 @@ mod unified_tests {
         }
         assert_eq!(
             with_unified("memroy.max", "1"),
-            [r#"resources.unified["memroy.max"]: not a cgroup v2 interface file; did you mean "memory.max"?"#]
+            [
+                r#"resources.unified["memroy.max"]: not a cgroup v2 interface file; did you mean "memory.max"?"#
+            ]
         );
         assert_eq!(
             with_unified("hugetlb.2MB.mx", "0"),
-            [r#"resources.unified["hugetlb.2MB.mx"]: not a cgroup v2 interface file; did you mean "hugetlb.2MB.max"?"#]
+            [
+                r#"resources.unified["hugetlb.2MB.mx"]: not a cgroup v2 interface file; did you mean "hugetlb.2MB.max"?"#
+            ]
         );
         let far = with_unified("frobnicate.everything", "1").join("\n");
         assert!(
@@ -1175,7 +1181,10 @@ mod unified_tests {
             "{far}"
         );
         let counter = with_unified("memory.current", "1").join("\n");
-        assert!(counter.contains("is a read-only cgroup v2 file"), "{counter}");
+        assert!(
+            counter.contains("is a read-only cgroup v2 file"),
+            "{counter}"
+        );
         let root = with_unified("io.cost.qos", "1").join("\n");
         assert!(root.contains("only on the root cgroup"), "{root}");
         let size = with_unified("hugetlb.64KB.max", "0").join("\n");

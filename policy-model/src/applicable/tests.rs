@@ -148,9 +148,7 @@ fn v1_only_fields_are_refused_on_cgroup2() {
         ..Memory::default()
     });
     assert_eq!(
-        check(swappiness.clone(), &v2)
-            .expect_err("v2")
-            .to_string(),
+        check(swappiness.clone(), &v2).expect_err("v2").to_string(),
         "resources.memory.swappiness is not supported on cgroup v2: cgroup v2 has no per-cgroup swappiness"
     );
     check(swappiness, &host(CgroupMode::V1, &["memory"], &[])).expect("v1 swappiness");
@@ -178,7 +176,9 @@ fn devices_fall_back_to_an_ebpf_program_on_cgroup2() {
     check(decision.clone(), &host(CgroupMode::V1, &["devices"], &[])).expect("v1 devices");
     let error = check(decision, &host(CgroupMode::V1, &["memory"], &[])).expect_err("none");
     assert!(
-        error.message.contains("no cgroup2 hierarchy for an eBPF device program"),
+        error
+            .message
+            .contains("no cgroup2 hierarchy for an eBPF device program"),
         "{error}"
     );
 }
@@ -192,9 +192,16 @@ fn block_io_uses_blkio_on_v1_and_io_on_v2() {
     });
     check(decision.clone(), &host(CgroupMode::V1, &["blkio"], &[])).expect("blkio");
     check(decision.clone(), &host(CgroupMode::V2, &["io"], &[])).expect("io");
-    check(decision.clone(), &host(CgroupMode::Hybrid, &["io"], &["io"])).expect("io");
+    check(
+        decision.clone(),
+        &host(CgroupMode::Hybrid, &["io"], &["io"]),
+    )
+    .expect("io");
     let error = check(decision, &host(CgroupMode::V2, &["memory"], &[])).expect_err("no io");
-    assert!(error.message.starts_with("needs the io controller"), "{error}");
+    assert!(
+        error.message.starts_with("needs the io controller"),
+        "{error}"
+    );
 }
 
 // ------------------------------------------------------------- property
@@ -439,7 +446,9 @@ fn offered_fields_apply_and_a_removed_controller_is_named() {
         for field in &chosen {
             let mut without = host.clone();
             let gone = controllers_of(field.needs);
-            without.controllers.retain(|name| !gone.contains(&name.as_str()));
+            without
+                .controllers
+                .retain(|name| !gone.contains(&name.as_str()));
             without
                 .v2_controllers
                 .retain(|name| !gone.contains(&name.as_str()));

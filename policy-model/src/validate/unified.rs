@@ -120,7 +120,9 @@ pub(super) fn access(key: &str) -> Option<Access> {
 
 /// The hugepage size of a `hugetlb.<size>.*` key.
 pub(super) fn hugetlb_size(key: &str) -> Option<&str> {
-    key.strip_prefix("hugetlb.")?.split_once('.').map(|(size, _)| size)
+    key.strip_prefix("hugetlb.")?
+        .split_once('.')
+        .map(|(size, _)| size)
 }
 
 /// The writable file closest to `key` (edit distance, a swap of two
