@@ -376,9 +376,9 @@ fn a_unified_key_cannot_undo_a_typed_limit() {
 
 #[test]
 fn a_later_policy_cannot_add_an_unknown_unified_key() {
-    let second = allow(json!({"resources": {"unified": {"memory.frobnicate": "1"}}}));
+    let second = allow(json!({"resources": {"unified": {"memory.zswap.writeback": "1"}}}));
     Chain::new(allow(json!({})), second)
-        .expect_loosens("resources.unified[memory.frobnicate]", &[]);
+        .expect_loosens("resources.unified[memory.zswap.writeback]", &[]);
 }
 
 #[test]

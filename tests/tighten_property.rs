@@ -303,15 +303,15 @@ fn unified_entry(rng: &mut Rng) -> (String, String) {
         "pids.max",
         "cpu.max",
         "memory.max",
-        "io.frobnicate",
-        "memory.frobnicate",
+        "io.latency",
+        "memory.zswap.writeback",
     ]);
     let value = match key {
         "memory.oom.group" => rng.pick(&["0", "1"]).to_string(),
         "cpu.max" => rng.pick(&["max 100000", "50000 100000"]).to_string(),
         "pids.max" => rng.pick(&["max", "16", "100"]).to_string(),
         "hugetlb.2MB.rsvd.max" => rng.pick(&["max", "0", "2097152", "1G"]).to_string(),
-        "io.frobnicate" | "memory.frobnicate" => "1".to_string(),
+        "io.latency" | "memory.zswap.writeback" => "1".to_string(),
         _ => rng
             .pick(&["max", "0", "64M", "100000000", "256M", "1G", "4194304"])
             .to_string(),

@@ -19,6 +19,7 @@ pub fn detect_with(cgroups: &crate::cgroup::CgroupLayout) -> Host {
     Host {
         cgroup_mode: cgroups.mode(),
         controllers: cgroups.usable_controllers(),
+        v2_controllers: v2_controllers(cgroups),
         cpus: online_cpus(),
         memory_bytes: std::fs::read_to_string("/proc/meminfo")
             .map(|text| mem_total(&text))
@@ -32,6 +33,22 @@ pub fn detect_with(cgroups: &crate::cgroup::CgroupLayout) -> Host {
             .map(|uts| uts.release().to_string_lossy().into_owned())
             .unwrap_or_default(),
     }
+}
+
+/// The usable controllers on the cgroup2 hierarchy (offered and enabled
+/// for the root's children), sorted.
+fn v2_controllers(cgroups: &crate::cgroup::CgroupLayout) -> Vec<String> {
+    let Some(v2) = &cgroups.v2 else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = v2
+        .controllers
+        .iter()
+        .filter(|name| v2.enabled.contains(name))
+        .cloned()
+        .collect();
+    names.sort();
+    names
 }
 
 fn online_cpus() -> u32 {

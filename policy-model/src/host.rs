@@ -27,9 +27,17 @@ pub struct Host {
     /// The cgroup layout.
     #[serde(default)]
     pub cgroup_mode: CgroupMode,
-    /// Controllers mounted and usable (`memory`, `pids`, `hugetlb`, ...).
+    /// Controllers mounted and usable (`memory`, `pids`, `hugetlb`, ...):
+    /// mounted v1 controllers and the v2 controllers enabled for the
+    /// cgroup2 root's children.
     #[serde(default)]
     pub controllers: Vec<String>,
+    /// Which of `controllers` are on the cgroup2 hierarchy (the rest are
+    /// on v1 hierarchies): what tells them apart on a hybrid host. On a
+    /// pure v2 host every controller is on cgroup2 and on a pure v1 host
+    /// none, whatever this says. Absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub v2_controllers: Vec<String>,
     /// Number of online CPUs.
     #[serde(default)]
     pub cpus: u32,
@@ -52,6 +60,13 @@ pub struct Host {
 }
 
 impl Host {
+    /// Whether the host offers the cgroup controller `name` to sandboxes
+    /// (it is in [`Host::controllers`]): the guard for a limit that needs
+    /// it, e.g. `hugetlb` for hugepage limits.
+    pub fn has_controller(&self, name: &str) -> bool {
+        self.controllers.iter().any(|controller| controller == name)
+    }
+
     /// Whether the host supports hugepages of `page_size` (OCI notation).
     pub fn has_hugepage_size(&self, page_size: &str) -> bool {
         self.hugepage_sizes.iter().any(|size| size == page_size)
@@ -68,6 +83,7 @@ pub fn typical_host() -> Host {
         ]
         .map(String::from)
         .to_vec(),
+        v2_controllers: Vec::new(),
         cpus: 4,
         memory_bytes: 8 * crate::units::GIB,
         hugepage_sizes: vec!["2MB".into(), "1GB".into()],

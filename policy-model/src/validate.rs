@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 mod confinement;
 mod network;
+mod unified;
 
 pub use network::{
     MAX_EGRESS_RULES, MTU_RANGE, RESERVED_HOST_PREFIX, is_interface_name, is_network_name,
@@ -490,9 +491,46 @@ impl Checker {
                 "must name a controller file such as \"memory.high\" (not a path, not cgroup.*)"
                     .into()
             });
+            if valid_key {
+                self.unified_file(key, &path, host);
+            }
             self.that(!value.contains('\n'), &path, || {
                 "value must be one line".into()
             });
+        }
+    }
+
+    /// `key` must be a cgroup v2 file a sandbox's cgroup can write (see
+    /// [`unified`]); a hugetlb file must name a size the host has.
+    fn unified_file(&mut self, key: &str, path: &str, host: &Host) {
+        match unified::access(key) {
+            Some(unified::Access::Writable) => {
+                if let Some(size) = unified::hugetlb_size(key) {
+                    self.that(host.has_hugepage_size(size), path, || {
+                        format!(
+                            "{size:?} hugepages do not exist on this host (it has: {})",
+                            list_or_none(&host.hugepage_sizes)
+                        )
+                    });
+                }
+            }
+            Some(unified::Access::ReadOnly) => {
+                self.fail(
+                    path,
+                    "is a read-only cgroup v2 file (a counter or statistic, not a limit)",
+                );
+            }
+            Some(unified::Access::RootOnly) => {
+                self.fail(path, "exists only on the root cgroup, never on a sandbox's");
+            }
+            None => {
+                let hint = unified::suggestion(key, &host.hugepage_sizes)
+                    .map(|name| format!("; did you mean {name:?}?"))
+                    .unwrap_or_else(|| {
+                        "; see the kernel's Documentation/admin-guide/cgroup-v2.rst for the files of memory, cpu, io, pids, hugetlb, cpuset, misc and rdma".into()
+                    });
+                self.fail(path, format!("not a cgroup v2 interface file{hint}"));
+            }
         }
     }
 
@@ -1084,5 +1122,80 @@ mod private_host_ids_tests {
             found.contains("uid 70000 is not in the private range 0 to 65535"),
             "{found}"
         );
+    }
+}
+
+#[cfg(test)]
+mod unified_tests {
+    use super::*;
+
+    fn violations(decision: Decision) -> Vec<String> {
+        match validate(decision, &crate::host::typical_host(), "job") {
+            Ok(_) => Vec::new(),
+            Err(error) => error.violations.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn with_unified(key: &str, value: &str) -> Vec<String> {
+        let mut decision = Decision::allow();
+        decision
+            .resources
+            .get_or_insert_with(Default::default)
+            .unified
+            .insert(key.into(), value.into());
+        violations(decision)
+    }
+
+    #[test]
+    fn unified_keys_must_be_writable_cgroup_v2_files() {
+        for key in [
+            "memory.high",
+            "memory.oom.group",
+            "io.latency",
+            "cpu.uclamp.min",
+            "hugetlb.2MB.rsvd.max",
+            "misc.max",
+            "rdma.max",
+            // A typed field owns it: validation accepts it, the tighten
+            // rule refuses it in a chain.
+            "pids.max",
+        ] {
+            assert_eq!(with_unified(key, "1"), Vec::<String>::new(), "{key}");
+        }
+        assert_eq!(
+            with_unified("memroy.max", "1"),
+            [
+                r#"resources.unified["memroy.max"]: not a cgroup v2 interface file; did you mean "memory.max"?"#
+            ]
+        );
+        assert_eq!(
+            with_unified("hugetlb.2MB.mx", "0"),
+            [
+                r#"resources.unified["hugetlb.2MB.mx"]: not a cgroup v2 interface file; did you mean "hugetlb.2MB.max"?"#
+            ]
+        );
+        let far = with_unified("frobnicate.everything", "1").join("\n");
+        assert!(
+            far.contains("not a cgroup v2 interface file; see the kernel's")
+                && !far.contains("did you mean"),
+            "{far}"
+        );
+        let counter = with_unified("memory.current", "1").join("\n");
+        assert!(
+            counter.contains("is a read-only cgroup v2 file"),
+            "{counter}"
+        );
+        let root = with_unified("io.cost.qos", "1").join("\n");
+        assert!(root.contains("only on the root cgroup"), "{root}");
+        let size = with_unified("hugetlb.64KB.max", "0").join("\n");
+        assert!(
+            size.contains(r#""64KB" hugepages do not exist on this host (it has: 2MB, 1GB)"#),
+            "{size}"
+        );
+        // The old rules still hold.
+        let core = with_unified("cgroup.procs", "1").join("\n");
+        assert!(core.contains("not cgroup.*"), "{core}");
+        let lines = with_unified("memory.high", "1\n2").join("\n");
+        assert!(lines.contains("value must be one line"), "{lines}");
     }
 }

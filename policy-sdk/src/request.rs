@@ -140,8 +140,27 @@ impl Request {
         self.settings = settings.and_then(|value| serde_json::value::to_raw_value(value).ok());
     }
 
-    /// The program being run: the first word of the command, without its
-    /// directory (`/usr/bin/python3` → `python3`).
+    /// The program the workload runs, as the absolute path the enforcer
+    /// resolved `command[0]` to (against the workload's `PATH`; for a
+    /// bundle, inside its root): `/usr/bin/python3`. `None` when it could
+    /// not be resolved (no such program): a policy with an allow-list
+    /// should deny then. This is what to match an allow-list against,
+    /// never [`Request::program`].
+    ///
+    /// ```
+    /// # use policy_sdk::testing::request;
+    /// let request = request().command(&["python3", "job.py"]).build();
+    /// assert_eq!(request.executable(), Some("/usr/bin/python3"));
+    /// ```
+    pub fn executable(&self) -> Option<&str> {
+        self.executable.as_deref()
+    }
+
+    /// The basename of `command[0]` (`/usr/bin/python3` → `python3`,
+    /// and just as well `/tmp/x/python3` → `python3`): a helper for
+    /// messages and logs. Unfit for allow-lists: anyone can name a
+    /// program of their own `python3`; match [`Request::executable`]
+    /// against absolute paths instead.
     pub fn program(&self) -> Option<&str> {
         let first = self.command.first()?;
         Some(first.rsplit('/').next().unwrap_or(first))
@@ -160,6 +179,16 @@ mod tests {
         assert_eq!(request.tenant.as_deref(), Some("acme"));
         assert_eq!(request.program(), Some("sh"));
         assert_eq!(request.host.cgroup_mode, CgroupMode::Unknown);
+    }
+
+    #[test]
+    fn the_executable_is_the_resolved_path_and_program_only_a_basename() {
+        let request: Request =
+            serde_json::from_str(r#"{"command":["python3"],"executable":"/tmp/x/python3"}"#)
+                .expect("parses");
+        assert_eq!(request.executable(), Some("/tmp/x/python3"));
+        assert_eq!(request.program(), Some("python3"));
+        assert_eq!(Request::default().executable(), None);
     }
 
     #[derive(Debug, Deserialize, PartialEq)]

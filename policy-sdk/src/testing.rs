@@ -34,6 +34,7 @@
 //! assert_settings_invalid(check, json!({"maxPids": 0}), "at least 1");
 //! ```
 
+use std::cell::RefCell;
 use std::fmt::Display;
 
 use serde::de::DeserializeOwned;
@@ -41,12 +42,12 @@ use serde::de::DeserializeOwned;
 use crate::abi::SettingsValidation;
 use crate::devices::permits;
 use crate::settings::validate;
-use crate::{Decision, DeviceType, EvaluationError, Host, Request, User};
+use crate::{CgroupMode, Decision, DeviceType, EvaluationError, Host, Request, User};
 
 pub use policy_model::host::typical_host;
 
-/// Starts a request: id `test`, user 1000:1000, command `/bin/true`, on
-/// [`typical_host`].
+/// Starts a request: id `test`, user 1000:1000, command `/bin/true`
+/// (executable `/bin/true`), on [`typical_host`].
 pub fn request() -> RequestBuilder {
     RequestBuilder {
         request: Request {
@@ -57,10 +58,141 @@ pub fn request() -> RequestBuilder {
                 name: Some("tester".into()),
             },
             command: vec!["/bin/true".into()],
+            executable: Some("/bin/true".into()),
             host: typical_host(),
             ..Request::default()
         },
     }
+}
+
+/// A host shape of [`hosts`], with the name assertions print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedHost {
+    /// `"cgroup v1"`, `"cgroup v2"`, `"cgroup v2, hugetlb not enabled"`,
+    /// `"hybrid"`.
+    pub name: &'static str,
+    /// Its facts, as the enforcer would put them in `request.host`.
+    pub host: Host,
+}
+
+/// The host shapes a policy meets in the field, each with 4 CPUs, 8 GiB,
+/// 2MB and 1GB hugepages:
+///
+/// * `"cgroup v1"`: every v1 controller mounted, `hugetlb`, `net_cls`
+///   and `net_prio` included;
+/// * `"cgroup v2"`: `cpu cpuset hugetlb io memory misc pids` enabled for
+///   the root's children;
+/// * `"cgroup v2, hugetlb not enabled"`: the same without `hugetlb` (the
+///   root offers it but has not enabled it: common on distributions);
+/// * `"hybrid"`: v1 hierarchies without `hugetlb` and a cgroup2 hierarchy
+///   with no controller enabled (systemd's hybrid layout).
+///
+/// Run a policy against each, so a decision that cannot be applied on one
+/// of them fails its unit test:
+///
+/// ```
+/// use policy_sdk::testing::{assert_allowed, hosts, request};
+/// use policy_sdk::{Decision, EvaluationError, Request};
+///
+/// fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
+///     let decision = Decision::allow().pids(64);
+///     // Hugepage limits only where the host can enforce them.
+///     Ok(if request.host.has_controller("hugetlb") {
+///         decision.no_hugepages(&request.host.hugepage_sizes)
+///     } else {
+///         decision
+///     })
+/// }
+///
+/// for shape in hosts() {
+///     assert_allowed(evaluate(&request().host(shape.host).build()));
+/// }
+/// ```
+pub fn hosts() -> Vec<NamedHost> {
+    let shape = |name, mode, controllers: &[&str], v2: bool| NamedHost {
+        name,
+        host: Host {
+            cgroup_mode: mode,
+            controllers: controllers.iter().map(|name| name.to_string()).collect(),
+            v2_controllers: if v2 {
+                controllers.iter().map(|name| name.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+            ..typical_host()
+        },
+    };
+    vec![
+        shape(
+            "cgroup v1",
+            CgroupMode::V1,
+            &[
+                "blkio",
+                "cpu",
+                "cpuacct",
+                "cpuset",
+                "devices",
+                "freezer",
+                "hugetlb",
+                "memory",
+                "net_cls",
+                "net_prio",
+                "perf_event",
+                "pids",
+            ],
+            false,
+        ),
+        shape(
+            "cgroup v2",
+            CgroupMode::V2,
+            &["cpu", "cpuset", "hugetlb", "io", "memory", "misc", "pids"],
+            true,
+        ),
+        shape(
+            "cgroup v2, hugetlb not enabled",
+            CgroupMode::V2,
+            &["cpu", "cpuset", "io", "memory", "misc", "pids"],
+            true,
+        ),
+        shape(
+            "hybrid",
+            CgroupMode::Hybrid,
+            &[
+                "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+            ],
+            false,
+        ),
+    ]
+}
+
+thread_local! {
+    /// The host of the request [`RequestBuilder::build`] built last in
+    /// this thread: what [`assert_allowed`] checks a decision against.
+    static LAST_HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
+}
+
+/// The host of the request last built in this thread, or
+/// [`typical_host`] when none was.
+fn last_host() -> Host {
+    LAST_HOST
+        .with(|last| last.borrow().clone())
+        .unwrap_or_else(typical_host)
+}
+
+/// How assertions name `host`: its shape in [`hosts`], else a
+/// description.
+fn shape_name(host: &Host) -> String {
+    if let Some(shape) = hosts().into_iter().find(|shape| shape.host == *host) {
+        return format!("the {:?} host", shape.name);
+    }
+    if *host == typical_host() {
+        return "the typical host".to_string();
+    }
+    let mode = serde_json::to_string(&host.cgroup_mode).unwrap_or_default();
+    format!(
+        "the request's host (cgroupMode {mode}, controllers: {})",
+        host.controllers.join(", ")
+    )
 }
 
 /// Builds a [`Request`] step by step; see [`request`].
@@ -94,9 +226,39 @@ impl RequestBuilder {
         self
     }
 
-    /// Sets the command line.
+    /// Sets the command line, and [`Request::executable`] to a plausible
+    /// resolution of `argv[0]`: the path itself when it contains a `/`,
+    /// else `/usr/bin/<name>` (`python3` → `/usr/bin/python3`). Set
+    /// another with [`RequestBuilder::executable`] (after this), or none
+    /// with [`RequestBuilder::no_executable`].
     pub fn command(mut self, argv: &[&str]) -> Self {
         self.request.command = argv.iter().map(|arg| (*arg).to_string()).collect();
+        self.request.executable = argv.first().map(|first| {
+            if first.contains('/') {
+                (*first).to_string()
+            } else {
+                format!("/usr/bin/{first}")
+            }
+        });
+        self
+    }
+
+    /// Sets what the enforcer resolved `command[0]` to (an absolute path).
+    pub fn executable(mut self, path: &str) -> Self {
+        self.request.executable = Some(path.into());
+        self
+    }
+
+    /// Leaves the executable unresolved, as for a program that is not
+    /// found.
+    pub fn no_executable(mut self) -> Self {
+        self.request.executable = None;
+        self
+    }
+
+    /// Sets the host facts (a shape of [`hosts`], or your own).
+    pub fn host(mut self, host: Host) -> Self {
+        self.request.host = host;
         self
     }
 
@@ -181,23 +343,44 @@ impl RequestBuilder {
         self
     }
 
-    /// The request.
+    /// The request. Its host is remembered (per thread): [`assert_allowed`]
+    /// and [`assert_denied`] check the decision against it.
     pub fn build(self) -> Request {
+        LAST_HOST.with(|last| *last.borrow_mut() = Some(self.request.host.clone()));
         self.request
     }
 }
 
-/// Asserts the policy allowed and returns the decision.
+/// Asserts the policy allowed, checks the decision with the enforcer's own
+/// rules on the host of the request last built in this thread by
+/// [`RequestBuilder::build`] ([`typical_host`] when none was), and returns
+/// it. Panics, naming the host, with every validation violation
+/// ([`policy_model::validate`]) or the field the host cannot apply
+/// ([`policy_model::check_applicable`]). To check against another host,
+/// use [`assert_allowed_on`].
 #[track_caller]
 pub fn assert_allowed(result: Result<Decision, EvaluationError>) -> Decision {
-    match result {
+    assert_allowed_on(result, &last_host())
+}
+
+/// [`assert_allowed`] on `host`, whatever request was built last.
+#[track_caller]
+pub fn assert_allowed_on(result: Result<Decision, EvaluationError>, host: &Host) -> Decision {
+    let decision = match result {
         Ok(decision) if decision.allow => decision,
         Ok(decision) => panic!("expected an allow, got a denial: {:?}", decision.reason),
         Err(error) => panic!("expected an allow, got an evaluation error: {error}"),
+    };
+    if let Err(problem) = enforcers_check(&decision, host) {
+        panic!("the policy allowed, but {problem}");
     }
+    decision
 }
 
-/// Asserts the policy denied with a reason containing `needle`.
+/// Asserts the policy denied with a reason containing `needle`, and that
+/// the denial passes what the enforcer checks of one (its reason's
+/// length; a denial applies nothing, so nothing else), on the host of the
+/// request last built in this thread.
 #[track_caller]
 pub fn assert_denied(result: Result<Decision, EvaluationError>, needle: &str) -> Decision {
     match result {
@@ -207,11 +390,36 @@ pub fn assert_denied(result: Result<Decision, EvaluationError>, needle: &str) ->
                 reason.contains(needle),
                 "denial reason {reason:?} does not contain {needle:?}"
             );
+            if let Err(problem) = enforcers_check(&decision, &last_host()) {
+                panic!("the policy denied, but {problem}");
+            }
             decision
         }
         Ok(_) => panic!("expected a denial containing {needle:?}, got an allow"),
         Err(error) => panic!("expected a denial, got an evaluation error: {error}"),
     }
+}
+
+/// What the enforcer checks of a decision a policy returns, on `host`:
+/// validation, then (for an allow) applicability. The error says which
+/// host and every problem.
+fn enforcers_check(decision: &Decision, host: &Host) -> Result<Decision, String> {
+    let context = policy_model::Context::typical();
+    let valid = policy_model::validate(decision.clone(), host, &context.default_cgroup).map_err(
+        |invalid| {
+            format!(
+                "the enforcer would refuse its decision on {}: {invalid}",
+                shape_name(host)
+            )
+        },
+    )?;
+    policy_model::check_applicable(&valid, host).map_err(|inapplicable| {
+        format!(
+            "its decision cannot be applied on {}: {inapplicable}",
+            shape_name(host)
+        )
+    })?;
+    Ok(valid)
 }
 
 /// Asserts the policy failed with an error containing `needle`.
@@ -306,7 +514,8 @@ pub fn assert_device_denied(
 }
 
 /// Checks `decision` with exactly the rules the enforcer applies to what a
-/// policy returns (ranges, confinement, what `host` offers) and returns
+/// policy returns (ranges, confinement, what `host` offers, and whether
+/// `host` can apply it: [`policy_model::check_applicable`]) and returns
 /// its normal form, every default explicit. Panics with every violation.
 ///
 /// ```
@@ -315,11 +524,12 @@ pub fn assert_device_denied(
 /// let normal = assert_valid(&Decision::allow().memory_limit(256 * MIB), &typical_host());
 /// assert!(normal.process.no_new_privileges);
 /// ```
+#[track_caller]
 pub fn assert_valid(decision: &Decision, host: &Host) -> policy_model::NormalDecision {
     let context = policy_model::Context::typical();
-    match policy_model::validate(decision.clone(), host, &context.default_cgroup) {
+    match enforcers_check(decision, host) {
         Ok(valid) => policy_model::normalize(&valid, &context),
-        Err(invalid) => panic!("{invalid}"),
+        Err(problem) => panic!("{problem}"),
     }
 }
 
@@ -335,7 +545,7 @@ pub fn assert_valid(decision: &Decision, host: &Host) -> policy_model::NormalDec
 /// ```
 pub fn assert_tightens(earlier: &Decision, later: &Decision) {
     let host = typical_host();
-    let (earlier, later) = (assert_valid(earlier, &host), assert_valid(later, &host));
+    let (earlier, later) = (validated(earlier, &host), validated(later, &host));
     if let Err(loosened) = policy_model::check_tightens(&earlier, &later) {
         panic!("{loosened}");
     }
@@ -345,11 +555,22 @@ pub fn assert_tightens(earlier: &Decision, later: &Decision) {
 /// would refuse it), and returns the refusal's message.
 pub fn assert_loosens(earlier: &Decision, later: &Decision, field: &str) -> String {
     let host = typical_host();
-    let (earlier, later) = (assert_valid(earlier, &host), assert_valid(later, &host));
+    let (earlier, later) = (validated(earlier, &host), validated(later, &host));
     match policy_model::check_tightens(&earlier, &later) {
         Ok(()) => panic!("expected a loosening of {field}, but the later decision only tightens"),
         Err(loosened) if loosened.field == field => loosened.to_string(),
         Err(loosened) => panic!("expected a loosening of {field}, got: {loosened}"),
+    }
+}
+
+/// The normal form of `decision` validated on `host` (no applicability
+/// check: composition compares decisions, it applies neither).
+#[track_caller]
+fn validated(decision: &Decision, host: &Host) -> policy_model::NormalDecision {
+    let context = policy_model::Context::typical();
+    match policy_model::validate(decision.clone(), host, &context.default_cgroup) {
+        Ok(valid) => policy_model::normalize(&valid, &context),
+        Err(invalid) => panic!("{invalid}"),
     }
 }
 
@@ -465,6 +686,155 @@ mod tests {
                 .memory_limit(MIB),
             &typical_host(),
         );
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::MIB;
+
+    /// A policy that forgets to guard its hugepage limits.
+    fn unguarded(request: &Request) -> Result<Decision, EvaluationError> {
+        Ok(Decision::allow()
+            .pids(64)
+            .no_hugepages(&request.host.hugepage_sizes))
+    }
+
+    /// The same policy, guarded.
+    fn guarded(request: &Request) -> Result<Decision, EvaluationError> {
+        let decision = Decision::allow().pids(64);
+        Ok(if request.host.has_controller("hugetlb") {
+            decision.no_hugepages(&request.host.hugepage_sizes)
+        } else {
+            decision
+        })
+    }
+
+    #[test]
+    fn the_host_shapes_are_the_ones_in_the_field() {
+        let shapes = hosts();
+        let names: Vec<&str> = shapes.iter().map(|shape| shape.name).collect();
+        assert_eq!(
+            names,
+            [
+                "cgroup v1",
+                "cgroup v2",
+                "cgroup v2, hugetlb not enabled",
+                "hybrid"
+            ]
+        );
+        for shape in &shapes {
+            assert_eq!(shape.host.hugepage_sizes, ["2MB", "1GB"], "{}", shape.name);
+            assert!(shape.host.has_controller("memory"), "{}", shape.name);
+        }
+        let [v1, v2, v2_no_hugetlb, hybrid] = &shapes[..] else {
+            panic!("four shapes");
+        };
+        for name in ["hugetlb", "net_cls", "net_prio", "blkio", "devices"] {
+            assert!(v1.host.has_controller(name), "v1 {name}");
+        }
+        assert!(v2.host.has_controller("hugetlb") && v2.host.has_controller("io"));
+        assert_eq!(v2.host.v2_controllers, v2.host.controllers);
+        assert!(!v2_no_hugetlb.host.has_controller("hugetlb"));
+        assert_eq!(hybrid.host.cgroup_mode, CgroupMode::Hybrid);
+        assert!(!hybrid.host.has_controller("hugetlb") && hybrid.host.v2_controllers.is_empty());
+    }
+
+    #[test]
+    fn a_guarded_policy_passes_on_every_shape() {
+        for shape in hosts() {
+            let decision = assert_allowed(guarded(&request().host(shape.host.clone()).build()));
+            assert_eq!(
+                decision.hugepage_limit_bytes("2MB").is_some(),
+                shape.host.has_controller("hugetlb"),
+                "{}",
+                shape.name
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "the policy allowed, but its decision cannot be applied on the \"cgroup v2, hugetlb not enabled\" host: resources.hugepageLimits[0] needs the hugetlb controller, which this host does not offer (host.controllers: cpu, cpuset, io, memory, misc, pids); guard it: only set hugepage limits when request.host.controllers contains \"hugetlb\""
+    )]
+    fn an_unguarded_policy_fails_on_a_host_without_hugetlb() {
+        let shape = hosts().remove(2);
+        assert_allowed(unguarded(&request().host(shape.host).build()));
+    }
+
+    #[test]
+    #[should_panic(expected = "the \"hybrid\" host: resources.hugepageLimits[0] needs the hugetlb")]
+    fn assert_allowed_on_names_the_host_it_was_given() {
+        let request = request().build();
+        assert_allowed(unguarded(&request));
+        assert_allowed_on(unguarded(&request), &hosts()[3].host);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "the enforcer would refuse its decision on the typical host: invalid decision: resources.memory.reservation"
+    )]
+    fn an_invalid_allow_fails_assert_allowed() {
+        let request = request().build();
+        let evaluate = |_: &Request| -> Result<Decision, EvaluationError> {
+            Ok(Decision::allow()
+                .memory_limit(64 * MIB)
+                .memory_reservation(128 * MIB))
+        };
+        assert_allowed(evaluate(&request));
+    }
+
+    #[test]
+    #[should_panic(expected = "the policy denied, but the enforcer would refuse its decision")]
+    fn a_denial_is_checked_as_the_enforcer_checks_it() {
+        let request = request().build();
+        let long = |_: &Request| Ok(Decision::deny("x".repeat(5000)));
+        // A short reason passes, whatever else the denial says.
+        let mut denial = Decision::deny("no").pids(0);
+        denial.hostname = Some("without a uts namespace".into());
+        assert_denied(Ok(denial), "no");
+        assert_denied(long(&request), "x");
+    }
+
+    #[test]
+    #[should_panic(expected = "resources.unified[\"memory.high\"] is not supported on cgroup v1")]
+    fn assert_valid_checks_applicability() {
+        let mut decision = Decision::allow();
+        decision
+            .resources_mut()
+            .unified
+            .insert("memory.high".into(), "1G".into());
+        assert_valid(&decision, &hosts()[1].host);
+        assert_valid(&decision, &hosts()[0].host);
+    }
+
+    #[test]
+    fn the_builder_resolves_the_executable_plausibly() {
+        let bare = request().command(&["python3", "job.py"]).build();
+        assert_eq!(bare.executable(), Some("/usr/bin/python3"));
+        assert_eq!(bare.program(), Some("python3"));
+        let path = request().command(&["/tmp/x/python3"]).build();
+        assert_eq!(path.executable(), Some("/tmp/x/python3"));
+        assert_eq!(path.program(), Some("python3"));
+        let relative = request().command(&["./run.sh"]).build();
+        assert_eq!(relative.executable(), Some("./run.sh"));
+        let explicit = request()
+            .command(&["python3"])
+            .executable("/opt/python/bin/python3")
+            .build();
+        assert_eq!(explicit.executable(), Some("/opt/python/bin/python3"));
+        assert_eq!(
+            request()
+                .command(&["nope"])
+                .no_executable()
+                .build()
+                .executable(),
+            None
+        );
+        assert_eq!(request().build().executable(), Some("/bin/true"));
+        let json = serde_json::to_value(&bare).expect("serializes");
+        assert_eq!(json["executable"], "/usr/bin/python3");
     }
 }
 

@@ -2,21 +2,47 @@
 //!
 //! | tier | memory | cpu | pids | commands |
 //! |---|---|---|---|---|
-//! | `free` (default) | 256 MiB | 0.5 CPU, weight 256 | 64 | allow-list only |
+//! | `free` (default) | 256 MiB | 0.5 CPU, weight 256 | 64 | [`FREE_TIER_EXECUTABLES`] only |
 //! | `pro` | 2 GiB | 2 CPUs, weight 1024 | 512 | any |
 //! | `enterprise` | 8 GiB | 8 CPUs, weight 4096 | 4096 | any |
 //!
 //! Requests without a tenant, with a malformed tenant name or with an
 //! unknown tier are denied. A caller may ask for less memory or fewer pids
 //! than its tier (`requested`), never more.
+//!
+//! The free tier's allow-list is matched against `request.executable()`,
+//! the absolute path the enforcer resolved the command to, never against
+//! the command's basename: `/tmp/anything/python3` is not
+//! `/usr/bin/python3`. A command the enforcer could not resolve is denied.
+//! The allow-list says which program starts, not what it does (`sh -c`
+//! runs anything): the sandbox is the boundary, not the list.
+//!
+//! Every tier runs the workload as the caller ([`Decision::run_as_caller`]):
+//! a user as itself without privileges, root only inside a user namespace
+//! of its own. Hugepages are limited to zero where the host has a hugetlb
+//! controller to enforce it with.
 
 use policy_sdk::{Decision, EvaluationError, GIB, MIB, Request, export_policy, log};
 
 /// CFS period used for every tier, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
 
-/// Programs the free tier may run.
-pub const FREE_TIER_COMMANDS: [&str; 7] = ["python3", "node", "sh", "bash", "true", "echo", "cat"];
+/// The programs the free tier may run, as absolute paths (both halves of
+/// a merged `/usr`, where `/bin` is `/usr/bin`).
+pub const FREE_TIER_EXECUTABLES: [&str; 12] = [
+    "/usr/bin/python3",
+    "/usr/bin/node",
+    "/bin/sh",
+    "/usr/bin/sh",
+    "/bin/bash",
+    "/usr/bin/bash",
+    "/bin/true",
+    "/usr/bin/true",
+    "/bin/echo",
+    "/usr/bin/echo",
+    "/bin/cat",
+    "/usr/bin/cat",
+];
 
 /// What a tier grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +57,7 @@ pub struct Tier {
     pub shares: u64,
     /// Maximum tasks.
     pub pids: u64,
-    /// Whether only [`FREE_TIER_COMMANDS`] may run.
+    /// Whether only [`FREE_TIER_EXECUTABLES`] may run.
     pub restricted_commands: bool,
 }
 
@@ -80,12 +106,18 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         )));
     };
     if tier.restricted_commands {
-        let program = request.program().unwrap_or("");
-        if !FREE_TIER_COMMANDS.contains(&program) {
-            log!("tenant {tenant}: free tier refused {program:?}");
+        let Some(executable) = request.executable() else {
+            let command = request.command.first().map_or("", String::as_str);
+            log!("tenant {tenant}: free tier refused unresolved {command:?}");
             return Ok(Decision::deny(format!(
-                "the free tier may not run {program:?}; allowed: {}",
-                FREE_TIER_COMMANDS.join(", ")
+                "the free tier may not run {command:?}: the enforcer found no such program"
+            )));
+        };
+        if !FREE_TIER_EXECUTABLES.contains(&executable) {
+            log!("tenant {tenant}: free tier refused {executable:?}");
+            return Ok(Decision::deny(format!(
+                "the free tier may not run {executable:?}; allowed: {}",
+                FREE_TIER_EXECUTABLES.join(", ")
             )));
         }
     }
@@ -99,8 +131,18 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         .cpu_quota(tier.cpu_percent * CPU_PERIOD_US / 100, CPU_PERIOD_US)
         .pids(pids)
         .default_devices()
-        .no_hugepages(&request.host.hugepage_sizes)
-        .unprivileged(request.user.uid, request.user.gid))
+        .no_hugepages(hugetlb_sizes(request))
+        .run_as_caller(request.user.uid, request.user.gid))
+}
+
+/// The page sizes to limit to zero: all the host's where it has a hugetlb
+/// controller, none where it has nothing to enforce a limit with.
+fn hugetlb_sizes(request: &Request) -> &[String] {
+    if request.host.has_controller("hugetlb") {
+        &request.host.hugepage_sizes
+    } else {
+        &[]
+    }
 }
 
 /// The tier's memory and pids, lowered to what the caller requested.
@@ -130,8 +172,8 @@ export_policy!(evaluate);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy_sdk::testing::{assert_allowed, assert_denied, request};
-    use policy_sdk::{Memory, Pids, Resources};
+    use policy_sdk::testing::{assert_allowed, assert_denied, hosts, request};
+    use policy_sdk::{Memory, NamespaceType, Pids, Resources};
 
     #[test]
     fn denies_requests_without_a_tenant() {
@@ -167,8 +209,91 @@ mod tests {
         );
         assert_denied(
             evaluate(&request().tenant("acme").command(&["/usr/bin/gcc"]).build()),
-            "may not run \"gcc\"",
+            "may not run \"/usr/bin/gcc\"",
         );
+    }
+
+    #[test]
+    fn the_free_tier_matches_the_resolved_path_not_the_name() {
+        // A bare name the enforcer resolved to the system's python3.
+        assert_allowed(evaluate(
+            &request().tenant("acme").command(&["python3"]).build(),
+        ));
+        // The attack: a program of one's own named python3.
+        assert_denied(
+            evaluate(
+                &request()
+                    .tenant("acme")
+                    .command(&["/tmp/anything/python3"])
+                    .build(),
+            ),
+            "may not run \"/tmp/anything/python3\"",
+        );
+        // The same, reached through PATH.
+        assert_denied(
+            evaluate(
+                &request()
+                    .tenant("acme")
+                    .command(&["python3"])
+                    .executable("/tmp/anything/python3")
+                    .build(),
+            ),
+            "may not run \"/tmp/anything/python3\"",
+        );
+        // Unresolved: denied, whatever its name.
+        assert_denied(
+            evaluate(
+                &request()
+                    .tenant("acme")
+                    .command(&["python3"])
+                    .no_executable()
+                    .build(),
+            ),
+            "found no such program",
+        );
+        // Paid tiers run anything, resolved or not.
+        assert_allowed(evaluate(
+            &request()
+                .tenant("acme")
+                .label("tier", "pro")
+                .command(&["/tmp/anything/python3"])
+                .build(),
+        ));
+    }
+
+    #[test]
+    fn every_tier_applies_on_every_host_shape() {
+        for shape in hosts() {
+            for tier in TIERS {
+                let decision = assert_allowed(evaluate(
+                    &request()
+                        .tenant("acme")
+                        .label("tier", tier.name)
+                        .command(&["python3"])
+                        .host(shape.host.clone())
+                        .build(),
+                ));
+                assert_eq!(
+                    decision.hugepage_limit_bytes("2MB"),
+                    shape.host.has_controller("hugetlb").then_some(0),
+                    "{} on {}",
+                    tier.name,
+                    shape.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn root_runs_as_root_only_inside_a_user_namespace() {
+        let decision = assert_allowed(evaluate(&request().tenant("acme").user(0, 0).build()));
+        assert!(decision.has_namespace(NamespaceType::User));
+        assert!(decision.private_host_ids);
+        let user = assert_allowed(evaluate(&request().tenant("acme").user(1000, 1000).build()));
+        assert!(!user.has_namespace(NamespaceType::User));
+        let process = user.process.expect("process");
+        assert_eq!(process.user.map(|u| (u.uid, u.gid)), Some((1000, 1000)));
+        assert_eq!(process.no_new_privileges, Some(true));
     }
 
     #[test]

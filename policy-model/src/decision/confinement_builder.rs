@@ -118,6 +118,44 @@ impl Decision {
         self.private_user_namespace().as_container_root()
     }
 
+    /// Runs the workload as the caller `uid:gid` (pass `request.user.uid`
+    /// and `request.user.gid`), safely:
+    ///
+    /// * a non-root caller runs as itself with every capability set empty
+    ///   and `noNewPrivileges` ([`Decision::unprivileged`]): it can do no
+    ///   more than it could before;
+    /// * a root caller (uid 0) runs as root only inside a new user
+    ///   namespace whose ids 0 to 65535 map to a host range the enforcer
+    ///   leases to this sandbox alone
+    ///   ([`Decision::root_in_private_user_namespace`], as the default
+    ///   policy does): its capabilities reach what the namespace owns,
+    ///   never the host, and it is never host uid 0.
+    ///
+    /// Why not `.unprivileged(request.user.uid, request.user.gid)`: for a
+    /// root caller that is host uid 0 with no capabilities, and uid 0
+    /// needs none to write every file root owns (a root-owned 0644 host
+    /// file is writable wherever the host's files are visible). Dropping
+    /// capabilities does not make root somebody else; only a user
+    /// namespace does.
+    ///
+    /// A non-root caller whose group is 0 keeps group 0, which owns host
+    /// files; the default policy denies such requests, and so may yours.
+    ///
+    /// ```
+    /// use policy_model::{Decision, NamespaceType};
+    /// let user = Decision::allow().run_as_caller(1000, 1000);
+    /// assert!(!user.has_namespace(NamespaceType::User));
+    /// let root = Decision::allow().run_as_caller(0, 0);
+    /// assert!(root.has_namespace(NamespaceType::User) && root.private_host_ids);
+    /// ```
+    pub fn run_as_caller(self, uid: u32, gid: u32) -> Decision {
+        if uid == 0 {
+            self.root_in_private_user_namespace()
+        } else {
+            self.unprivileged(uid, gid)
+        }
+    }
+
     /// A new user namespace mapped to a host range leased to this sandbox
     /// alone (ids 0 to 65535), leaving the workload's user as it is.
     pub fn private_user_namespace(mut self) -> Decision {
@@ -194,5 +232,62 @@ impl Decision {
             uid_mappings: Vec::new(),
             gid_mappings: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod run_as_caller_tests {
+    use crate::host::typical_host;
+    use crate::normal::{Context, normalize};
+    use crate::{Decision, NamespaceType, validate};
+
+    fn normal(decision: Decision, caller: (u32, u32)) -> crate::NormalDecision {
+        let valid = validate(decision, &typical_host(), "job").unwrap_or_else(|e| panic!("{e}"));
+        let context = Context {
+            caller,
+            ..Context::typical()
+        };
+        normalize(&valid, &context)
+    }
+
+    #[test]
+    fn a_user_runs_as_itself_without_privileges() {
+        let decision = Decision::allow().standard_namespaces();
+        let normal = normal(decision.run_as_caller(1000, 100), (1000, 100));
+        assert!(!normal.creates(NamespaceType::User));
+        assert!(!normal.private_host_ids && normal.uid_mappings.is_empty());
+        let process = &normal.process;
+        assert_eq!((process.user.uid, process.user.gid), (1000, 100));
+        assert!(process.no_new_privileges);
+        let caps = &process.capabilities;
+        assert!(caps.bounding.is_empty() && caps.effective.is_empty() && caps.permitted.is_empty());
+    }
+
+    #[test]
+    fn root_is_root_only_inside_a_private_user_namespace() {
+        let decision = Decision::allow().standard_namespaces();
+        let normal = normal(decision.clone().run_as_caller(0, 0), (0, 0));
+        assert!(normal.creates(NamespaceType::User));
+        // Ids 0 to 65535 of the namespace map to a range the enforcer
+        // leases to this sandbox alone; host uid 0 is mapped by no map.
+        assert!(normal.private_host_ids);
+        assert!(normal.uid_mappings.is_empty() && normal.gid_mappings.is_empty());
+        assert_eq!((normal.process.user.uid, normal.process.user.gid), (0, 0));
+        assert!(normal.process.no_new_privileges);
+        assert!(
+            !normal
+                .process
+                .capabilities
+                .bounding
+                .contains("CAP_SYS_ADMIN")
+        );
+        // The trap it replaces: host uid 0, no namespace, no map.
+        let trap = normal_of_trap(decision);
+        assert!(!trap.creates(NamespaceType::User) && !trap.private_host_ids);
+        assert_eq!(trap.process.user.uid, 0);
+    }
+
+    fn normal_of_trap(decision: Decision) -> crate::NormalDecision {
+        normal(decision.unprivileged(0, 0), (0, 0))
     }
 }
