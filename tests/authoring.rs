@@ -5,6 +5,8 @@
 //! `builtin:NAME` wherever a policy path is taken, and
 //! `enforcer policy show`.
 
+#[path = "common/bundle.rs"]
+mod bundle;
 mod common;
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
@@ -127,7 +129,11 @@ fn eval_names_the_policy_whose_decision_this_host_cannot_apply() {
             "enforcer: error: policy {policy}: its decision cannot be applied on this host: resources.hugepageLimits[0] needs the hugetlb controller"
         ),
     ]);
-    assert!(run.stdout.is_empty(), "no decision is printed: {}", run.stdout);
+    assert!(
+        run.stdout.is_empty(),
+        "no decision is printed: {}",
+        run.stdout
+    );
     // A decision meant for other machines can still be printed.
     let run = enforcer(&[
         "eval",
@@ -142,7 +148,13 @@ fn eval_names_the_policy_whose_decision_this_host_cannot_apply() {
     assert!(run.json()["resources"]["hugepageLimits"].is_array());
     // --report says it too, with every link.
     let run = enforcer(&[
-        "eval", "--no-cache", "--report", "-p", &policy, "--", "/bin/true",
+        "eval",
+        "--no-cache",
+        "--report",
+        "-p",
+        &policy,
+        "--",
+        "/bin/true",
     ]);
     run.expect_code(2);
     let report = run.json();
@@ -260,7 +272,14 @@ fn builtin_default_is_a_policy_path_everywhere() {
         enforcer::digest::sha256_hex(enforcer::embedded::DEFAULT_POLICY)
     );
     for args in [
-        &["eval", "--no-cache", "-p", "builtin:defualt", "--", "/bin/true"][..],
+        &[
+            "eval",
+            "--no-cache",
+            "-p",
+            "builtin:defualt",
+            "--",
+            "/bin/true",
+        ][..],
         &["inspect", "--no-cache", "builtin:defualt"][..],
     ] {
         enforcer(args).expect_code(2).expect_stderr(&[
@@ -290,7 +309,14 @@ fn an_operators_config_may_name_a_builtin_policy() {
         .collect();
     assert_eq!(paths, ["builtin:default", "builtin:default"], "{report}");
     let run = enforcer(&[
-        "--config", &config, "eval", "--no-cache", "--report", "--tenant", "acme", "--",
+        "--config",
+        &config,
+        "eval",
+        "--no-cache",
+        "--report",
+        "--tenant",
+        "acme",
+        "--",
         "/bin/true",
     ]);
     run.expect_code(0);
@@ -318,10 +344,9 @@ fn policy_show_writes_the_embedded_module() {
     let file = dir.path().join("default.wasm");
     let file_text = file.display().to_string();
     enforcer(&["policy", "show", "builtin:default", "-o", &file_text]).expect_code(0);
-    let committed = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/default.wasm"),
-    )
-    .expect("the committed module");
+    let committed =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/default.wasm"))
+            .expect("the committed module");
     assert_eq!(std::fs::read(&file).expect("written"), committed);
     // Nothing else is left beside it (the temporary file was renamed).
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -345,7 +370,14 @@ fn policy_show_writes_the_embedded_module() {
     );
     let implicit = enforcer(&["eval", "--no-cache", "--id", "job", "--", "/bin/true"]);
     let from_file = enforcer(&[
-        "eval", "--no-cache", "-p", &file_text, "--id", "job", "--", "/bin/true",
+        "eval",
+        "--no-cache",
+        "-p",
+        &file_text,
+        "--id",
+        "job",
+        "--",
+        "/bin/true",
     ]);
     from_file.expect_code(0);
     assert_eq!(from_file.json(), implicit.json());
@@ -392,4 +424,47 @@ fn policy_show_refuses_to_write_binary_to_a_terminal() {
     );
     assert!(!text.contains("\0asm"), "no module bytes on the terminal");
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_bundles_program_is_resolved_inside_its_root_with_its_path() {
+    let mut config = bundle::config();
+    config["process"]["args"] = json!(["ls", "/"]);
+    // The host has /usr/bin/ls; the bundle's root has only /bin/ls.
+    config["process"]["env"] = json!(["PATH=/usr/bin:/bin"]);
+    let bundle = match bundle::TestBundle::with_config(config) {
+        Ok(bundle) => bundle,
+        Err(why) => {
+            skipped(why);
+            return;
+        }
+    };
+    // An absolute symlink in the root must not lead the lookup to the host.
+    std::os::unix::fs::symlink("/usr/bin/id", bundle.rootfs().join("bin/hostid")).expect("symlink");
+    let show = |bundle: &bundle::TestBundle| {
+        let run = enforcer(&[
+            "eval",
+            "--show-request",
+            "--compact",
+            "--bundle",
+            &bundle.arg(),
+        ]);
+        run.expect_code(0);
+        run.json()
+    };
+    let request = show(&bundle);
+    assert_eq!(
+        request["executable"], "/bin/ls",
+        "inside the root: {request}"
+    );
+    assert_eq!(request["command"][0], "ls");
+    let mut config = bundle::config();
+    config["process"]["args"] = json!(["hostid"]);
+    config["process"]["env"] = json!(["PATH=/bin"]);
+    bundle.write_config(&config);
+    let request = show(&bundle);
+    assert!(
+        request.get("executable").is_none(),
+        "the host's /usr/bin/id is not in the root: {request}"
+    );
 }

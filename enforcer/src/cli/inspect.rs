@@ -32,18 +32,19 @@ pub struct InspectArgs {
 /// Runs `enforcer inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     let engine = args.engine.engine()?;
-    let (name, bytes) = match enforcer::embedded::lookup(&args.file) {
-        Some(builtin) => {
-            let builtin = builtin?;
-            (builtin.label(), Cow::Borrowed(builtin.bytes))
-        }
-        None => (
-            args.file.display().to_string(),
-            Cow::Owned(std::fs::read(&args.file).with_context(|| {
-                format!("policy {}: cannot read module", args.file.display())
-            })?),
-        ),
-    };
+    let (name, bytes) =
+        match enforcer::embedded::lookup(&args.file) {
+            Some(builtin) => {
+                let builtin = builtin?;
+                (builtin.label(), Cow::Borrowed(builtin.bytes))
+            }
+            None => (
+                args.file.display().to_string(),
+                Cow::Owned(std::fs::read(&args.file).with_context(|| {
+                    format!("policy {}: cannot read module", args.file.display())
+                })?),
+            ),
+        };
     let cache_before = match engine.cache() {
         Some(cache) => {
             let digest = enforcer::digest::sha256_hex(&bytes);

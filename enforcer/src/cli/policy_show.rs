@@ -102,7 +102,10 @@ fn write_stdout(builtin: &Builtin) -> anyhow::Result<()> {
             builtin.name
         );
     }
-    match stdout.write_all(builtin.bytes).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(builtin.bytes)
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(()),
         // A closed pipe (`| head -c 8`) ends quietly, as coreutils do.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -114,9 +117,9 @@ fn write_stdout(builtin: &Builtin) -> anyhow::Result<()> {
 /// (created exclusively, mode 0644, synced) renamed over `path`: a reader
 /// sees the old file or the whole new one, never a part.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

@@ -268,7 +268,11 @@ mod tests {
         };
         assert_eq!(resolve("tool", &lookup).as_deref(), Some("/usr/bin/tool"));
         assert_eq!(resolve("link", &lookup).as_deref(), Some("/opt/bin/link"));
-        assert_eq!(resolve("sh", &lookup), None, "the host's /bin/sh is not the root's");
+        assert_eq!(
+            resolve("sh", &lookup),
+            None,
+            "the host's /bin/sh is not the root's"
+        );
         assert_eq!(resolve("./run", &lookup).as_deref(), Some("/work/run"));
         let missing = Lookup {
             root: Some("/nonexistent/enforcer-test-root"),

@@ -250,10 +250,7 @@ pub(crate) fn plan_child(
     // appeared since the lookup cannot change the program chosen by name.
     let candidates = match options.executable {
         Some(executable) => vec![PathBuf::from(executable)],
-        None => exec_candidates(
-            program,
-            Some(OsStr::new(&search_path(&environment))),
-        ),
+        None => exec_candidates(program, Some(OsStr::new(&search_path(&environment)))),
     };
     let candidate_strings = candidates
         .iter()
@@ -612,10 +609,14 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, planned: &PlannedCh
             // search) is judged from here: no candidate at all is "not found".
             let none_exists = !candidates.iter().any(|candidate| candidate.exists());
             match candidates.get(detail) {
-                Some(_) if none_exists && options.executable.is_none() && !program.contains('/') => format!(
-                    "cannot run {program:?}: not found in the sandbox's PATH ({})",
-                    search_path(&workload_environment(options))
-                ),
+                Some(_)
+                    if none_exists && options.executable.is_none() && !program.contains('/') =>
+                {
+                    format!(
+                        "cannot run {program:?}: not found in the sandbox's PATH ({})",
+                        search_path(&workload_environment(options))
+                    )
+                }
                 Some(path) => format!("cannot execute {}", path.display()),
                 None => format!("cannot execute {program:?}"),
             }
