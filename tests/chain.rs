@@ -135,7 +135,12 @@ fn eval_under(config: Option<&Path>, policies: &[&Path]) -> Run {
     if let Some(config) = config {
         args.extend(["--config".to_string(), config.display().to_string()]);
     }
-    args.extend(["eval".to_string(), "--no-cache".to_string()]);
+    // Composition, not this host's controllers, is under test here.
+    args.extend([
+        "eval".to_string(),
+        "--no-cache".to_string(),
+        "--skip-host-check".to_string(),
+    ]);
     for policy in policies {
         args.push("-p".into());
         args.push(policy.display().to_string());

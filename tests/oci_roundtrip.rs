@@ -59,6 +59,9 @@ fn every_example_decision_is_oci_linux_resources() {
             &[
                 "eval",
                 "--no-cache",
+                // The shape of every example's decision is under test, on
+                // any host (hugepages and tenant-tiers limit hugetlb).
+                "--skip-host-check",
                 "-p",
                 &example(policy),
                 "--request",

@@ -11,12 +11,17 @@ use policy_sdk::{Host, Request, User};
 use crate::bundle::Bundle;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
-/// Top-level request fields a caller may set; anything else is a typo.
-const REQUEST_FIELDS: [&str; 12] = [
+pub mod executable;
+
+/// Top-level request fields a request file may hold; anything else is a
+/// typo. `host`, `cwd` (for `run`) and `executable` are accepted (a printed
+/// request reads back) but always replaced: they are the enforcer's to say.
+const REQUEST_FIELDS: [&str; 13] = [
     "id",
     "tenant",
     "user",
     "command",
+    "executable",
     "labels",
     "annotations",
     "requested",
@@ -185,6 +190,8 @@ pub fn from_bundle(bundle: Bundle, options: RequestOptions, host: Host) -> anyho
     request.annotations = bundle.annotations;
     request.requested = bundle.requested;
     request.requested_spec = Some(Box::new(bundle.spec));
+    // The bundle's program is found inside its root, with its PATH.
+    resolve_executable(&mut request);
     Ok(request)
 }
 
@@ -202,6 +209,7 @@ pub fn caller_cwd() -> Result<String, String> {
 /// Sets `request.cwd` to the caller's working directory; when that cannot
 /// be read (it was removed, it is not UTF-8), leaves it unset and says so
 /// in a warning.
+/// The `executable` is resolved again against it.
 pub fn fill_cwd(request: &mut Request, diagnostics: &Diagnostics) {
     match caller_cwd() {
         Ok(cwd) => request.cwd = Some(cwd),
@@ -213,16 +221,31 @@ pub fn fill_cwd(request: &mut Request, diagnostics: &Diagnostics) {
             )));
         }
     }
+    resolve_executable(request);
 }
 
-/// Fills in what the enforcer owns: a generated id if none, and the host
-/// facts (`crate::host::detect_with` the run's cgroup layout).
+/// Fills in what the enforcer owns: a generated id if none, the host
+/// facts (`crate::host::detect_with` the run's cgroup layout), and the
+/// `executable` resolved from `command[0]` ([`resolve_executable`]; any
+/// the caller gave is replaced).
 pub fn complete(mut request: Request, host: Host) -> Request {
     if request.id.is_empty() {
         request.id = generate_id();
     }
     request.host = host;
+    resolve_executable(&mut request);
     request
+}
+
+/// Sets `request.executable` to `command[0]` resolved to the absolute path
+/// the sandbox will execute ([`executable`]: against `cwd`, or inside a
+/// bundle's root with its `PATH`), or clears it when it cannot be. Called
+/// again whenever the fields it depends on change (`cwd` filled in).
+pub fn resolve_executable(request: &mut Request) {
+    request.executable = request
+        .command
+        .first()
+        .and_then(|program| executable::resolve(program, &executable::Lookup::of(request)));
 }
 
 /// Parses `--user UID[:GID]`.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use enforcer::applicability::{self, Machine};
 use enforcer::cgroup::{CgroupPlan, MountedController, Value, discover};
 use enforcer::evaluation::{LinkReport, LinkResult, Mode, Outcome, evaluate_chain};
 use enforcer::pipeline::decide::{build_request, check_caller_settings};
@@ -33,6 +34,11 @@ pub struct EvalArgs {
     /// Print the decision on one line.
     #[arg(long)]
     compact: bool,
+    /// Print an allowed decision even when this host could not apply it
+    /// (a decision meant for other machines). Without it, such a decision
+    /// is an error naming the policy that made it so (exit 2).
+    #[arg(long)]
+    skip_host_check: bool,
     /// Print a report instead of the bare decision: `allow`, the final
     /// `decision` (or the `error`), and one entry per policy of the chain
     /// (`links`: policy, sha256, mode, role, result, its decision).
@@ -113,6 +119,35 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         }
     };
     note_audits(&evaluation.links);
+    // A decision `run` could not apply here is no good: the policy that
+    // made it so is named. The request's host is always this machine's
+    // (a request file's `host` is replaced), so the check is the real plan.
+    let machine = Machine {
+        layout: layout.clone(),
+        cgroup_root: cgroup_root(args.cgroup_root.clone()),
+        mount_controllers: super::run::mount_controllers(args.mount_controllers.clone()),
+    };
+    let checked = match args.skip_host_check {
+        true => Ok(()),
+        false => applicability::check_on(&evaluation, &request, &machine),
+    };
+    if let Err(inapplicable) = checked {
+        let error = anyhow::Error::new(inapplicable);
+        if args.report {
+            let report = serde_json::json!({
+                "allow": false,
+                "error": error.to_string(),
+                "links": evaluation.links,
+            });
+            super::print_stdout(&render(&report, args.compact)?);
+            eprintln!(
+                "enforcer: error: {}",
+                escape_message(&super::describe_error(&error))
+            );
+            return Ok(EXIT_ERROR);
+        }
+        return Err(error);
+    }
     let outcome = &evaluation.outcome;
     let (decision, code) = match outcome {
         Outcome::Allowed(decision) => (decision.to_decision(), EXIT_OK),

@@ -1,5 +1,6 @@
 //! `enforcer inspect`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -18,7 +19,8 @@ use super::{EXIT_OK, EngineArgs};
 /// inspects cleanly is one the enforcer will run.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Policy module (.wasm or .wat).
+    /// Policy module (.wasm or .wat), or a built-in policy
+    /// (`builtin:default`).
     file: PathBuf,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -30,9 +32,19 @@ pub struct InspectArgs {
 /// Runs `enforcer inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<i32> {
     let engine = args.engine.engine()?;
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("policy {}: cannot read module", args.file.display()))?;
-    let name = args.file.display().to_string();
+    let (name, bytes) =
+        match enforcer::embedded::lookup(&args.file) {
+            Some(builtin) => {
+                let builtin = builtin?;
+                (builtin.label(), Cow::Borrowed(builtin.bytes))
+            }
+            None => (
+                args.file.display().to_string(),
+                Cow::Owned(std::fs::read(&args.file).with_context(|| {
+                    format!("policy {}: cannot read module", args.file.display())
+                })?),
+            ),
+        };
     let cache_before = match engine.cache() {
         Some(cache) => {
             let digest = enforcer::digest::sha256_hex(&bytes);

@@ -254,7 +254,7 @@ fn parse_config(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
     let mut file: ConfigFile = parse(path, text)?;
     let dir = path.parent().unwrap_or(Path::new("/"));
     for (index, platform) in file.platform.iter_mut().enumerate() {
-        platform.policy = dir.join(&platform.policy);
+        platform.policy = resolve_policy(dir, &platform.policy);
         if let Some(settings) = &platform.settings {
             validate::settings_json(settings).map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -273,7 +273,17 @@ fn parse_config(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
 fn resolve_tenant(tenant: &mut Tenant, path: &Path) {
     let dir = path.parent().unwrap_or(Path::new("/"));
     if let Some(policy) = &mut tenant.policy {
-        *policy = dir.join(&*policy);
+        *policy = resolve_policy(dir, policy);
+    }
+}
+
+/// A policy path relative to `dir`, the directory of the file naming it;
+/// `builtin:NAME` is kept as written.
+fn resolve_policy(dir: &Path, policy: &Path) -> PathBuf {
+    if crate::embedded::is_builtin(policy) {
+        policy.to_path_buf()
+    } else {
+        dir.join(policy)
     }
 }
 

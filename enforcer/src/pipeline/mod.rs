@@ -24,6 +24,7 @@ use nix::libc;
 use policy_sdk::Request;
 use serde_json::Value;
 
+use crate::applicability::{Machine, blame_on};
 use crate::audit::{Step, Trail};
 use crate::cgroup::{self, CgroupLayout, CreatedCgroup};
 use crate::config::HostIdPool;
@@ -337,7 +338,8 @@ impl Pipeline {
             &options.cgroup_root,
             mounting,
             &self.diagnostics,
-        )?;
+        )
+        .map_err(|error| self.name_the_policy(error, request, &prepared.decision, options))?;
         let network =
             crate::network::plan::plan(&request.id, &prepared.decision, &options.networks)?;
         self.finish(Stage::Prepare);
@@ -389,6 +391,31 @@ impl Pipeline {
         clean_up_attached(states, &state, &cgroup, &self.diagnostics);
         self.finish(Stage::Cleanup);
         Ok(RunOutcome::Exited(waited?))
+    }
+
+    /// A failed plan of `decision`: when its cgroups cannot be planned on
+    /// this host, the error names the first policy whose decision made it
+    /// so ([`crate::applicability::blame_on`]); any other failure (a
+    /// seccomp profile) is `error` as it was. Only on this error path are
+    /// the links planned again.
+    fn name_the_policy(
+        &self,
+        error: anyhow::Error,
+        request: &Request,
+        decision: &crate::decision::NormalDecision,
+        options: &RunOptions,
+    ) -> anyhow::Error {
+        let machine = Machine {
+            layout: self.layout.clone(),
+            cgroup_root: options.cgroup_root.clone(),
+            mount_controllers: options.mount_controllers.clone(),
+        };
+        match machine.plan(decision) {
+            Ok(()) => error,
+            Err(message) => {
+                anyhow::Error::new(blame_on(&self.trail.links, request, &machine, message))
+            }
+        }
     }
 
     /// The cgroups and spawn stages (with the host id lease the decision

@@ -59,6 +59,9 @@ pub enum PolicyErrorKind {
     /// The module file could not be read.
     #[error("cannot read module: {0}")]
     Read(std::io::Error),
+    /// `builtin:NAME` names no built-in policy.
+    #[error(transparent)]
+    UnknownBuiltin(#[from] crate::embedded::UnknownBuiltin),
     /// The bytes are not a valid Wasm (or WAT) module.
     #[error("not a valid WebAssembly module: {0}")]
     Compile(String),

@@ -16,13 +16,19 @@ use super::error::{PolicyError, PolicyErrorKind};
 use super::{Policy, PolicyEngine, abi, shape, typed_func};
 
 impl PolicyEngine {
-    /// Loads the policy module (binary `.wasm` or text `.wat`) at `path`.
+    /// Loads the policy module (binary `.wasm` or text `.wat`) at `path`,
+    /// or the built-in policy `path` names (`builtin:default`, see
+    /// [`crate::embedded`]; named so in the chain).
     pub fn load_file(&self, path: &Path) -> Result<Policy, PolicyError> {
         let name = path.display().to_string();
         let fail = |kind| PolicyError {
             policy: name.clone(),
             kind,
         };
+        if let Some(builtin) = crate::embedded::lookup(path) {
+            let builtin = builtin.map_err(|unknown| fail(unknown.into()))?;
+            return self.load_bytes(&builtin.label(), builtin.bytes);
+        }
         let cap = self.options.compile_caps.module_bytes;
         let file = std::fs::File::open(path).map_err(|error| fail(PolicyErrorKind::Read(error)))?;
         let size = file

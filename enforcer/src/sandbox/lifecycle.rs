@@ -437,6 +437,7 @@ impl Sandbox<'_> {
         };
         let spawned = spawn(&SpawnOptions {
             command,
+            executable: None,
             namespaces: &setup,
             uid_mappings: &[],
             gid_mappings: &[],

@@ -62,6 +62,10 @@ pub struct Prepared {
     pub namespaces: NamespaceSetup,
     /// The workload's user, groups, capabilities and rlimits.
     pub privileges: Privileges,
+    /// The program to execute: the request's `executable`, the path the
+    /// policies saw (`None`: `command[0]` is looked up in the workload's
+    /// `PATH` at exec).
+    pub executable: Option<String>,
 }
 
 /// Makes `decision` (for `request`) ready to apply: the namespaces it
@@ -79,6 +83,7 @@ pub fn prepare(
         namespaces: namespaces::prepare(&decision.namespaces, allow_join, &resolve)?,
         privileges: Privileges::from_normal(&decision.process)
             .map_err(|error| anyhow::anyhow!("process: {error}"))?,
+        executable: request.executable.clone(),
         decision,
     })
 }
@@ -266,6 +271,7 @@ impl<'a> Launch<'a> {
             decision,
             namespaces,
             privileges,
+            executable,
         } = prepared;
         let lock = self.lock.as_ref().context("the sandbox lock")?;
         let pty = options.tty.then(open_pty).transpose()?;
@@ -275,6 +281,7 @@ impl<'a> Launch<'a> {
         let leased = state.host_ids.map(|range| range.mappings());
         let spawned = spawn(&SpawnOptions {
             command: &state.command,
+            executable: executable.as_deref(),
             namespaces,
             uid_mappings: leased.as_deref().unwrap_or(&decision.uid_mappings),
             gid_mappings: leased.as_deref().unwrap_or(&decision.gid_mappings),

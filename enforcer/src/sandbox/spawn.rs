@@ -22,8 +22,13 @@ use crate::cgroup::{CgroupLayout, CreatedCgroup, join};
 /// What to start, and how.
 pub struct SpawnOptions<'a> {
     /// The workload's command line (`argv[0]` is looked up in `PATH` when
-    /// it has no `/`).
+    /// it has no `/` and no `executable` is given).
     pub command: &'a [String],
+    /// The absolute path to execute, the one the policies were shown as
+    /// `request.executable`; `argv` stays `command` (its `argv[0]` as
+    /// given). `None`: `command[0]` is looked up in the workload's `PATH`
+    /// (`enforcer exec`, a program that could not be resolved).
+    pub executable: Option<&'a str>,
     /// Namespaces to create and join.
     pub namespaces: &'a NamespaceSetup,
     /// uid map of a new user namespace.
@@ -241,8 +246,12 @@ pub(crate) fn plan_child(
         .iter()
         .map(|entry| cstring("an environment variable", entry.clone().into_bytes()))
         .collect::<Result<_, _>>()?;
-    let path = search_path(&environment);
-    let candidates = exec_candidates(program, Some(OsStr::new(&path)));
+    // What the policies evaluated is what runs: a PATH or a file that
+    // appeared since the lookup cannot change the program chosen by name.
+    let candidates = match options.executable {
+        Some(executable) => vec![PathBuf::from(executable)],
+        None => exec_candidates(program, Some(OsStr::new(&search_path(&environment)))),
+    };
     let candidate_strings = candidates
         .iter()
         .map(|candidate| {
@@ -600,10 +609,14 @@ fn describe(record: &ChildError, options: &SpawnOptions<'_>, planned: &PlannedCh
             // search) is judged from here: no candidate at all is "not found".
             let none_exists = !candidates.iter().any(|candidate| candidate.exists());
             match candidates.get(detail) {
-                Some(_) if none_exists && !program.contains('/') => format!(
-                    "cannot run {program:?}: not found in the sandbox's PATH ({})",
-                    search_path(&workload_environment(options))
-                ),
+                Some(_)
+                    if none_exists && options.executable.is_none() && !program.contains('/') =>
+                {
+                    format!(
+                        "cannot run {program:?}: not found in the sandbox's PATH ({})",
+                        search_path(&workload_environment(options))
+                    )
+                }
                 Some(path) => format!("cannot execute {}", path.display()),
                 None => format!("cannot execute {program:?}"),
             }
@@ -735,6 +748,7 @@ mod tests {
     fn options(fixture: &Fixture) -> SpawnOptions<'_> {
         SpawnOptions {
             command: &fixture.command,
+            executable: None,
             namespaces: &fixture.namespaces,
             uid_mappings: &fixture.decision.uid_mappings,
             gid_mappings: &fixture.decision.gid_mappings,
@@ -965,6 +979,25 @@ mod tests {
         let planned = plan_child(&options(&fixture), IO, &HostFacts::default()).expect("plans");
         assert_eq!(planned.candidates, [PathBuf::from("/bin/true")]);
         assert_eq!(strings(&planned.plan.exec.argv), ["/bin/true"]);
+    }
+
+    #[test]
+    fn the_resolved_executable_is_the_only_candidate_and_argv_stays() {
+        let fixture = fixture(&Decision::allow());
+        let mut options = options(&fixture);
+        options.executable = Some("/usr/bin/sh");
+        let planned = plan_child(&options, IO, &HostFacts::default()).expect("plans");
+        // No PATH search at exec: what was evaluated is what runs.
+        assert_eq!(planned.candidates, [PathBuf::from("/usr/bin/sh")]);
+        let candidates: Vec<&[u8]> = planned
+            .plan
+            .exec
+            .candidates
+            .iter()
+            .map(|c| c.as_bytes())
+            .collect();
+        assert_eq!(candidates, [b"/usr/bin/sh".as_slice()]);
+        assert_eq!(strings(&planned.plan.exec.argv), ["sh", "-c", "true"]);
     }
 
     #[test]
