@@ -26,14 +26,21 @@ fn stamp(path: &Path) -> Stamp {
 impl Snapshot {
     /// The stamps of `paths` now.
     pub fn of(paths: impl IntoIterator<Item = PathBuf>) -> Snapshot {
-        let mut files: Vec<(PathBuf, Stamp)> = Vec::new();
+        Snapshot { files: Vec::new() }.with(paths)
+    }
+
+    /// This snapshot and the stamps, now, of those of `paths` it lacks (a
+    /// run takes the snapshot of its files before it reads them, so a
+    /// change made meanwhile is seen, and adds the files it found on the
+    /// way, such as the config's policy modules).
+    pub fn with(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Snapshot {
         for path in paths {
-            if files.iter().all(|(seen, _)| *seen != path) {
+            if self.files.iter().all(|(seen, _)| *seen != path) {
                 let now = stamp(&path);
-                files.push((path, now));
+                self.files.push((path, now));
             }
         }
-        Snapshot { files }
+        self
     }
 
     /// The first file whose stamp differs from this snapshot's now.
@@ -75,7 +82,8 @@ mod tests {
             snapshot.wait_for_change(Duration::from_millis(1)),
             b.as_path()
         );
-        let snapshot = Snapshot::of([a.clone()]);
+        let snapshot = Snapshot::of([a.clone()]).with([a.clone(), b.clone()]);
+        assert_eq!(snapshot.files.len(), 2);
         std::fs::remove_file(&a).expect("removes");
         assert_eq!(snapshot.changed(), Some(a.as_path()));
     }
