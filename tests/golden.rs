@@ -641,3 +641,26 @@ fn plan_fails_a_case_whose_allow_cannot_be_applied_on_its_host_naming_the_policy
     );
     assert_eq!(lines[2], "1 passed, 1 failed");
 }
+
+#[test]
+fn the_help_example_cases_pass() {
+    let help = enforcer(&["test", "--help"]);
+    help.expect_code(0);
+    let cases: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|line| *line != "Example cases.toml:")
+        .skip(1)
+        .take_while(|line| *line != "Examples:")
+        .map(|line| line.strip_prefix("  ").unwrap_or(line))
+        .collect();
+    assert!(cases.len() > 5, "{}", help.stdout);
+    let (_dir, path) = case_file("help.toml", &cases.join("\n"));
+    let run = enforcer(&["test", "--no-cache", "-p", &example("tenant_tiers"), &path]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.ends_with("2 passed, 0 failed\n"),
+        "{}",
+        run.stdout
+    );
+}

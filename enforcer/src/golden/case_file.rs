@@ -75,19 +75,58 @@ pub(super) struct Checked {
 
 /// One expected log line: a substring of its message, and optionally its
 /// level.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogExpectation {
     /// `"text"`: a line of any level whose message contains it.
     Contains(String),
     /// `{ level = "warn", contains = "text" }`.
     Line {
         /// The line's level; any when absent.
-        #[serde(default)]
         level: Option<LogLevelName>,
         /// A substring of its message.
         contains: String,
     },
+}
+
+/// The table form of a [`LogExpectation`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineTable {
+    #[serde(default)]
+    level: Option<LogLevelName>,
+    contains: String,
+}
+
+/// A string or a table, each with the parser's own message when wrong (an
+/// unknown key, a level that is none of error, warn, info, debug).
+impl<'de> Deserialize<'de> for LogExpectation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LogExpectation;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, or a table { level = \"warn\", contains = \"...\" }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<LogExpectation, E> {
+                Ok(LogExpectation::Contains(text.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<LogExpectation, A::Error> {
+                let table =
+                    LineTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(LogExpectation::Line {
+                    level: table.level,
+                    contains: table.contains,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl LogExpectation {
@@ -396,6 +435,28 @@ expect.logs = ["plain", { level = "warn", contains = "granting" }, { contains = 
             "[[case]]\nname = \"l\"\nrequest = {}\nexpect = { logs = [{ level = \"loud\", contains = \"x\" }] }\n",
         )
         .expect_err("bad level");
-        assert!(error.to_string().contains("case file c.toml"), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("case file c.toml") && text.contains("unknown variant `loud`"),
+            "{text}"
+        );
+        let error = toml_file(
+            "[[case]]\nname = \"l\"\nrequest = {}\nexpect = { logs = [{ contain = \"x\" }] }\n",
+        )
+        .expect_err("typo");
+        assert!(
+            error.to_string().contains("unknown field `contain`"),
+            "{error}"
+        );
+        let error = parse_case_file(
+            r#"{"cases":[{"name":"l","request":{},"expect":{"logs":[3]}}]}"#,
+            Format::Json,
+            Path::new("c.json"),
+        )
+        .expect_err("a number");
+        assert!(
+            error.to_string().contains("a string, or a table"),
+            "{error}"
+        );
     }
 }

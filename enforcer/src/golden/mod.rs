@@ -17,7 +17,7 @@
 //! request = { tenant = "acme", command = ["gcc"] }
 //! expect.allow = false
 //! expect.absent = ["hostname", "resources.hugepageLimits"]
-//! expect.matches = { "reason" = "^the free tier", "resources.pids.limit" = "^6" }
+//! expect.matches = { "reason" = "^the free tier may not run" }
 //! expect.logs = ["free tier refused", { level = "info", contains = "gcc" }]
 //! ```
 //!
