@@ -473,7 +473,13 @@ fn json_output_has_every_case_with_status_time_and_logs() {
             .is_some_and(|policy| policy.ends_with("policy_tenant_tiers.wasm"))
     );
     assert_eq!(log["level"], "info");
-    assert_eq!(log["message"], "tenant acme: free tier refused \"gcc\"");
+    // (The sdk's tenant-tiers may name the resolved path: only the start.)
+    assert!(
+        log["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("tenant acme: free tier refused ")),
+        "{log}"
+    );
     assert!(
         cases[1]["message"]
             .as_str()
@@ -497,9 +503,7 @@ fn verbose_text_shows_each_case_time_and_its_log_lines() {
     assert!(first[2].parse::<f64>().is_ok_and(|ms| ms < 10_000.0));
     assert!(
         lines[1].starts_with("      [policy ")
-            && lines[1].ends_with(
-                "policy_tenant_tiers.wasm] info: tenant acme: free tier refused \"gcc\""
-            ),
+            && lines[1].contains("policy_tenant_tiers.wasm] info: tenant acme: free tier refused "),
         "{}",
         lines[1]
     );

@@ -51,13 +51,24 @@ impl Snapshot {
             .map(|(path, _)| path.as_path())
     }
 
-    /// Polls every `interval` until a file changes; returns it.
-    pub fn wait_for_change(&self, interval: Duration) -> &Path {
-        loop {
+    /// Polls every `interval` until a file changes, then until no file
+    /// changes for one more `interval` (an editor that truncates and then
+    /// writes, or a build that writes a module in pieces, is done); returns
+    /// the first file that changed.
+    pub fn wait_for_change(&self, interval: Duration) -> PathBuf {
+        let changed = loop {
             if let Some(path) = self.changed() {
-                return path;
+                break path.to_path_buf();
             }
             std::thread::sleep(interval);
+        };
+        let paths = || self.files.iter().map(|(path, _)| path.clone());
+        loop {
+            let settled = Snapshot::of(paths());
+            std::thread::sleep(interval);
+            if settled.changed().is_none() {
+                return changed;
+            }
         }
     }
 }
