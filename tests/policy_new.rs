@@ -107,7 +107,7 @@ fn timed<T>(times: &mut Vec<(String, f64)>, name: &str, step: impl FnOnce() -> T
     let started = Instant::now();
     let result = step();
     let seconds = started.elapsed().as_secs_f64();
-    eprintln!("policy new: {name}: {seconds:.1} s");
+    eprintln!("policy new: {name}: {seconds:.2} s");
     times.push((name.to_string(), seconds));
     result
 }
@@ -249,7 +249,7 @@ fn a_scaffolded_policy_builds_tests_and_runs_outside_the_workspace() {
     }
     let summary: Vec<String> = times
         .iter()
-        .map(|(name, seconds)| format!("{name} {seconds:.1} s"))
+        .map(|(name, seconds)| format!("{name} {seconds:.2} s"))
         .collect();
     eprintln!("policy new: times: {}", summary.join(", "));
 }
