@@ -162,11 +162,19 @@ fn request_of(case: &Case) -> Result<(Request, Target), CaseFailure> {
     let has_host = case.request.get("host").is_some();
     let request = crate::request::parse(&case.request.to_string())
         .map_err(|error| CaseFailure::BadRequest(format!("{error:#}")))?;
+    // A case may pin `executable` (a case is a test, not a caller: it
+    // keeps the case independent of this machine's programs); without
+    // one, it is resolved here as `eval` resolves it.
+    let pinned = request.executable.clone();
     let mut request = if has_host {
         request
     } else {
         crate::request::complete(request, crate::host::detect())
     };
+    match pinned {
+        Some(executable) => request.executable = Some(executable),
+        None => crate::request::resolve_executable(&mut request),
+    }
     if request.id.is_empty() {
         request.id = "golden".into();
     }

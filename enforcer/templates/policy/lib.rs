@@ -34,14 +34,11 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
         .memory_limit(MEMORY_LIMIT)
         .pids(PIDS_LIMIT)
         .default_devices()
-        .no_hugepages(hugepage_sizes(request));
-    // TODO(merge): `decision.run_as_caller(request.user.uid, request.user.gid)`
-    // once the SDK has it; until then the same by hand.
-    let decision = if request.user.uid == 0 {
-        decision.root_in_private_user_namespace()
-    } else {
-        decision.unprivileged(request.user.uid, request.user.gid)
-    };
+        .no_hugepages(hugepage_sizes(request))
+        // Root only inside a user namespace of its own; anyone else as
+        // themselves with no capabilities. (`.unprivileged(uid, gid)` would
+        // leave a root caller as the host's uid 0.)
+        .run_as_caller(request.user.uid, request.user.gid);
     Ok(decision)
 }
 
@@ -50,7 +47,7 @@ pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
 /// enforcer refuse the decision).
 fn hugepage_sizes(request: &Request) -> &[String] {
     let host = &request.host;
-    if host.controllers.iter().any(|name| name == "hugetlb") {
+    if host.has_controller("hugetlb") {
         &host.hugepage_sizes
     } else {
         &[]
@@ -105,9 +102,6 @@ mod tests {
         );
     }
 
-    // TODO(merge): needs `policy_sdk::testing::hosts()` and
-    // `RequestBuilder::host`; remove the `cfg` line once the SDK has them.
-    #[cfg(any())]
     #[test]
     fn runs_on_every_host_shape() {
         for shape in policy_sdk::testing::hosts() {
