@@ -182,7 +182,7 @@ impl Checker<'_> {
         }
         if version == Version::V2 {
             if memory.swap.is_some_and(|swap| swap != -1)
-                && !memory.limit.is_some_and(|limit| limit >= 0)
+                && memory.limit.is_none_or(|limit| limit < 0)
             {
                 return unsupported(
                     "resources.memory.swap",
