@@ -101,9 +101,23 @@ enum Command {
     Config(config_cmd::ConfigCommand),
     /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).
     ///
-    /// WASI is limited to stdout, stderr and arguments: no filesystem, no
-    /// environment, no network. Configure it in .cargo/config.toml:
+    /// Lists the tests (with the given filters), then runs each alone in a
+    /// fresh instance, under a deadline, and reports them as libtest does:
+    /// a failed test's output (its panic message and location, its log
+    /// lines, a trap in one line) under its name, a passing test's only
+    /// with --nocapture or --show-output. Exit status 101 if a test failed.
+    /// --list, --help, --bench, --format json|junit and options it does not
+    /// know run the binary once, as libtest alone would, without a
+    /// deadline. WASI is limited to stdout, stderr and arguments: no
+    /// filesystem, no environment, no network. Configure it in
+    /// .cargo/config.toml:
     /// [target.wasm32-wasip1] runner = ["enforcer", "test-runner"]
+    #[command(after_help = "Examples:\n  \
+        cargo test --target wasm32-wasip1\n  \
+        cargo test --target wasm32-wasip1 -- --timeout 30s my_test\n  \
+        ENFORCER_TEST_TIMEOUT=1s cargo test --target wasm32-wasip1 -- --include-ignored\n  \
+        enforcer test-runner --timeout 2s target/wasm32-wasip1/debug/deps/my_policy-1234.wasm --nocapture\n\n\
+        Exit status: 0 if every test passed, 101 if one failed; the binary's own with --list, --help etc.")]
     TestRunner(TestRunnerArgs),
     /// Compile one policy module under a time and memory budget (internal:
     /// the enforcer runs itself this way on a cache miss).
@@ -135,6 +149,11 @@ struct CompilePolicyArgs {
 
 #[derive(Debug, Args)]
 struct TestRunnerArgs {
+    /// Stop each test after DURATION, e.g. 30s, 500ms [default: 10s, or
+    /// $ENFORCER_TEST_TIMEOUT]. Also taken among the test arguments
+    /// (`cargo test -- --timeout 30s`), which win.
+    #[arg(long, value_name = "DURATION", value_parser = enforcer::config::parse_duration)]
+    timeout: Option<Duration>,
     /// The test binary (.wasm).
     wasm: PathBuf,
     /// Arguments for the test harness (e.g. a test name filter).
@@ -399,7 +418,17 @@ pub fn run() -> i32 {
         Command::Policy(command) => policy::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
         Command::TestRunner(args) => {
-            enforcer::policy::test_runner::run(&args.wasm, &args.args, &diagnostics())
+            let settings = enforcer::policy::test_runner::Settings {
+                timeout: args.timeout,
+                timeout_env: std::env::var(enforcer::policy::test_runner::TIMEOUT_ENV).ok(),
+            };
+            enforcer::policy::test_runner::run(
+                &args.wasm,
+                &args.args,
+                &settings,
+                &mut std::io::stdout(),
+                &diagnostics(),
+            )
         }
         Command::CompilePolicy(args) => {
             return enforcer::policy::compiler::compiler_main(&args.spec);

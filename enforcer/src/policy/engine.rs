@@ -218,7 +218,7 @@ pub(super) fn code_config(max_wasm_stack: usize) -> Config {
 
 /// Advances the engine's epoch every `tick` until the engine is dropped.
 /// Without it no deadline could fire, so failing to start it is an error.
-fn start_epoch_ticker(engine: EngineWeak, tick: Duration) -> anyhow::Result<()> {
+pub(super) fn start_epoch_ticker(engine: EngineWeak, tick: Duration) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("enforcer-epoch".into())
         .spawn(move || {
