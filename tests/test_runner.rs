@@ -10,6 +10,8 @@
 //! test binary is built once per test binary under the target directory.
 
 mod common;
+// Only `skipped` of the shared cgroup helpers is used here.
+#[allow(unused_macros, unused_imports)]
 #[path = "common/cgroup.rs"]
 mod test_cgroup;
 
