@@ -209,14 +209,7 @@ impl Checker<'_> {
     }
 
     fn cpu(&self, cpu: &Cpu) -> Checked {
-        let wants_cpu = cpu.shares.is_some()
-            || cpu.quota.is_some()
-            || cpu.period.is_some()
-            || cpu.burst.is_some()
-            || cpu.realtime_runtime.is_some()
-            || cpu.realtime_period.is_some()
-            || cpu.idle.is_some();
-        if wants_cpu {
+        if cpu.uses_cpu_controller() {
             let version = self.hierarchy("cpu", "resources.cpu", "cpu limits")?;
             if version == Version::V2
                 && (cpu.realtime_runtime.is_some() || cpu.realtime_period.is_some())

@@ -153,6 +153,33 @@ pub struct Cpu {
     pub idle: Option<i64>,
 }
 
+impl Cpu {
+    /// Whether a field the `cpu` controller applies is set: every field
+    /// but `cpus` and `mems`, which are cpuset's. The cgroup plan and
+    /// `check_applicable` both ask this; it names every field, so a new
+    /// one does not compile until it is placed.
+    pub fn uses_cpu_controller(&self) -> bool {
+        let Cpu {
+            shares,
+            quota,
+            burst,
+            period,
+            realtime_runtime,
+            realtime_period,
+            cpus: _,
+            mems: _,
+            idle,
+        } = self;
+        shares.is_some()
+            || quota.is_some()
+            || burst.is_some()
+            || period.is_some()
+            || realtime_runtime.is_some()
+            || realtime_period.is_some()
+            || idle.is_some()
+    }
+}
+
 /// OCI `LinuxPids`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,14 +9,7 @@ use super::{PlanError, PlannedWrite, Planner, Value, Version};
 impl Planner<'_> {
     /// Plans `resources.cpu`.
     pub(super) fn cpu(&mut self, cpu: &Cpu) -> Result<(), PlanError> {
-        let wants_cpu = cpu.shares.is_some()
-            || cpu.quota.is_some()
-            || cpu.period.is_some()
-            || cpu.burst.is_some()
-            || cpu.realtime_runtime.is_some()
-            || cpu.realtime_period.is_some()
-            || cpu.idle.is_some();
-        if wants_cpu {
+        if cpu.uses_cpu_controller() {
             self.cpu_bandwidth(cpu)?;
         }
         if cpu.cpus.is_some() || cpu.mems.is_some() {
