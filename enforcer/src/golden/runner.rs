@@ -173,7 +173,9 @@ fn request_of(case: &Case) -> Result<(Request, Target), CaseFailure> {
     };
     match pinned {
         Some(executable) => request.executable = Some(executable),
-        None => crate::request::resolve_executable(&mut request),
+        // `complete` resolved it; a case's own host skips `complete`.
+        None if has_host => crate::request::resolve_executable(&mut request),
+        None => {}
     }
     if request.id.is_empty() {
         request.id = "golden".into();
