@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod printable;
 pub mod request;
+pub mod runtime;
 pub mod sandbox;
 pub mod seccomp;
 pub mod settings;

@@ -16,7 +16,9 @@ pub mod executable;
 /// Top-level request fields a request file may hold; anything else is a
 /// typo. `host`, `cwd` (for `run`) and `executable` are accepted (a printed
 /// request reads back) but always replaced: they are the enforcer's to say.
-const REQUEST_FIELDS: [&str; 13] = [
+/// `container` is accepted for `eval` and golden cases (a Kubernetes
+/// policy's tests); `run` refuses it ([`crate::pipeline::Pipeline::request`]).
+const REQUEST_FIELDS: [&str; 14] = [
     "id",
     "tenant",
     "user",
@@ -30,6 +32,7 @@ const REQUEST_FIELDS: [&str; 13] = [
     "host",
     "previous",
     "terminal",
+    "container",
 ];
 
 /// Reads a request from `path` (`-` for stdin), rejecting unknown top-level

@@ -49,5 +49,5 @@ pub use error::EvaluationError;
 pub use logging::{LogLevel, log_message};
 /// The limits and name rules the enforcer applies to `network`.
 pub use policy_model::{MAX_EGRESS_RULES, MTU_RANGE, RESERVED_HOST_PREFIX, is_interface_name};
-pub use request::{CgroupMode, Host, Request, User};
+pub use request::{CgroupMode, Container, ContainerKind, Host, Request, User};
 pub use units::{GIB, KIB, MIB};

@@ -57,6 +57,13 @@ pub struct Request {
     /// Facts about the host, always filled in by the enforcer.
     #[serde(default)]
     pub host: Host,
+    /// The container this request is for, when it comes from a container
+    /// runtime (`enforcer runtime create`, the Kubernetes path): its kind
+    /// (pod sandbox or container), id, pod, namespace, name and image, from
+    /// the CRI annotations. `None` for `enforcer run` and `eval`. Read it
+    /// with [`Request::container`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
     /// Whether the workload gets a terminal of its own (`enforcer run -t`):
     /// a pseudo-terminal the enforcer allocates and relays. Without one the
     /// workload has no controlling terminal, and `/dev/tty` need not be
@@ -72,6 +79,52 @@ pub struct Request {
     /// Settings the operator gave this policy in the enforcer's config (a JSON object); read them with `Request::settings`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// A container a runtime is creating (`enforcer runtime create`), as the
+/// CRI annotations of its bundle describe it (containerd's
+/// `io.kubernetes.cri.*`, CRI-O's `io.kubernetes.cri-o.*` and
+/// `io.kubernetes.pod.*`). Every field but `id` and `kind` is absent when
+/// the bundle does not say (a container `ctr run` or `podman run` made).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    /// The container id the runtime was given.
+    #[serde(default)]
+    pub id: String,
+    /// A pod's sandbox (its pause container) or a workload container.
+    #[serde(default)]
+    pub kind: ContainerKind,
+    /// The Kubernetes namespace of its pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The name of its pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The pod's uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// The id of its pod's sandbox (its own id for a sandbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_id: Option<String>,
+    /// The container's name in its pod spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The image it runs (`docker.io/library/nginx:1.27`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// What a container is to its pod.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ContainerKind {
+    /// A pod's sandbox: the pause container that holds its namespaces.
+    Sandbox,
+    /// A workload container (also what a bundle without CRI annotations
+    /// is).
+    #[default]
+    Container,
 }
 
 /// The user asking to run a workload.
@@ -154,6 +207,22 @@ impl Request {
     /// ```
     pub fn executable(&self) -> Option<&str> {
         self.executable.as_deref()
+    }
+
+    /// The container this request is for, when a container runtime asks
+    /// (`enforcer runtime create`, the Kubernetes path).
+    ///
+    /// ```
+    /// # use policy_sdk::{Container, ContainerKind, testing::request};
+    /// let request = request()
+    ///     .container(Container { id: "c1".into(), namespace: Some("team-a".into()), ..Container::default() })
+    ///     .build();
+    /// let container = request.container().expect("a container");
+    /// assert_eq!(container.namespace.as_deref(), Some("team-a"));
+    /// assert_eq!(container.kind, ContainerKind::Container);
+    /// ```
+    pub fn container(&self) -> Option<&Container> {
+        self.container.as_ref()
     }
 
     /// The basename of `command[0]` (`/usr/bin/python3` → `python3`,

@@ -256,6 +256,13 @@ impl RequestBuilder {
         self
     }
 
+    /// Makes the request a container runtime's (`enforcer runtime
+    /// create`), for `container`.
+    pub fn container(mut self, container: crate::Container) -> Self {
+        self.request.container = Some(container);
+        self
+    }
+
     /// Sets the host facts (a shape of [`hosts`], or your own).
     pub fn host(mut self, host: Host) -> Self {
         self.request.host = host;

@@ -215,6 +215,10 @@ pub struct AuditRecord {
     pub error: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
+    /// The container, for a decision `enforcer runtime` made: its id,
+    /// kind, pod, namespace, name and image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<policy_sdk::Container>,
 }
 
 impl AuditRecord {
@@ -239,7 +243,14 @@ impl AuditRecord {
             decision: None,
             error: None,
             outcome: Outcome::Evaluated,
+            container: None,
         }
+    }
+
+    /// With the container a runtime decision was for.
+    pub fn with_container(mut self, container: Option<policy_sdk::Container>) -> AuditRecord {
+        self.container = container;
+        self
     }
 
     /// With `tenant`.

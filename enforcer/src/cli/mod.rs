@@ -13,6 +13,7 @@ mod policy_new;
 mod policy_show;
 mod request_args;
 mod run;
+mod runtime;
 mod sandbox;
 mod test;
 
@@ -99,6 +100,13 @@ enum Command {
     /// Check or show the operator's config.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Be an OCI runtime in front of runc or crun, applying the
+    /// operator's policy to every container (for containerd, CRI-O and
+    /// podman; also the binary's behaviour when invoked as
+    /// `enforcer-runtime`). Takes runc's command line: `enforcer runtime
+    /// --help` (docs/kubernetes.md).
+    #[command(disable_help_flag = true)]
+    Runtime(RuntimeArgs),
     /// Run a wasm32-wasip1 test binary in wasmtime (a cargo runner).
     ///
     /// Lists the tests (with the given filters), then runs each alone in a
@@ -136,9 +144,17 @@ impl Command {
                 | Command::Config(_)
                 | Command::TestRunner(_)
                 | Command::Policy(_)
+                | Command::Runtime(_)
                 | Command::CompilePolicy(_)
         )
     }
+}
+
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// runc's global flags, subcommand and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -376,8 +392,26 @@ pub fn print_stdout(line: &str) {
     }
 }
 
+/// The runtime mode's arguments, when this is it: the binary invoked as
+/// `enforcer-runtime` (everything after the program name), or
+/// `enforcer runtime ...` (everything after `runtime`). runc's command line
+/// is not clap's, so it is parsed before clap sees it.
+fn runtime_arguments() -> Option<Vec<std::ffi::OsString>> {
+    let mut argv = std::env::args_os();
+    let program = argv.next()?;
+    let name = std::path::Path::new(&program).file_name()?.to_os_string();
+    if name == runtime::PROGRAM_NAME {
+        return Some(argv.collect());
+    }
+    let rest: Vec<_> = argv.collect();
+    (rest.first().map(|first| first == "runtime") == Some(true)).then(|| rest[1..].to_vec())
+}
+
 /// Parses arguments, runs the command, returns the exit status.
 pub fn run() -> i32 {
+    if let Some(argv) = runtime_arguments() {
+        return runtime::main(argv);
+    }
     let cli = Cli::parse();
     if cli.command.uses_config() {
         match enforcer::config::load(cli.config.as_deref()) {
@@ -433,6 +467,9 @@ pub fn run() -> i32 {
         Command::CompilePolicy(args) => {
             return enforcer::policy::compiler::compiler_main(&args.spec);
         }
+        // Handled before clap by `runtime_arguments`; reached only if clap
+        // was given the arguments some other way.
+        Command::Runtime(args) => return runtime::main(args.args),
     };
     match result {
         Ok(code) => code,

@@ -114,6 +114,7 @@ impl Merged {
             networks,
             limits,
             audit,
+            runtime,
             platform,
             tenants,
         } = file;
@@ -160,6 +161,21 @@ impl Merged {
         replace(&mut values.audit.path, audit_path);
         replace(&mut values.audit.max_bytes, max_bytes);
         replace(&mut values.audit.on_error, on_error);
+        let super::schema::Runtime {
+            delegate,
+            search_path,
+            tenant_annotations,
+            default_tenant,
+            label_annotations,
+            pod_labels,
+        } = runtime;
+        let into = &mut values.runtime;
+        replace(&mut into.delegate, delegate);
+        replace(&mut into.search_path, search_path);
+        replace(&mut into.tenant_annotations, tenant_annotations);
+        replace(&mut into.default_tenant, default_tenant);
+        replace(&mut into.label_annotations, label_annotations);
+        replace(&mut into.pod_labels, pod_labels);
         // Appended, never replaced: a drop-in cannot loosen the platform
         // chain by dropping or reordering a policy of it.
         self.platform_sources

@@ -21,7 +21,7 @@ pub use load::{DEFAULT_PATH, ENV_VAR, load, load_from};
 pub use schema::{
     AbsolutePath, Audit, BridgeName, CeilingsConfig, CgroupRoot, ConfigFile, Count, Cpus, Deadline,
     HostIdPool, Limits, MemorySize, MountControllers, Network, NetworkName, OnError,
-    PlatformPolicy, PolicyLog, Tenant, TenantName,
+    PlatformPolicy, PolicyLog, Runtime, Tenant, TenantName,
 };
 pub use validate::{
     DEFAULT_HOST_ID_START, HOST_ID_RANGE, MAX_HOST_ID, MAX_NETWORK_NAME, MTUS, SUBNET_PREFIXES,

@@ -61,6 +61,10 @@ pub struct ConfigFile {
     /// The audit log.
     #[serde(default, skip_serializing_if = "Audit::is_empty")]
     pub audit: Audit,
+    /// `enforcer runtime`, the OCI runtime wrapper for containerd, CRI-O
+    /// and podman (docs/kubernetes.md).
+    #[serde(default, skip_serializing_if = "Runtime::is_empty")]
+    pub runtime: Runtime,
     /// The platform chain, evaluated first, in order (drop-ins append to
     /// it) [default: none, which means the embedded default policy].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -113,6 +117,50 @@ pub struct Limits {
 impl Limits {
     fn is_empty(&self) -> bool {
         *self == Limits::default()
+    }
+}
+
+/// `[runtime]`: the OCI runtime mode (`enforcer runtime`, the
+/// `enforcer-runtime` symlink). A later file's key replaces an earlier
+/// one's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    /// The runtime every command is handed to, a name looked up in
+    /// `search_path` or an absolute path: `runc` or `crun` [default:
+    /// `runc`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<String>,
+    /// Directories searched for `delegate`, in order [default:
+    /// `/usr/local/sbin`, `/usr/local/bin`, `/usr/sbin`, `/usr/bin`,
+    /// `/sbin`, `/bin`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_path: Option<Vec<AbsolutePath>>,
+    /// Annotations naming a container's tenant, the first present wins
+    /// [default: `io.kubernetes.cri.sandbox-namespace` (containerd),
+    /// `io.kubernetes.pod.namespace` (CRI-O)].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_annotations: Option<Vec<String>>,
+    /// The tenant of a container none of `tenant_annotations` names, and
+    /// of one whose namespace is not a configured tenant [default: none:
+    /// such a container is decided by the platform chain alone when no
+    /// tenant is configured, and refused when tenants are].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_tenant: Option<TenantName>,
+    /// Annotation keys copied into the request's `labels` (containerd
+    /// passes the pod annotations its `pod_annotations` allow-list names)
+    /// [default: none].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_annotations: Option<Vec<String>>,
+    /// Pod label keys copied into the request's `labels` (CRI-O passes the
+    /// pod's labels in `io.kubernetes.cri-o.Labels`) [default: none].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_labels: Option<Vec<String>>,
+}
+
+impl Runtime {
+    fn is_empty(&self) -> bool {
+        *self == Runtime::default()
     }
 }
 

@@ -294,7 +294,14 @@ impl Pipeline {
         settings: Option<&Value>,
     ) -> anyhow::Result<Request> {
         let mut request = decide::build_request(source, settings, &self.layout, &self.diagnostics)?;
-        if let RequestSource::File(_) = source {
+        if let RequestSource::File(path) = source {
+            if request.container.is_some() {
+                anyhow::bail!(
+                    "request file {}: request field \"container\" is the container runtime's to set \
+                     (enforcer runtime create); `run` takes none",
+                    path.display()
+                );
+            }
             crate::request::fill_cwd(&mut request, &self.diagnostics);
         }
         Ok(request)
