@@ -79,13 +79,13 @@ enum Handover {
 fn refuse(global: &GlobalFlags, message: &str) -> i32 {
     let message = format!("enforcer: {message}");
     eprintln!("{}", enforcer::printable::escape_message(&message));
-    if let Some(path) = &global.log {
-        if let Err(error) = log::append_error(path, global.log_format, &message) {
-            eprintln!(
-                "enforcer: cannot write to --log {}: {error}",
-                path.display()
-            );
-        }
+    if let Some(path) = &global.log
+        && let Err(error) = log::append_error(path, global.log_format, &message)
+    {
+        eprintln!(
+            "enforcer: cannot write to --log {}: {error}",
+            path.display()
+        );
     }
     EXIT_FAILURE
 }
@@ -138,7 +138,7 @@ fn act(invocation: &Invocation) -> anyhow::Result<Handover> {
 
 fn print_help() {
     println!(
-        "enforcer runtime: an OCI runtime in front of {delegate}, applying the operator's policy to every container.\n\
+        "enforcer runtime: an OCI runtime in front of runc or crun, applying the operator's policy to every container.\n\
          \n\
          Usage: enforcer-runtime [runc global flags] COMMAND [ARGS...]\n\
          \x20      enforcer runtime [runc global flags] COMMAND [ARGS...]\n\
@@ -154,8 +154,7 @@ fn print_help() {
          \n\
          A refusal exits 1 and writes `enforcer: ...` to stderr and to --log (as runc's last error line).\n\
          Config: $ENFORCER_CONFIG or /etc/enforcer/config.toml ([runtime], [audit], platform, tenants).\n\
-         See docs/kubernetes.md. The delegate's own help follows.\n",
-        delegate = "runc or crun"
+         See docs/kubernetes.md. The delegate's own help follows.\n"
     );
 }
 
