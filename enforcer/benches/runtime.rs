@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[allow(dead_code)]
 #[path = "../../tests/common/bundle.rs"]
 mod bundle;
 

@@ -28,7 +28,7 @@ use enforcer::runtime::args::{
 use enforcer::runtime::delegate::Delegate;
 use enforcer::runtime::record::ContainerRecord;
 use enforcer::runtime::{
-    container_request, exec_check, features, log, patch, update_check, version,
+    container_request, exec_check, features, log, patch, tenant, update_check, version,
 };
 use enforcer::sandbox::state::DEFAULT_STATE_DIR;
 use policy_sdk::Request;
@@ -176,7 +176,9 @@ fn create_container(
     let layout = enforcer::cgroup::discover();
     let host = enforcer::host::detect_with(&layout);
     let mut request = container_request::build(&spec, &create.id, &bundle, settings, host)?;
-    let chain_tenant = chain_tenant(&mut request, settings)?;
+    let choice = tenant::choose(request.tenant.as_deref(), super::config(), settings)?;
+    request.tenant = choice.request;
+    let chain_tenant = choice.chain;
 
     let log = AuditLog::open_with(&audit_log::settings(&state_dir()), super::diagnostics())?;
     let mut trail = Trail::default();
@@ -317,42 +319,6 @@ impl IdOrContainer for Request {
         self.container
             .as_ref()
             .map_or_else(|| self.id.clone(), |container| container.id.clone())
-    }
-}
-
-/// The tenant whose ceilings and policy join the chain: the request's, if
-/// the config knows it; else the default tenant (which then becomes the
-/// request's); with no tenant configured at all, none (the platform chain
-/// decides; the policy still sees the namespace as `tenant`).
-fn chain_tenant(
-    request: &mut Request,
-    settings: &RuntimeSettings,
-) -> anyhow::Result<Option<String>> {
-    let Some(config) = super::config() else {
-        return Ok(None);
-    };
-    if config.tenant_names().is_empty() {
-        return Ok(None);
-    }
-    match request.tenant.clone() {
-        Some(tenant) if config.tenant(&tenant).is_some() => Ok(Some(tenant)),
-        asked => match &settings.default_tenant {
-            Some(default) => {
-                request.tenant = Some(default.clone());
-                Ok(Some(default.clone()))
-            }
-            None => match asked {
-                Some(tenant) => bail!(
-                    "tenant {tenant:?} (the container's namespace) is not in the config (known tenants: {}); \
-                     add tenants.d/{tenant}.toml or set [runtime] default_tenant",
-                    config.tenant_names().join(", ")
-                ),
-                None => bail!(
-                    "the container names no tenant (none of [runtime] tenant_annotations is set) \
-                     and [runtime] default_tenant is not set"
-                ),
-            },
-        },
     }
 }
 
