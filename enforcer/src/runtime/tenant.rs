@@ -90,17 +90,13 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Config {
-        let dir = std::env::temp_dir().join(format!(
-            "enforcer-test-runtime-tenant-{}-{}",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let path = dir.join("config.toml");
+        let dir = tempfile::Builder::new()
+            .prefix("enforcer-test-runtime-tenant-")
+            .tempdir()
+            .expect("tempdir");
+        let path = dir.path().join("config.toml");
         std::fs::write(&path, text).expect("write");
-        let loaded = crate::config::load_from(&path).expect("loads");
-        std::fs::remove_dir_all(&dir).expect("rm");
-        loaded
+        crate::config::load_from(&path).expect("loads")
     }
 
     #[test]
