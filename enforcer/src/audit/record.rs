@@ -164,6 +164,9 @@ pub enum Outcome {
     },
     /// `enforcer eval`: decided, nothing run.
     Evaluated,
+    /// `enforcer runtime create`: decided, the spec patched and handed to
+    /// the delegate runtime.
+    Created,
 }
 
 impl fmt::Display for Outcome {
@@ -173,6 +176,7 @@ impl fmt::Display for Outcome {
             Outcome::Exited { code } => write!(f, "exited {code}"),
             Outcome::Signaled { signal } => write!(f, "signaled {signal}"),
             Outcome::Detached => f.write_str("detached"),
+            Outcome::Created => f.write_str("created"),
             Outcome::Denied { policy, .. } => write!(f, "denied by {policy}"),
             Outcome::Failed { step, .. } => write!(f, "failed at {step}"),
             Outcome::Evaluated => f.write_str("evaluated"),

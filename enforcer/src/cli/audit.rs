@@ -93,13 +93,35 @@ fn human_line(record: &AuditRecord) -> String {
     };
     let id = record.decision_id.as_str();
     format!(
-        "{:<24} {:<16} {:<16} {:<20} {:<8} {}",
+        "{:<24} {:<16} {:<16} {:<20} {:<8} {}{}",
         record.time,
         record.tenant.as_deref().map_or("-".into(), escape),
         user,
         outcome,
         id.get(..8).unwrap_or(id),
+        record
+            .container
+            .as_ref()
+            .map_or_else(String::new, container_prefix),
         escape_command(&record.command)
+    )
+}
+
+/// `[namespace/pod/name id12345678] ` for a decision `enforcer runtime`
+/// made (`-` for what the CRI annotations did not say).
+fn container_prefix(container: &policy_sdk::Container) -> String {
+    let part = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map_or_else(|| "-".to_string(), |text| escape(text).into_owned())
+    };
+    let id = escape(&container.id);
+    format!(
+        "[{}/{}/{} {}] ",
+        part(&container.namespace),
+        part(&container.pod),
+        part(&container.name),
+        id.get(..12).unwrap_or(&id)
     )
 }
 
@@ -146,5 +168,31 @@ mod tests {
             line.contains("t\\n") && line.contains("a\\nb(5)") && line.contains("denied by p\\n")
         );
         assert!(line.ends_with("echo x\\x1b[2J"), "{line}");
+    }
+
+    #[test]
+    fn a_runtime_decision_names_its_pod_and_container() {
+        let record = AuditRecord::new(
+            DecisionId::random().expect("random"),
+            "0123456789abcdef0123",
+            AuditUser {
+                uid: 0,
+                gid: 0,
+                name: None,
+            },
+            vec!["nginx".into()],
+        )
+        .with_container(Some(policy_sdk::Container {
+            id: "0123456789abcdef0123".into(),
+            namespace: Some("team-a".into()),
+            pod: Some("web\n".into()),
+            name: None,
+            ..policy_sdk::Container::default()
+        }));
+        let line = human_line(&record);
+        assert!(
+            line.ends_with("[team-a/web\\n/- 0123456789ab] nginx"),
+            "{line}"
+        );
     }
 }

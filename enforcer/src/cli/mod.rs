@@ -180,7 +180,7 @@ struct TestRunnerArgs {
 /// Settings of the Wasm sandbox policies run in. Each flag overrides the
 /// config's `[limits]` key of the same meaning, which overrides the
 /// built-in default.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct EngineArgs {
     /// Wall-clock budget of one evaluation, e.g. 100ms, 2s [default: 100ms].
     #[arg(long, value_name = "DURATION", value_parser = enforcer::config::parse_duration)]

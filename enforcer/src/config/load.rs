@@ -82,6 +82,7 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
         merged.tenant(TenantName(name), tenant, &file)?;
     }
     check_networks(&merged.values, &merged.network_sources)?;
+    check_runtime(&merged.values, merged.files.first())?;
     Ok(Config {
         values: merged.values,
         files: merged.files,
@@ -202,6 +203,44 @@ impl Merged {
         self.values.tenants.insert(name, tenant);
         Ok(())
     }
+}
+
+/// Checks the merged `[runtime]` table: the delegate is a bare name or an
+/// absolute path, and `default_tenant` is a configured tenant.
+fn check_runtime(values: &ConfigFile, file: Option<&PathBuf>) -> Result<(), ConfigError> {
+    let invalid = |field: &str, message: String| ConfigError::Invalid {
+        path: file.cloned().unwrap_or_default(),
+        field: format!("runtime.{field}"),
+        message,
+    };
+    if let Some(delegate) = &values.runtime.delegate
+        && (delegate.is_empty() || (delegate.contains('/') && !delegate.starts_with('/')))
+    {
+        return Err(invalid(
+            "delegate",
+            format!(
+                "{delegate:?} must be a name looked up in search_path (runc) or an absolute path"
+            ),
+        ));
+    }
+    if let Some(tenant) = &values.runtime.default_tenant
+        && !values.tenants.contains_key(tenant)
+    {
+        let known: Vec<&str> = values.tenants.keys().map(|name| name.0.as_str()).collect();
+        return Err(invalid(
+            "default_tenant",
+            format!(
+                "{:?} is not a configured tenant (known tenants: {})",
+                tenant.0,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the merged networks against each other: no two share a bridge,

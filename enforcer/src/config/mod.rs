@@ -131,6 +131,35 @@ mod tests {
     }
 
     #[test]
+    fn the_runtime_table_is_read_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            dir.path(),
+            "config.toml",
+            "[runtime]\ndelegate = \"crun\"\ndefault_tenant = \"shared\"\nlabel_annotations = [\"example.com/tier\"]\n\
+             [tenants.shared]\nmode = \"enforce\"\n",
+        );
+        let config = load_from(&path).expect("loads");
+        let settings = crate::runtime::RuntimeSettings::from_config(&config.values.runtime);
+        assert_eq!(settings.delegate, "crun");
+        assert_eq!(settings.default_tenant.as_deref(), Some("shared"));
+        assert_eq!(settings.label_annotations, ["example.com/tier"]);
+        assert_eq!(
+            settings.tenant_annotations,
+            crate::runtime::RuntimeSettings::default().tenant_annotations
+        );
+        assert_eq!(
+            error_of("[runtime]\ndelegate = \"bin/runc\"\n"),
+            "config FILE: runtime.delegate: \"bin/runc\" must be a name looked up in search_path (runc) or an absolute path"
+        );
+        assert_eq!(
+            error_of("[runtime]\ndefault_tenant = \"ghost\"\n"),
+            "config FILE: runtime.default_tenant: \"ghost\" is not a configured tenant (known tenants: none)"
+        );
+        assert!(error_of("[runtime]\ndelegat = \"runc\"\n").contains("unknown field `delegat`"));
+    }
+
+    #[test]
     fn errors_name_the_file_line_and_field() {
         assert_eq!(
             error_of("cgroup_root = \"enforcer\"\n\n[tenants.acme]\nmode = \"enforcing\"\n"),

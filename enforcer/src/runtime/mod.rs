@@ -25,6 +25,7 @@ pub mod log;
 pub mod patch;
 pub mod record;
 pub mod settings;
+pub mod tenant;
 pub mod update_check;
 pub mod version;
 
