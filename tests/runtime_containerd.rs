@@ -163,6 +163,8 @@ fn ctr_run_of_a_denied_container_shows_the_policys_reason() {
     );
     assert_ne!(run.code, Some(0), "{run:?}");
     assert!(!run.stdout.contains("ran"), "{run:?}");
+    // What the operator sees.
+    eprintln!("ctr says: {}", run.stderr.trim());
     run.expect_stderr(&[
         "OCI runtime create failed",
         "enforcer: policy ",

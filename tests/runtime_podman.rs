@@ -334,6 +334,8 @@ fn podman_run_of_a_denied_container_shows_the_policys_reason() {
     let run = podman.run(&parent, &["/bin/sh", "-c", "echo ran"]);
     assert_ne!(run.code, Some(0), "{run:?}");
     assert!(!run.stdout.contains("ran"), "{run:?}");
+    // What the operator sees.
+    eprintln!("podman says: {}", run.stderr.trim());
     run.expect_stderr(&["enforcer: policy ", "no tenant"]);
     assert_eq!(parent.processes(), Vec::<i32>::new());
 }

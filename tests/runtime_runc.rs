@@ -39,6 +39,16 @@ fn stack_with(decision: &Value) -> Stack {
     stack
 }
 
+/// The audit log's lines for container `id`.
+fn audit_lines_of(stack: &Stack, id: &str) -> Vec<Value> {
+    std::fs::read_to_string(stack.audit_log())
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("an audit line is JSON"))
+        .filter(|line| line["container"]["id"] == id || line["requestId"] == id)
+        .collect()
+}
+
 /// What one lifecycle through a runtime showed.
 #[derive(Debug)]
 struct Lifecycle {
@@ -59,7 +69,11 @@ fn keys(state: &Value) -> BTreeSet<String> {
 /// state, delete through `runtime`; the cgroup goes with the delete.
 fn lifecycle(stack: &Stack, runtime: Runtime) -> Lifecycle {
     let id = unique("runtime");
-    let bundle = stack.bundle(&id, &["/bin/sh", "-c", "sleep 30"], |_| {});
+    // An annotation of its own: runc's state lists `annotations` only
+    // when the spec has some, and the wrapper adds its record's.
+    let bundle = stack.bundle(&id, &["/bin/sh", "-c", "sleep 30"], |config| {
+        config["annotations"] = json!({"org.example.enforcer-test/origin": id});
+    });
     let container = stack.container(&id);
     let pid_file = stack.path(&format!("{id}.pid"));
     let create = stack.runtime(
@@ -84,6 +98,11 @@ fn lifecycle(stack: &Stack, runtime: Runtime) -> Lifecycle {
         .parse()
         .expect("a pid in the pid file");
     assert_eq!(created["pid"], pid, "state pid and pid file: {created}");
+    assert_eq!(
+        created["annotations"]["org.example.enforcer-test/origin"],
+        id.as_str(),
+        "{created}"
+    );
     let bundle_dir = std::fs::canonicalize(bundle.dir()).expect("canonical bundle");
     assert_eq!(
         created["bundle"],
@@ -289,6 +308,12 @@ fn a_policys_limits_reach_the_kernel() {
         container.cgroups_path.as_str()
     );
     assert!(SPEC_CAPS.contains(&"CAP_NET_RAW"));
+
+    // One audit line for the create, naming the container.
+    let audit = audit_lines_of(&stack, &id);
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["outcome"]["kind"], "created", "{audit:?}");
+    assert_eq!(audit[0]["container"]["id"], id.as_str(), "{audit:?}");
 }
 
 #[test]
@@ -330,6 +355,9 @@ fn a_denied_container_is_never_created() {
 
     let state = container.state(Runtime::Runc);
     assert!(state.is_err(), "the container exists: {state:?}");
+    let audit = audit_lines_of(&stack, &id);
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["outcome"]["kind"], "denied", "{audit:?}");
     assert_eq!(
         cgroups_left(&container.cgroups_path),
         Vec::<std::path::PathBuf>::new()
