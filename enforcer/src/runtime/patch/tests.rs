@@ -119,10 +119,19 @@ fn limits_are_lowered_and_unknown_fields_kept() {
     }
     let patched = apply(&spec, &decision).expect("patches");
     let out = &patched.spec;
-    assert_eq!(out["linux"]["resources"]["memory"]["limit"], json!(128 << 20));
+    assert_eq!(
+        out["linux"]["resources"]["memory"]["limit"],
+        json!(128 << 20)
+    );
     // Swap alone stays 0 (the spec's limit = swap).
-    assert_eq!(out["linux"]["resources"]["memory"]["swap"], json!(128 << 20));
-    assert_eq!(out["linux"]["resources"]["memory"]["futureMemory"], json!(7));
+    assert_eq!(
+        out["linux"]["resources"]["memory"]["swap"],
+        json!(128 << 20)
+    );
+    assert_eq!(
+        out["linux"]["resources"]["memory"]["futureMemory"],
+        json!(7)
+    );
     assert_eq!(out["linux"]["resources"]["pids"], json!({"limit": 64}));
     assert_eq!(out["linux"]["resources"]["cpu"]["quota"], json!(25_000));
     assert_eq!(out["linux"]["resources"]["cpu"]["cpus"], json!("2-3"));
@@ -153,7 +162,10 @@ fn limits_are_lowered_and_unknown_fields_kept() {
         ("/process/futureProcess", json!([1, 2])),
         ("/process/user/futureUser", json!(true)),
         ("/linux/futureLinux", json!("x")),
-        ("/linux/resources/rdma", json!({"mlx5_0": {"hcaHandles": 3}})),
+        (
+            "/linux/resources/rdma",
+            json!({"mlx5_0": {"hcaHandles": 3}}),
+        ),
         ("/linux/sysctl", json!({"net.ipv4.ping_group_range": "0 0"})),
         ("/hooks", json!({"prestart": [{"path": "/bin/true"}]})),
         ("/linux/namespaces/5", json!({"type": "time"})),
@@ -188,7 +200,10 @@ fn a_lower_limit_under_the_same_swap_lowers_swap_too() {
     let decision = permissive().memory_limit(100).memory_swap(10_000);
     let out = apply(&spec, &decision).expect("patches").spec;
     // Swap alone: the spec's 500, so 100 + 500.
-    assert_eq!(out["linux"]["resources"]["memory"], json!({"limit": 100, "swap": 600}));
+    assert_eq!(
+        out["linux"]["resources"]["memory"],
+        json!({"limit": 100, "swap": 600})
+    );
 }
 
 #[test]
@@ -199,17 +214,29 @@ fn namespace_rules() {
     assert_eq!(error.field, "linux.namespaces[network]");
     assert!(error.message.contains("/proc/42/ns/net"), "{error}");
     assert!(error.message.contains("same path"), "{error}");
-    apply(&spec, &permissive().join_namespace(NamespaceType::Network, "/proc/42/ns/net"))
-        .expect("the same join");
-    let error = apply(&spec, &permissive().join_namespace(NamespaceType::Network, "/proc/7/ns/net"))
-        .expect_err("another join");
+    apply(
+        &spec,
+        &permissive().join_namespace(NamespaceType::Network, "/proc/42/ns/net"),
+    )
+    .expect("the same join");
+    let error = apply(
+        &spec,
+        &permissive().join_namespace(NamespaceType::Network, "/proc/7/ns/net"),
+    )
+    .expect_err("another join");
     assert!(error.message.contains("/proc/7/ns/net"), "{error}");
-    let error = apply(&spec, &permissive().join_namespace(NamespaceType::Pid, "/proc/7/ns/pid"))
-        .expect_err("a join of a new one");
+    let error = apply(
+        &spec,
+        &permissive().join_namespace(NamespaceType::Pid, "/proc/7/ns/pid"),
+    )
+    .expect_err("a join of a new one");
     assert_eq!(error.field, "linux.namespaces[pid]");
     let patched = apply(&spec, &permissive().namespace(NamespaceType::Cgroup)).expect("adds");
     assert_eq!(patched.changed, vec!["linux.namespaces[cgroup]"]);
-    assert_eq!(patched.spec["linux"]["namespaces"][6], json!({"type": "cgroup"}));
+    assert_eq!(
+        patched.spec["linux"]["namespaces"][6],
+        json!({"type": "cgroup"})
+    );
     let error = apply(&spec, &permissive().namespace(NamespaceType::User)).expect_err("no maps");
     assert_eq!(error.field, "linux.namespaces[user]");
     let mapped = permissive()
@@ -306,9 +333,15 @@ fn what_runtime_mode_cannot_apply_is_refused() {
 #[test]
 fn paths_are_a_union() {
     let spec = container_spec();
-    let decision = permissive().mask("/proc/kcore").mask("/proc/keys").readonly_path("/proc/sys");
+    let decision = permissive()
+        .mask("/proc/kcore")
+        .mask("/proc/keys")
+        .readonly_path("/proc/sys");
     let out = apply(&spec, &decision).expect("patches").spec;
-    assert_eq!(out["linux"]["maskedPaths"], json!(["/proc/kcore", "/proc/keys"]));
+    assert_eq!(
+        out["linux"]["maskedPaths"],
+        json!(["/proc/kcore", "/proc/keys"])
+    );
     assert_eq!(out["linux"]["readonlyPaths"], json!(["/proc/sys"]));
 }
 
@@ -461,7 +494,8 @@ fn a_merged_profile_is_at_least_as_strict_as_both() {
                 for y in 0..3 {
                     let args = [x, y, 0, 0, 0, 0];
                     let got = effective_action(&merged, name, &args);
-                    let want = effective_action(&a, name, &args).max(effective_action(&b, name, &args));
+                    let want =
+                        effective_action(&a, name, &args).max(effective_action(&b, name, &args));
                     assert!(
                         got >= want,
                         "case {case}: {name}({x}, {y}): {got:?} < {want:?}\nA {a:?}\nB {b:?}\n= {merged:?}"
@@ -488,8 +522,11 @@ fn seccomp_rules() {
     };
     let spec = json!({"linux": {"seccomp": serde_json::to_value(allow_list(&["read", "write", "open"])).expect("json")}});
     // The decision's is looser: the spec's stays.
-    let patched = apply(&spec, &permissive().seccomp(allow_list(&["read", "write", "open", "mount"])))
-        .expect("patches");
+    let patched = apply(
+        &spec,
+        &permissive().seccomp(allow_list(&["read", "write", "open", "mount"])),
+    )
+    .expect("patches");
     assert_eq!(patched.spec, spec);
     // Stricter: the decision's.
     let patched = apply(&spec, &permissive().seccomp(allow_list(&["read"]))).expect("patches");
@@ -502,7 +539,8 @@ fn seccomp_rules() {
         .collect();
     assert_eq!(names, vec!["read"]);
     // Neither: what both allow.
-    let patched = apply(&spec, &permissive().seccomp(allow_list(&["read", "mount"]))).expect("patches");
+    let patched =
+        apply(&spec, &permissive().seccomp(allow_list(&["read", "mount"]))).expect("patches");
     let merged = NormalSeccomp::from_oci(
         &serde_json::from_value(patched.spec["linux"]["seccomp"].clone()).expect("profile"),
     );
@@ -582,7 +620,9 @@ fn random_resources(rng: &mut Rng) -> Resources {
         resources.cpu = Some(policy_model::Cpu {
             shares: rng.chance(50).then(|| rng.below(2048) + 2),
             quota,
-            period: quota.filter(|_| rng.chance(50)).map(|_| (rng.below(3) + 1) * 50_000),
+            period: quota
+                .filter(|_| rng.chance(50))
+                .map(|_| (rng.below(3) + 1) * 50_000),
             burst: rng.chance(20).then(|| rng.below(3) * 1000),
             cpus: rng.chance(40).then(|| rng.pick(&cpus).to_string()),
             ..policy_model::Cpu::default()
@@ -661,8 +701,7 @@ fn read_back(spec: &Value) -> NormalDecision {
     let process = &spec["process"];
     let decision = Decision {
         allow: true,
-        namespaces: serde_json::from_value(spec["linux"]["namespaces"].clone())
-            .unwrap_or_default(),
+        namespaces: serde_json::from_value(spec["linux"]["namespaces"].clone()).unwrap_or_default(),
         cgroups_path: Some("sandboxes/test".into()),
         resources,
         process: Some(Process {
@@ -757,7 +796,10 @@ fn a_patched_spec_tightens_both_and_patching_again_changes_nothing() {
         assert_eq!(again.spec, patched.spec, "idempotent\n{}", show());
     }
     eprintln!("{applied} applied, {refused} refused");
-    assert!(applied > refused / 4, "{applied} applied, {refused} refused");
+    assert!(
+        applied > refused / 4,
+        "{applied} applied, {refused} refused"
+    );
 }
 
 #[test]
@@ -773,7 +815,11 @@ fn write_config_replaces_the_file_and_keeps_its_mode() {
     write_config(&path, &spec).expect("written");
     let text = std::fs::read_to_string(&path).expect("reads");
     assert_eq!(serde_json::from_str::<Value>(&text).expect("json"), spec);
-    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o7777;
+    let mode = std::fs::metadata(&path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o7777;
     assert_eq!(mode, 0o600);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("reads")
