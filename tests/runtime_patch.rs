@@ -165,3 +165,70 @@ fn a_patched_spec_is_patched_no_further() {
         assert!(twice.changed.is_empty(), "{name}: {:?}", twice.changed);
     }
 }
+
+/// Every JSON path of `value`, as pointers.
+fn pointers(value: &Value, prefix: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let pointer = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
+                out.push(pointer.clone());
+                pointers(child, pointer, out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let pointer = format!("{prefix}/{index}");
+                out.push(pointer.clone());
+                pointers(child, pointer, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn no_spec_makes_them_panic() {
+    // Every field of every fixture replaced by each wrong-typed value:
+    // the request builder and the patcher answer (Ok or an error), never
+    // panic.
+    let context = Context::typical();
+    let mut decision = Decision::allow()
+        .memory_limit(1 << 20)
+        .memory_swap(2 << 20)
+        .pids(10)
+        .cpu_quota(1000, 100_000)
+        .cpus("0")
+        .hugepage_limit("2MB", 0)
+        .default_devices()
+        .rlimit("RLIMIT_NOFILE", 10, 10)
+        .hostname("h")
+        .mask("/proc/kcore")
+        .seccomp(policy_model::default_seccomp());
+    decision
+        .resources_mut()
+        .unified
+        .insert("memory.high".into(), "1M".into());
+    let decision = normalize(&decision, &context);
+    for name in SPECS {
+        let spec = spec(name);
+        let mut paths = Vec::new();
+        pointers(&spec, String::new(), &mut paths);
+        for path in &paths {
+            for wrong in [json!("x"), json!(-7), json!([]), json!({}), Value::Null] {
+                let mut mutated = spec.clone();
+                if let Some(slot) = mutated.pointer_mut(path) {
+                    *slot = wrong.clone();
+                }
+                let _ = build(
+                    &mutated,
+                    "c1",
+                    Path::new("/nonexistent/enforcer-test"),
+                    &RuntimeSettings::default(),
+                    typical_host(),
+                );
+                let _ = patch_inheriting(&mutated, &decision, &context.rlimits);
+            }
+        }
+    }
+}

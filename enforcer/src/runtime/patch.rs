@@ -747,10 +747,10 @@ impl Patcher<'_> {
             let longer = spec_period
                 .unwrap_or(KERNEL_RT_PERIOD)
                 .max(wanted.realtime_period.unwrap_or(KERNEL_RT_PERIOD));
-            if spec_period.is_some() || wanted.realtime_period.is_some() {
-                if spec_period != Some(longer) {
-                    self.set(&at("realtimePeriod"), json!(longer))?;
-                }
+            if (spec_period.is_some() || wanted.realtime_period.is_some())
+                && spec_period != Some(longer)
+            {
+                self.set(&at("realtimePeriod"), json!(longer))?;
             }
         }
         for (key, wanted) in [("cpus", &wanted.cpus), ("mems", &wanted.mems)] {
