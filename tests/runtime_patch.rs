@@ -232,3 +232,46 @@ fn no_spec_makes_them_panic() {
         }
     }
 }
+
+#[test]
+fn the_default_profile_over_a_runtime_default_profile_allows_what_both_allow() {
+    // containerd's RuntimeDefault-like allow-list and the enforcer's
+    // default profile: neither contains the other, so the patched spec
+    // gets a profile at least as strict as both, which still runs what
+    // both allow.
+    use policy_model::normal::{NormalSeccomp, effective_action};
+    use policy_model::{SeccompAction, default_seccomp};
+    let context = Context::typical();
+    let spec = spec("containerd-container");
+    let decision = normalize(&adopted(&spec).seccomp(default_seccomp()), &context);
+    let patched = patch_inheriting(&spec, &decision, &context.rlimits).expect("patches");
+    assert!(patched.changed.contains(&"linux.seccomp".to_string()));
+    let profile: policy_model::Seccomp =
+        serde_json::from_value(patched.spec["linux"]["seccomp"].clone()).expect("a profile");
+    let merged = NormalSeccomp::from_oci(&profile);
+    let before = NormalSeccomp::from_oci(
+        &serde_json::from_value(spec["linux"]["seccomp"].clone()).expect("the spec's"),
+    );
+    let wanted = decision.seccomp.as_ref().expect("the decision's");
+    for name in [
+        "read",
+        "write",
+        "execve",
+        "openat",
+        "mount",
+        "keyctl",
+        "personality",
+        "clone",
+    ] {
+        for arg in [0, 8, 0x7e02_0000, 0xffff_ffff] {
+            let args = [arg, 0, 0, 0, 0, 0];
+            let got = effective_action(&merged, name, &args);
+            let both =
+                effective_action(&before, name, &args).max(effective_action(wanted, name, &args));
+            assert!(got >= both, "{name}({arg:#x}): {got:?} < {both:?}");
+            if both.action == SeccompAction::Allow {
+                assert_eq!(got.action, SeccompAction::Allow, "{name}({arg:#x})");
+            }
+        }
+    }
+}

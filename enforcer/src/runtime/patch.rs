@@ -46,11 +46,17 @@
 //!   the decision's where the spec's is 0 (root) and the decision's is not,
 //!   else an error; `additionalGids` intersected; `umask` the union of the
 //!   bits. `env`, `cwd`, `args`, `terminal`, AppArmor and SELinux untouched.
-//! - `linux.namespaces`: see [`PatchError`] cases in the code: a new one the
-//!   decision needs is added where the spec has none of that type (a user
-//!   namespace only with the decision's id maps); a spec's join where the
-//!   decision needs its own, or a decision's join the spec does not make,
-//!   is an error; the spec's other namespaces stay.
+//! - `linux.namespaces`, per type T the decision names: the decision's new
+//!   T and the spec's new T: kept; the spec joins T by path: an error (the
+//!   decision needs a T of the container's own, kubelet put it in its
+//!   pod's; a policy for pods keeps the join by giving the same path); the
+//!   spec has no T: `{"type": T}` added (a user namespace only with the
+//!   decision's `uidMappings` and `gidMappings`, which are then set, else an
+//!   error). The decision joins T at P: the spec joins P: kept; otherwise
+//!   an error. A T the spec has and the decision does not name stays (a
+//!   namespace of its own is tighter), as do types the enforcer does not
+//!   model (`time`). With a user namespace in both, the decision's id maps
+//!   must equal the spec's (or be absent).
 //! - `hostname`/`domainname`: the spec's kept; the decision's set where the
 //!   spec has none and its own uts namespace; a decision's name for a
 //!   container that joins its pod's uts namespace is an error.
