@@ -565,7 +565,7 @@ mod tests {
 
     #[test]
     fn raising_memory_above_the_decision_is_refused() {
-        let refusal = json(r#"{"memory": {"limit": 1073741824}}"#).unwrap_err();
+        let refusal = json(r#"{"memory": {"limit": 1073741824}}"#).expect_err("refused");
         assert_eq!(refusal.field, "memory.limit");
         assert_eq!(
             refusal.message,
@@ -575,24 +575,27 @@ mod tests {
             refusal.to_string(),
             "memory.limit: 1073741824 is above the container's decision, 268435456"
         );
-        let refusal = flags(&[("memory", "1G")]).unwrap_err();
+        let refusal = flags(&[("memory", "1G")]).expect_err("refused");
         assert_eq!(refusal.field, "memory.limit");
         assert_eq!(field(flags(&[("memory", "-1")])), "memory.limit");
         assert_eq!(
-            json(r#"{"memory": {"limit": -1}}"#).unwrap_err().message,
+            json(r#"{"memory": {"limit": -1}}"#)
+                .expect_err("refused")
+                .message,
             "unlimited is above the container's decision, 268435456"
         );
     }
 
     #[test]
     fn lowering_or_leaving_out_is_fine() {
-        json(r#"{"memory": {"limit": 134217728}}"#).unwrap();
-        json(r#"{"memory": {"limit": 268435456, "reservation": 0, "swap": 0}}"#).unwrap();
-        json("{}").unwrap();
-        flags(&[("memory", "128m")]).unwrap();
-        flags(&[]).unwrap();
+        json(r#"{"memory": {"limit": 134217728}}"#).expect("as the test builds it");
+        json(r#"{"memory": {"limit": 268435456, "reservation": 0, "swap": 0}}"#)
+            .expect("as the test builds it");
+        json("{}").expect("as the test builds it");
+        flags(&[("memory", "128m")]).expect("as the test builds it");
+        flags(&[]).expect("as the test builds it");
         json(r#"{"memory": {"limit": 0}, "cpu": {"quota": 0, "period": 0, "shares": 0, "cpus": ""}}"#)
-            .unwrap();
+            .expect("as the test builds it");
         // What go-runc sends for a kubelet resize, within the decision.
         json(
             r#"{"memory": {"limit": 201326592, "swap": 201326592},
@@ -601,7 +604,7 @@ mod tests {
                 "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
                 "unified": {"memory.high": "100M"}}"#,
         )
-        .unwrap();
+        .expect("as the test builds it");
     }
 
     #[test]
@@ -610,15 +613,15 @@ mod tests {
         assert_eq!(field(json(r#"{"pids": {"limit": -1}}"#)), "pids.limit");
         assert_eq!(field(flags(&[("pids-limit", "1000")])), "pids.limit");
         assert_eq!(field(flags(&[("pids-limit", "")])), "--pids-limit");
-        json(r#"{"pids": {"limit": 100}}"#).unwrap();
-        json(r#"{"pids": {"limit": 0}}"#).unwrap();
-        flags(&[("pids-limit", "5")]).unwrap();
+        json(r#"{"pids": {"limit": 100}}"#).expect("as the test builds it");
+        json(r#"{"pids": {"limit": 0}}"#).expect("as the test builds it");
+        flags(&[("pids-limit", "5")]).expect("as the test builds it");
     }
 
     #[test]
     fn cpu() {
         // Twice the bandwidth by period alone, quota alone, or both.
-        let refusal = json(r#"{"cpu": {"quota": 100000, "period": 100000}}"#).unwrap_err();
+        let refusal = json(r#"{"cpu": {"quota": 100000, "period": 100000}}"#).expect_err("refused");
         assert_eq!(refusal.field, "cpu.quota");
         assert!(
             refusal
@@ -626,18 +629,18 @@ mod tests {
                 .contains("is above the container's decision"),
             "{refusal}"
         );
-        json(r#"{"cpu": {"quota": 10000, "period": 20000}}"#).unwrap();
+        json(r#"{"cpu": {"quota": 10000, "period": 20000}}"#).expect("as the test builds it");
         assert_eq!(
             field(json(r#"{"cpu": {"quota": -1, "period": 100000}}"#)),
             "cpu.quota"
         );
         assert_eq!(field(json(r#"{"cpu": {"period": 10000}}"#)), "cpu.period");
         assert_eq!(field(flags(&[("cpu-quota", "10000")])), "cpu.quota");
-        flags(&[("cpu-quota", "10000"), ("cpu-period", "100000")]).unwrap();
+        flags(&[("cpu-quota", "10000"), ("cpu-period", "100000")]).expect("as the test builds it");
         assert_eq!(field(json(r#"{"cpu": {"shares": 2048}}"#)), "cpu.shares");
         assert_eq!(field(json(r#"{"cpu": {"cpus": "0-3"}}"#)), "cpu.cpus");
         assert_eq!(field(flags(&[("cpuset-cpus", "2")])), "cpu.cpus");
-        flags(&[("cpuset-cpus", "0")]).unwrap();
+        flags(&[("cpuset-cpus", "0")]).expect("as the test builds it");
         assert_eq!(
             field(json(
                 r#"{"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 1000000}}"#
@@ -648,10 +651,11 @@ mod tests {
         // is not unlimited... which it already is.
         let free = record_of(&normalize(&Decision::allow(), &Context::typical()));
         check(
-            &resources_of(Some(r#"{"cpu": {"quota": 20000}}"#), &[]).unwrap(),
+            &resources_of(Some(r#"{"cpu": {"quota": 20000}}"#), &[])
+                .expect("as the test builds it"),
             &free,
         )
-        .unwrap();
+        .expect("as the test builds it");
     }
 
     #[test]
@@ -662,8 +666,14 @@ mod tests {
                 .memory_swap(512 * MIB),
             &Context::typical(),
         ));
-        let run = |text: &str| check(&resources_of(Some(text), &[]).unwrap(), &limited);
-        run(r#"{"memory": {"limit": 134217728, "swap": 268435456}}"#).unwrap();
+        let run = |text: &str| {
+            check(
+                &resources_of(Some(text), &[]).expect("as the test builds it"),
+                &limited,
+            )
+        };
+        run(r#"{"memory": {"limit": 134217728, "swap": 268435456}}"#)
+            .expect("as the test builds it");
         // Lower memory under the same swap: more swap alone (cgroup v2).
         assert_eq!(
             field(run(r#"{"memory": {"limit": 134217728}}"#)),
@@ -689,7 +699,8 @@ mod tests {
             },
             ..limited.clone()
         };
-        let update = resources_of(Some(r#"{"memory": {"limit": -1}}"#), &[]).unwrap();
+        let update =
+            resources_of(Some(r#"{"memory": {"limit": -1}}"#), &[]).expect("as the test builds it");
         assert_eq!(field(check(&update, &swap_only)), "memory.swap");
     }
 
@@ -701,19 +712,25 @@ mod tests {
                 .hugepage_limit("2MB", 64 * MIB),
             &Context::typical(),
         ));
-        let run = |text: &str| check(&resources_of(Some(text), &[]).unwrap(), &strict);
+        let run = |text: &str| {
+            check(
+                &resources_of(Some(text), &[]).expect("as the test builds it"),
+                &strict,
+            )
+        };
         assert_eq!(
             field(run(r#"{"devices": [{"allow": true, "access": "rwm"}]}"#)),
             "devices"
         );
-        run(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).unwrap();
+        run(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).expect("as the test builds it");
         assert_eq!(
             field(run(
                 r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 134217728}]}"#
             )),
             "hugepageLimits[2MB]"
         );
-        run(r#"{"hugepageLimits": [{"pageSize": "1GB", "limit": 0}]}"#).unwrap();
+        run(r#"{"hugepageLimits": [{"pageSize": "1GB", "limit": 0}]}"#)
+            .expect("as the test builds it");
         let throttled = ContainerRecord {
             resources: Resources {
                 block_io: Some(policy_model::BlockIo {
@@ -728,9 +745,14 @@ mod tests {
             },
             ..strict.clone()
         };
-        let run = |text: &str| check(&resources_of(Some(text), &[]).unwrap(), &throttled);
+        let run = |text: &str| {
+            check(
+                &resources_of(Some(text), &[]).expect("as the test builds it"),
+                &throttled,
+            )
+        };
         run(r#"{"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 10}]}}"#)
-            .unwrap();
+            .expect("as the test builds it");
         for rate in [0, 2000] {
             let text = format!(
                 r#"{{"blockIO": {{"throttleReadBpsDevice": [{{"major": 8, "minor": 0, "rate": {rate}}}]}}}}"#
@@ -762,25 +784,28 @@ mod tests {
             },
             &Context::typical(),
         ));
-        let update = resources_of(Some(r#"{"unified": {"memory.high": "200M"}}"#), &[]).unwrap();
+        let update = resources_of(Some(r#"{"unified": {"memory.high": "200M"}}"#), &[])
+            .expect("as the test builds it");
         assert!(check(&update, &high).is_err());
-        let update = resources_of(Some(r#"{"unified": {"memory.high": "50M"}}"#), &[]).unwrap();
-        check(&update, &high).unwrap();
+        let update = resources_of(Some(r#"{"unified": {"memory.high": "50M"}}"#), &[])
+            .expect("as the test builds it");
+        check(&update, &high).expect("as the test builds it");
     }
 
     #[test]
     fn unknown_and_malformed_json_is_refused_naming_the_field() {
-        let refusal = resources_of(Some(r#"{"rdma": {}}"#), &[]).unwrap_err();
+        let refusal = resources_of(Some(r#"{"rdma": {}}"#), &[]).expect_err("refused");
         assert!(refusal.message.contains("`rdma`"), "{refusal}");
-        let refusal =
-            resources_of(Some(r#"{"memory": {"limit": 1, "bogus": 2}}"#), &[]).unwrap_err();
+        let refusal = resources_of(Some(r#"{"memory": {"limit": 1, "bogus": 2}}"#), &[])
+            .expect_err("refused");
         assert!(refusal.field.starts_with("memory"), "{refusal}");
         assert!(refusal.message.contains("`bogus`"), "{refusal}");
         // Go would read "Memory" as "memory": refused, not skipped.
-        let refusal = resources_of(Some(r#"{"Memory": {"limit": 1073741824}}"#), &[]).unwrap_err();
-        assert!(refusal.message.contains("`Memory`"), "{refusal}");
         let refusal =
-            resources_of(Some(r#"{"memory": {"limit": 1, "limit": 2}}"#), &[]).unwrap_err();
+            resources_of(Some(r#"{"Memory": {"limit": 1073741824}}"#), &[]).expect_err("refused");
+        assert!(refusal.message.contains("`Memory`"), "{refusal}");
+        let refusal = resources_of(Some(r#"{"memory": {"limit": 1, "limit": 2}}"#), &[])
+            .expect_err("refused");
         assert!(refusal.message.contains("duplicate"), "{refusal}");
         for text in ["", "[", "{} {}", "null", r#"{"memory": {"limit": "1G"}}"#] {
             assert!(resources_of(Some(text), &[]).is_err(), "{text:?}");
@@ -813,21 +838,22 @@ mod tests {
         ] {
             assert!(memory(bad).is_err(), "{bad:?}");
         }
-        let both = resources_of(Some("{}"), &[("memory".into(), "1".into())]).unwrap_err();
+        let both = resources_of(Some("{}"), &[("memory".into(), "1".into())]).expect_err("refused");
         assert_eq!(both.field, "--memory");
         let twice = resources_of(
             None,
             &[("memory".into(), "1".into()), ("memory".into(), "2".into())],
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert_eq!(twice.field, "--memory");
         assert_eq!(
             resources_of(None, &[("frobnicate".into(), "1".into())])
-                .unwrap_err()
+                .expect_err("refused")
                 .field,
             "--frobnicate"
         );
-        resources_of(Some("{}"), &[("l3-cache-schema".into(), "L3:0=ff".into())]).unwrap();
+        resources_of(Some("{}"), &[("l3-cache-schema".into(), "L3:0=ff".into())])
+            .expect("as the test builds it");
         let update = resources_of(
             None,
             &[
@@ -838,14 +864,17 @@ mod tests {
                 ("memory-swap".into(), "2g".into()),
             ],
         )
-        .unwrap();
-        let cpu = update.cpu.unwrap();
+        .expect("as the test builds it");
+        let cpu = update.cpu.expect("as the test builds it");
         assert_eq!(
             (cpu.shares, cpu.quota, cpu.mems.as_deref()),
             (Some(512), Some(-1), Some("0"))
         );
         assert_eq!(update.block_io, None, "weight 0 is no flag");
-        assert_eq!(update.memory.unwrap().swap, Some(2 << 30));
+        assert_eq!(
+            update.memory.expect("as the test builds it").swap,
+            Some(2 << 30)
+        );
         assert!(resources_of(None, &[("cpu-period".into(), "-5".into())]).is_err());
     }
 
@@ -915,17 +944,19 @@ mod tests {
                 limit,
             });
         }
-        if let Some(rate) = rng.maybe(()).map(|()| rng.pick(&[0, 10, 1000])) {
-            if !(decision && rate == 0) {
-                resources.block_io = Some(policy_model::BlockIo {
-                    throttle_write_iops_device: vec![ThrottleDevice {
-                        major: 8,
-                        minor: rng.pick(&[0, 16]),
-                        rate,
-                    }],
-                    ..Default::default()
-                });
-            }
+        if let Some(rate) = rng
+            .maybe(())
+            .map(|()| rng.pick(&[0, 10, 1000]))
+            .filter(|rate| !(decision && *rate == 0))
+        {
+            resources.block_io = Some(policy_model::BlockIo {
+                throttle_write_iops_device: vec![ThrottleDevice {
+                    major: 8,
+                    minor: rng.pick(&[0, 16]),
+                    rate,
+                }],
+                ..Default::default()
+            });
         }
         resources
     }
@@ -1000,7 +1031,7 @@ mod tests {
             let mut current = record.resources.clone();
             let mut last = Ok(());
             for step in steps {
-                let update = resources_of(Some(step), &[]).unwrap();
+                let update = resources_of(Some(step), &[]).expect("as the test builds it");
                 last = check(&update, &record);
                 if last.is_ok() {
                     runc_applies(&mut current, &update);
@@ -1008,7 +1039,7 @@ mod tests {
                         resources: NormalResources::from_oci(&current),
                         ..base.clone()
                     };
-                    check_tightens(&decision, &now).unwrap();
+                    check_tightens(&decision, &now).expect("as the test builds it");
                 }
             }
             last
