@@ -130,11 +130,13 @@ pub fn check_settings(settings: &Settings) -> Result<(), String> {
         .iter()
         .chain(&settings.dropped_capabilities)
     {
-        if !name.starts_with("CAP_")
-            || !name[4..]
-                .bytes()
-                .all(|byte| byte.is_ascii_uppercase() || byte == b'_')
-        {
+        let valid = name.strip_prefix("CAP_").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|byte| byte.is_ascii_uppercase() || byte == b'_')
+        });
+        if !valid {
             return Err(format!(
                 "{name:?} is not a capability name such as \"CAP_NET_ADMIN\""
             ));
@@ -758,6 +760,11 @@ mod tests {
         assert_settings_invalid(
             check_settings,
             json!({ "allowedCapabilities": ["NET_ADMIN"] }),
+            "not a capability name",
+        );
+        assert_settings_invalid(
+            check_settings,
+            json!({ "droppedCapabilities": ["CAP_"] }),
             "not a capability name",
         );
         assert_settings_invalid(
