@@ -83,15 +83,19 @@ pub const RUNTIME_DEFAULT_EXTRA: [&str; 1] = ["CAP_NET_RAW"];
 ///   container's termination log;
 /// * containerd's sandbox directories (`hostname`, `resolv.conf`, `shm`),
 ///   under `/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/` and
-///   `/run/containerd/io.containerd.grpc.v1.cri/sandboxes/`;
+///   `/run/containerd/io.containerd.grpc.v1.cri/sandboxes/`, its
+///   container directory (the volumes an image declares, `VOLUME`) and the
+///   pod's `image` volumes (`/run/.../image-volumes/<sandbox id>/`);
 /// * CRI-O's (`hostname`, `resolv.conf`, `shm`, `.containerenv`) under
 ///   `/run/containers/storage/overlay-containers/` and
 ///   `/var/lib/containers/storage/overlay-containers/`, the sandbox's and
 ///   the container's own.
-pub const DEFAULT_BIND_SOURCES: [&str; 7] = [
+pub const DEFAULT_BIND_SOURCES: [&str; 9] = [
     "/var/lib/kubelet/pods/{podUid}/",
     "/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/{sandboxId}/",
     "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/{sandboxId}/",
+    "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/{id}/",
+    "/run/containerd/io.containerd.grpc.v1.cri/image-volumes/{sandboxId}/",
     "/run/containers/storage/overlay-containers/{sandboxId}/userdata/",
     "/run/containers/storage/overlay-containers/{id}/userdata/",
     "/var/lib/containers/storage/overlay-containers/{sandboxId}/userdata/",
@@ -695,6 +699,13 @@ mod tests {
             &format!("/var/lib/kubelet/pods/{POD_UID}/../../../../etc"),
         ));
         assert_denied(evaluate(&app(climb).build()), "hostPathVolumes");
+        // A volume the image declares, in containerd's container directory.
+        let mut declared = app_spec();
+        declared.mounts.push(bind(
+            "/var/cache/nginx",
+            "/var/lib/containerd/io.containerd.grpc.v1.cri/containers/c0ffee/volumes/5f2c",
+        ));
+        assert_allowed(evaluate(&app(declared).build()));
         // The operator's own prefix.
         let mut data = app_spec();
         data.mounts.push(bind("/data", "/srv/shared/data"));
