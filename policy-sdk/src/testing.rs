@@ -381,7 +381,8 @@ impl RequestBuilder {
 /// rules on the host of the request last built in this thread by
 /// [`RequestBuilder::build`] ([`typical_host`] when none was), and returns
 /// it. Panics, naming the host, with every validation violation
-/// ([`policy_model::validate`]) or the field the host cannot apply
+/// ([`policy_model::validate`]; [`policy_model::validate_container`] when
+/// that request had a `container`) or the field the host cannot apply
 /// ([`policy_model::check_applicable`]). To check against another host,
 /// use [`assert_allowed_on`].
 #[track_caller]
