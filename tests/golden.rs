@@ -43,6 +43,105 @@ fn settings_policy_golden_cases_pass() {
     );
 }
 
+/// Runs `enforcer test` with `args`, expecting every one of `count` cases
+/// to pass.
+fn expect_all_pass(args: &[&str], count: usize) {
+    let run = enforcer(args);
+    run.expect_code(0);
+    assert!(
+        run.stdout.ends_with(&format!("{count} passed, 0 failed\n")),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The Kubernetes path's policies on requests `enforcer runtime create`
+/// makes (`container` and a `requestedSpec` as containerd writes them: a
+/// pod container joining its sandbox's namespaces, the pause sandbox, a
+/// privileged, a hostNetwork and a hostPath container). The case files are
+/// JSON: the requests are whole specs.
+#[test]
+fn pss_baseline_golden_cases_pass() {
+    expect_all_pass(
+        &[
+            "test",
+            "--no-cache",
+            "--policy",
+            &example("pss_baseline"),
+            &fixture("cases/pss-baseline.json"),
+        ],
+        11,
+    );
+}
+
+#[test]
+fn namespace_tiers_golden_cases_pass() {
+    expect_all_pass(
+        &[
+            "test",
+            "--no-cache",
+            "--policy",
+            &example("namespace_tiers"),
+            &fixture("cases/namespace-tiers.json"),
+        ],
+        7,
+    );
+}
+
+#[test]
+fn default_policy_container_golden_cases_pass() {
+    expect_all_pass(
+        &[
+            "test",
+            "--no-cache",
+            &fixture("cases/default-containers.json"),
+        ],
+        5,
+    );
+}
+
+/// The chain docs/kubernetes.md configures: pss-baseline as the platform
+/// policy (kube-system exempt), namespace-tiers as the tenant policy of
+/// each namespace, with the namespace's tier in the tenant's settings.
+/// The chain is built for each case, so the compiled modules are cached
+/// first, one per `config check` (a debug build compiles slowly, and each
+/// command has its hang guard).
+#[test]
+fn kubernetes_chain_from_the_config_passes_its_golden_cases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let platform = format!(
+        "cache_dir = {cache:?}\n\n[[platform]]\npolicy = {pss:?}\n\
+         settings = {{ exemptNamespaces = [\"kube-system\"] }}\n",
+        pss = example("pss_baseline"),
+    );
+    let tiers = example("namespace_tiers");
+    let tenants = format!(
+        "\n[tenants.team-a]\npolicy = {tiers:?}\n\n\
+         [tenants.team-b]\npolicy = {tiers:?}\nsettings = {{ tier = \"pro\" }}\n\n\
+         [tenants.kube-system]\n"
+    );
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("writes a config");
+        path.display().to_string()
+    };
+    let platform_only = write("platform.toml", &platform);
+    let config = write("config.toml", &format!("{platform}{tenants}"));
+    for warm in [&platform_only, &config] {
+        enforcer(&["--config", warm, "config", "check"]).expect_code(0);
+    }
+    expect_all_pass(
+        &[
+            "--config",
+            &config,
+            "test",
+            &fixture("cases/kubernetes-chain.json"),
+        ],
+        7,
+    );
+}
+
 #[test]
 fn failing_cases_are_reported_and_fail_the_run() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -444,11 +444,7 @@ impl Run {
                 return (failed(&error), None, Err(error));
             }
         };
-        let decision = match validate(
-            raw.clone(),
-            &self.request.host,
-            &self.context.default_cgroup,
-        ) {
+        let decision = match self.validate(raw.clone()) {
             Ok(decision) => decision,
             Err(error) => {
                 let error = ChainError::Invalid { policy, error };
@@ -486,6 +482,21 @@ impl Run {
         )
     }
 
+    /// `decision` validated on the request's host, as a container's when
+    /// the request is a container runtime's
+    /// ([`policy_model::validate_container`]).
+    fn validate(&self, decision: Decision) -> Result<Decision, InvalidDecision> {
+        if self.request.container.is_some() {
+            policy_model::validate_container(
+                decision,
+                &self.request.host,
+                &self.context.default_cgroup,
+            )
+        } else {
+            validate(decision, &self.request.host, &self.context.default_cgroup)
+        }
+    }
+
     /// The platform's decision under the tenant's ceilings, validated again.
     fn ceiled(
         &self,
@@ -493,7 +504,7 @@ impl Run {
         ceilings: &Ceilings,
     ) -> Result<NormalDecision, ChainError> {
         apply_ceilings(&mut decision, ceilings);
-        validate(decision, &self.request.host, &self.context.default_cgroup)
+        self.validate(decision)
             .map(|decision| normalize(&decision, &self.context))
             .map_err(|error| ChainError::Ceilings { error })
     }

@@ -44,4 +44,5 @@ pub use units::{GIB, KIB, MIB};
 pub use validate::{
     ID_RULE, InvalidDecision, MAX_EGRESS_RULES, MTU_RANGE, RESERVED_HOST_PREFIX, SANDBOX_PREFIX,
     Violation, is_interface_name, is_network_name, is_valid_id, parse_cpu_list, validate,
+    validate_container,
 };

@@ -99,9 +99,31 @@ pub fn is_valid_id(id: &str) -> bool {
 /// `cgroupsPath` becomes `default_cgroup`, a trailing `/` is dropped.
 /// A denial is returned as is, after checking its reason.
 pub fn validate(
+    decision: Decision,
+    host: &Host,
+    default_cgroup: &str,
+) -> Result<Decision, InvalidDecision> {
+    validate_in(decision, host, default_cgroup, false)
+}
+
+/// [`validate`] for a container a runtime creates (`enforcer runtime
+/// create`, `request.container` set): the container's spec has a root of
+/// its own, so masked and read-only paths need no `root` in the decision
+/// (in a sandbox the enforcer sets up, they are applied inside the
+/// decision's root and need one).
+pub fn validate_container(
+    decision: Decision,
+    host: &Host,
+    default_cgroup: &str,
+) -> Result<Decision, InvalidDecision> {
+    validate_in(decision, host, default_cgroup, true)
+}
+
+fn validate_in(
     mut decision: Decision,
     host: &Host,
     default_cgroup: &str,
+    container: bool,
 ) -> Result<Decision, InvalidDecision> {
     let mut check = Checker::default();
     if let Some(reason) = &decision.reason {
@@ -122,7 +144,7 @@ pub fn validate(
         if let Some(process) = &decision.process {
             check.process(process);
         }
-        check.filesystem(&decision);
+        check.filesystem(&decision, container);
         if let Some(seccomp) = &decision.seccomp {
             check.seccomp(seccomp);
         }

@@ -169,6 +169,24 @@ thread_local! {
     /// The host of the request [`RequestBuilder::build`] built last in
     /// this thread: what [`assert_allowed`] checks a decision against.
     static LAST_HOST: RefCell<Option<Host>> = const { RefCell::new(None) };
+    /// Whether that request was a container runtime's (it had a
+    /// `container`): its decisions are validated as the enforcer validates
+    /// a container's ([`policy_model::validate_container`]).
+    static LAST_WAS_CONTAINER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `decision` validated as the enforcer would for the request last built
+/// in this thread: a container's or a sandbox's.
+fn validate_as_last(
+    decision: &Decision,
+    host: &Host,
+    default_cgroup: &str,
+) -> Result<Decision, policy_model::InvalidDecision> {
+    if LAST_WAS_CONTAINER.with(std::cell::Cell::get) {
+        policy_model::validate_container(decision.clone(), host, default_cgroup)
+    } else {
+        policy_model::validate(decision.clone(), host, default_cgroup)
+    }
 }
 
 /// The host of the request last built in this thread, or
@@ -354,6 +372,7 @@ impl RequestBuilder {
     /// and [`assert_denied`] check the decision against it.
     pub fn build(self) -> Request {
         LAST_HOST.with(|last| *last.borrow_mut() = Some(self.request.host.clone()));
+        LAST_WAS_CONTAINER.with(|last| last.set(self.request.container.is_some()));
         self.request
     }
 }
@@ -362,7 +381,8 @@ impl RequestBuilder {
 /// rules on the host of the request last built in this thread by
 /// [`RequestBuilder::build`] ([`typical_host`] when none was), and returns
 /// it. Panics, naming the host, with every validation violation
-/// ([`policy_model::validate`]) or the field the host cannot apply
+/// ([`policy_model::validate`]; [`policy_model::validate_container`] when
+/// that request had a `container`) or the field the host cannot apply
 /// ([`policy_model::check_applicable`]). To check against another host,
 /// use [`assert_allowed_on`].
 #[track_caller]
@@ -412,14 +432,12 @@ pub fn assert_denied(result: Result<Decision, EvaluationError>, needle: &str) ->
 /// host and every problem.
 fn enforcers_check(decision: &Decision, host: &Host) -> Result<Decision, String> {
     let context = policy_model::Context::typical();
-    let valid = policy_model::validate(decision.clone(), host, &context.default_cgroup).map_err(
-        |invalid| {
-            format!(
-                "the enforcer would refuse its decision on {}: {invalid}",
-                shape_name(host)
-            )
-        },
-    )?;
+    let valid = validate_as_last(decision, host, &context.default_cgroup).map_err(|invalid| {
+        format!(
+            "the enforcer would refuse its decision on {}: {invalid}",
+            shape_name(host)
+        )
+    })?;
     policy_model::check_applicable(&valid, host).map_err(|inapplicable| {
         format!(
             "its decision cannot be applied on {}: {inapplicable}",
@@ -575,7 +593,7 @@ pub fn assert_loosens(earlier: &Decision, later: &Decision, field: &str) -> Stri
 #[track_caller]
 fn validated(decision: &Decision, host: &Host) -> policy_model::NormalDecision {
     let context = policy_model::Context::typical();
-    match policy_model::validate(decision.clone(), host, &context.default_cgroup) {
+    match validate_as_last(decision, host, &context.default_cgroup) {
         Ok(valid) => policy_model::normalize(&valid, &context),
         Err(invalid) => panic!("{invalid}"),
     }

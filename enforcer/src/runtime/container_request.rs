@@ -89,7 +89,7 @@ pub const CRIO_LABELS: &str = "io.kubernetes.cri-o.Labels";
 
 /// The annotations copied into the request's `annotations` (the CRI ones
 /// this module reads; CRI-O's others hold large JSON blobs).
-pub const CRI_ANNOTATIONS: [&str; 17] = [
+pub const CRI_ANNOTATIONS: [&str; 16] = [
     CONTAINERD_CONTAINER_TYPE,
     super::settings::CONTAINERD_NAMESPACE,
     CONTAINERD_POD,
@@ -106,7 +106,6 @@ pub const CRI_ANNOTATIONS: [&str; 17] = [
     CRIO_NAME,
     CRIO_IMAGE,
     CRIO_LABELS,
-    "io.kubernetes.cri-o.ContainerName",
 ];
 
 /// A spec that cannot be read as a request; names `config.json` and the

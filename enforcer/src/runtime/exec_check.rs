@@ -536,7 +536,9 @@ mod tests {
         // Absent caps and labels are the container's (runc and crun fall
         // back to its config); absent rlimits are the container's for runc
         // only (crun's exec sets just the process's): they are added.
-        let patched = check_process(&minimal, &record()).unwrap().unwrap();
+        let patched = check_process(&minimal, &record())
+            .expect("as the test builds it")
+            .expect("as the test builds it");
         minimal["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}]);
         assert_eq!(patched, minimal);
         assert_eq!(check_process(&minimal, &record()), Ok(None));
@@ -574,20 +576,25 @@ mod tests {
         let mut sneaky = process();
         sneaky
             .as_object_mut()
-            .unwrap()
+            .expect("as the test builds it")
             .insert("capabilitieſ".into(), json!({"ambient": ["CAP_SYS_ADMIN"]}));
         assert!(refused(&sneaky).message.contains("spelled both"));
         // "noNewPrivileges": false, and absent.
         for nnp in [json!(false), Value::Null] {
             let patched = check_process(&with(process(), &["noNewPrivileges"], nnp), &record())
-                .unwrap()
-                .unwrap();
+                .expect("as the test builds it")
+                .expect("as the test builds it");
             assert_eq!(patched["noNewPrivileges"], json!(true));
         }
         let mut variant = process();
-        variant.as_object_mut().unwrap().remove("noNewPrivileges");
+        variant
+            .as_object_mut()
+            .expect("as the test builds it")
+            .remove("noNewPrivileges");
         variant["NoNewPrivileges"] = json!(false);
-        let patched = check_process(&variant, &record()).unwrap().unwrap();
+        let patched = check_process(&variant, &record())
+            .expect("as the test builds it")
+            .expect("as the test builds it");
         assert_eq!(patched["noNewPrivileges"], json!(true));
         assert!(patched.get("NoNewPrivileges").is_none());
         // uid 0 in a container of uid 1000; gid 0; a group it lacks.
@@ -631,8 +638,8 @@ mod tests {
             ),
             &record(),
         )
-        .unwrap()
-        .unwrap();
+        .expect("as the test builds it")
+        .expect("as the test builds it");
         assert_eq!(
             patched["rlimits"],
             json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024},
@@ -646,8 +653,8 @@ mod tests {
             ),
             &record(),
         )
-        .unwrap()
-        .unwrap();
+        .expect("as the test builds it")
+        .expect("as the test builds it");
         assert_eq!(patched["rlimits"][1]["type"], "RLIMIT_NOFILE");
         // A lower one stays.
         let lower = with(
@@ -683,7 +690,9 @@ mod tests {
         asked["rlimits"][0]["x-entry"] = json!("kept");
         asked["rlimits"][0]["soft"] = json!(5000);
         asked["rlimits"][0]["hard"] = json!(5000);
-        let patched = check_process(&asked, &record()).unwrap().unwrap();
+        let patched = check_process(&asked, &record())
+            .expect("as the test builds it")
+            .expect("as the test builds it");
         assert_eq!(patched["x-future"], json!({"keep": [1, 2]}));
         assert_eq!(patched["rlimits"][0]["x-entry"], "kept");
         assert_eq!(patched["oomScoreAdj"], 1000);
@@ -803,7 +812,7 @@ mod tests {
             caps: strings(&["CAP_KILL"]),
             ..ExecFlags::default()
         };
-        let refusal = check_flags(&kill, &inheritable).unwrap_err();
+        let refusal = check_flags(&kill, &inheritable).expect_err("refused");
         assert!(refusal.message.contains("ambient"), "{refusal}");
         inheritable
             .process
@@ -987,7 +996,7 @@ mod tests {
             // Go's), with libcontainer's fallbacks to the container.
             let seen = ProcessCeiling::of_spec(&json!({ "process": effective }));
             let ceiling = &record.process;
-            let object = effective.as_object().unwrap();
+            let object = effective.as_object().expect("as the test builds it");
             let has = |name: &str| {
                 object
                     .iter()

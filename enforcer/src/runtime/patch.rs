@@ -38,18 +38,25 @@
 //! - `process.capabilities`: each set the spec has intersected with the
 //!   decision's (a set it lacks stays absent, which OCI reads as empty);
 //!   `noNewPrivileges` on if either; `rlimits` the lower soft and hard per
-//!   type, and every type the decision has that the spec lacks added
-//!   unless it is unlimited both soft and hard (the normal form carries the
-//!   enforcer's own limits for every type: adding them is what the
-//!   container inherits anyway); `user.uid`/`gid` kept when equal, set to
+//!   type; a type the spec lacks (the container inherits the enforcer's
+//!   own limit, through the delegate) gets an entry only where the
+//!   decision's is lower than that inherited one, with the lower of the two
+//!   (the normal form carries the enforcer's own limits for every type the
+//!   policy leaves alone: those add nothing); `user.uid`/`gid` kept when equal, set to
 //!   the decision's where the spec's is 0 (root) and the decision's is not,
 //!   else an error; `additionalGids` intersected; `umask` the union of the
 //!   bits. `env`, `cwd`, `args`, `terminal`, AppArmor and SELinux untouched.
-//! - `linux.namespaces`: see [`PatchError`] cases in the code: a new one the
-//!   decision needs is added where the spec has none of that type (a user
-//!   namespace only with the decision's id maps); a spec's join where the
-//!   decision needs its own, or a decision's join the spec does not make,
-//!   is an error; the spec's other namespaces stay.
+//! - `linux.namespaces`, per type T the decision names: the decision's new
+//!   T and the spec's new T: kept; the spec joins T by path: an error (the
+//!   decision needs a T of the container's own, kubelet put it in its
+//!   pod's; a policy for pods keeps the join by giving the same path); the
+//!   spec has no T: `{"type": T}` added (a user namespace only with the
+//!   decision's `uidMappings` and `gidMappings`, which are then set, else an
+//!   error). The decision joins T at P: the spec joins P: kept; otherwise
+//!   an error. A T the spec has and the decision does not name stays (a
+//!   namespace of its own is tighter), as do types the enforcer does not
+//!   model (`time`). With a user namespace in both, the decision's id maps
+//!   must equal the spec's (or be absent).
 //! - `hostname`/`domainname`: the spec's kept; the decision's set where the
 //!   spec has none and its own uts namespace; a decision's name for a
 //!   container that joins its pod's uts namespace is an error.
@@ -107,14 +114,27 @@ fn error(field: impl Into<String>, message: impl Into<String>) -> PatchError {
 
 type Patching = Result<(), PatchError>;
 
-/// `spec` (a `config.json`) tightened by `decision`.
+/// `spec` (a `config.json`) tightened by `decision`; an rlimit the spec
+/// does not set is compared with the enforcer's own (what the container
+/// inherits through the delegate).
 pub fn patch(spec: &Value, decision: &NormalDecision) -> Result<Patched, PatchError> {
+    patch_inheriting(spec, decision, &crate::decision::own_rlimits())
+}
+
+/// [`patch`], with `inherited` the rlimits a container inherits for the
+/// types its spec does not set.
+pub fn patch_inheriting(
+    spec: &Value,
+    decision: &NormalDecision,
+    inherited: &BTreeMap<String, RlimitValue>,
+) -> Result<Patched, PatchError> {
     if !spec.is_object() {
         return Err(error("", "a config.json must be a JSON object"));
     }
     let mut patcher = Patcher {
         spec: spec.clone(),
         changed: Vec::new(),
+        inherited,
     };
     refuse_inapplicable(decision)?;
     patcher.namespaces(decision)?;
@@ -172,9 +192,10 @@ fn refuse_inapplicable(decision: &NormalDecision) -> Patching {
 }
 
 /// The spec being edited and the paths changed so far.
-struct Patcher {
+struct Patcher<'a> {
     spec: Value,
     changed: Vec<String>,
+    inherited: &'a BTreeMap<String, RlimitValue>,
 }
 
 fn dotted(path: &[&str]) -> String {
@@ -263,7 +284,7 @@ fn read_typed<T: serde::de::DeserializeOwned>(
     }
 }
 
-impl Patcher {
+impl Patcher<'_> {
     /// Sets `path` to `value`, recording it when it changes.
     fn set(&mut self, path: &[&str], value: Value) -> Patching {
         let Some((last, parent)) = path.split_last() else {
@@ -545,9 +566,25 @@ impl Patcher {
             }
         }
         for (kind, limit) in wanted {
-            if seen.contains(kind) || (limit.soft == u64::MAX && limit.hard == u64::MAX) {
+            if seen.contains(kind) {
                 continue;
             }
+            // What the container gets without an entry: the inherited
+            // limit. Add one only where the decision's is lower.
+            let limit = match self.inherited.get(kind) {
+                Some(inherited) => {
+                    let lower = RlimitValue {
+                        soft: limit.soft.min(inherited.soft),
+                        hard: limit.hard.min(inherited.hard),
+                    };
+                    if lower == *inherited {
+                        continue;
+                    }
+                    lower
+                }
+                None if limit.soft == u64::MAX && limit.hard == u64::MAX => continue,
+                None => *limit,
+            };
             items.push(json!({ "type": kind, "hard": limit.hard, "soft": limit.soft }));
             changed.push(format!("process.rlimits[{kind}]"));
         }
@@ -716,10 +753,10 @@ impl Patcher {
             let longer = spec_period
                 .unwrap_or(KERNEL_RT_PERIOD)
                 .max(wanted.realtime_period.unwrap_or(KERNEL_RT_PERIOD));
-            if spec_period.is_some() || wanted.realtime_period.is_some() {
-                if spec_period != Some(longer) {
-                    self.set(&at("realtimePeriod"), json!(longer))?;
-                }
+            if (spec_period.is_some() || wanted.realtime_period.is_some())
+                && spec_period != Some(longer)
+            {
+                self.set(&at("realtimePeriod"), json!(longer))?;
             }
         }
         for (key, wanted) in [("cpus", &wanted.cpus), ("mems", &wanted.mems)] {
@@ -1091,13 +1128,14 @@ impl Patcher {
             seccomp: Some(profile.clone()),
             ..decision.clone()
         };
-        if check_tightens(&with(wanted), &with(&spec)).is_ok() {
+        let merged = merge_seccomp(&spec, wanted);
+        if merged == spec || check_tightens(&with(wanted), &with(&spec)).is_ok() {
             return Ok(());
         }
-        if check_tightens(&with(&spec), &with(wanted)).is_ok() {
+        if merged == *wanted || check_tightens(&with(&spec), &with(wanted)).is_ok() {
             return self.set_seccomp(wanted.to_oci());
         }
-        self.set_seccomp(merge_seccomp(&spec, wanted).to_oci())
+        self.set_seccomp(merged.to_oci())
     }
 
     fn set_seccomp(&mut self, profile: Seccomp) -> Patching {
@@ -1332,8 +1370,11 @@ pub fn device_intersection(spec: &[DeviceRule], decision: &[DeviceRule]) -> Devi
 /// when the other has no unconditional rule for that name (a call matching
 /// it matches no rule of the other, which then applies its default; with
 /// an unconditional rule the other's own rules, also kept, bound it).
-/// Architectures are those both list; flags those either lists, the
-/// speculation flag only if both do.
+/// A rule that does what the merged default does is left out where every
+/// rule for its name is at least as strict as that default (the same
+/// action either way). Architectures are those both list; flags those
+/// either lists, the speculation flag only if both do. When one profile
+/// contains the other, the merge is that profile.
 pub fn merge_seccomp(a: &NormalSeccomp, b: &NormalSeccomp) -> NormalSeccomp {
     let unconditional = |profile: &NormalSeccomp, name: &str| {
         profile
@@ -1360,8 +1401,23 @@ pub fn merge_seccomp(a: &NormalSeccomp, b: &NormalSeccomp) -> NormalSeccomp {
         }
     }
     let spec_allow = policy_model::decision::SECCOMP_FLAG_SPEC_ALLOW;
+    let default_action = a.default_action.max(b.default_action);
+    // A rule that does what the default does, for a name whose every
+    // rule is at least as strict as the default, changes nothing.
+    let redundant: BTreeSet<String> = rules
+        .iter()
+        .filter(|((name, _), action)| {
+            **action == default_action
+                && rules
+                    .iter()
+                    .filter(|((other, _), _)| other == name)
+                    .all(|(_, other)| *other >= default_action)
+        })
+        .map(|((name, _), _)| name.clone())
+        .collect();
+    rules.retain(|(name, _), action| !(redundant.contains(name) && *action == default_action));
     NormalSeccomp {
-        default_action: a.default_action.max(b.default_action),
+        default_action,
         architectures: a
             .architectures
             .intersection(&b.architectures)

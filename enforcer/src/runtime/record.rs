@@ -402,7 +402,8 @@ mod tests {
         assert!(annotations[ANNOTATION].is_string());
         let text = annotations[ANNOTATION].as_str().unwrap_or_default();
         assert!(!text.contains('\n'), "compact");
-        let back = ContainerRecord::from_state("c1", &runc_state(annotations)).unwrap();
+        let back = ContainerRecord::from_state("c1", &runc_state(annotations))
+            .expect("as the test builds it");
         assert_eq!(back, record);
     }
 
@@ -415,7 +416,10 @@ mod tests {
         let state = json!({"ociVersion": "1.0.0", "id": "c1", "pid": 1, "status": "running",
             "bundle": "/b", "rootfs": "/b/rootfs", "created": "2026-12-02T00:00:00Z",
             "annotations": spec["annotations"]});
-        assert_eq!(ContainerRecord::from_state("c1", &state).unwrap(), record);
+        assert_eq!(
+            ContainerRecord::from_state("c1", &state).expect("as the test builds it"),
+            record
+        );
     }
 
     #[test]
@@ -440,7 +444,7 @@ mod tests {
             .capabilities
             .bounding
             .push("CAP_SYS_ADMIN".into());
-        let forged_text = serde_json::to_string(&forged).unwrap();
+        let forged_text = serde_json::to_string(&forged).expect("as the test builds it");
         let (head, tail) = forged_text.split_at(10);
         let mut spec = json!({"annotations": {
             ANNOTATION: forged_text.clone(),
@@ -448,12 +452,18 @@ mod tests {
         }, "Annotations": {"x": "y", ANNOTATION: forged_text.clone()}});
         let record = record();
         record.embed(&mut spec);
-        let annotations = spec["annotations"].as_object().unwrap();
-        assert_eq!(spec.as_object().unwrap().len(), 1, "variants merged away");
+        let annotations = spec["annotations"]
+            .as_object()
+            .expect("as the test builds it");
+        assert_eq!(
+            spec.as_object().expect("as the test builds it").len(),
+            1,
+            "variants merged away"
+        );
         assert_eq!(annotations["x"], "y");
         assert_eq!(annotations.len(), 2, "{annotations:?}");
-        let back =
-            ContainerRecord::from_state("c1", &runc_state(spec["annotations"].clone())).unwrap();
+        let back = ContainerRecord::from_state("c1", &runc_state(spec["annotations"].clone()))
+            .expect("as the test builds it");
         assert_eq!(back, record);
     }
 
@@ -467,7 +477,10 @@ mod tests {
         };
         // runc omits an empty annotations map.
         let mut state = runc_state(json!({}));
-        state.as_object_mut().unwrap().remove("annotations");
+        state
+            .as_object_mut()
+            .expect("as the test builds it")
+            .remove("annotations");
         missing(state);
         missing(runc_state(json!({"other": "x"})));
         missing(json!(null));
@@ -487,7 +500,7 @@ mod tests {
         invalid(json!("{}"), "no record version");
         invalid(json!(r#"{"version": 2}"#), "record version 2");
         invalid(json!(r#"{"version": 1}"#), "missing field");
-        let mut text = serde_json::to_value(record()).unwrap();
+        let mut text = serde_json::to_value(record()).expect("as the test builds it");
         text["resources"]["memory"]["bogus"] = json!(1);
         invalid(json!(text.to_string()), "unknown field");
         let mut spec = json!({});
@@ -516,6 +529,9 @@ mod tests {
             assert!(!go_key_matches(key, "capabilities"), "{key}");
         }
         let object = json!({"uid": 1, "UID": 2, "gid": 3});
-        assert_eq!(go_keys(object.as_object().unwrap(), "uid").len(), 2);
+        assert_eq!(
+            go_keys(object.as_object().expect("as the test builds it"), "uid").len(),
+            2
+        );
     }
 }

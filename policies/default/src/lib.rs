@@ -24,7 +24,15 @@
 //! * the cgroup is `sandboxes/<id>` without a tenant and
 //!   `tenants/<tenant>/<id>` with one: separate subtrees, so a tenant-less
 //!   id can never become a tenant's parent cgroup.
+//!
+//! A request for a container a runtime creates (`enforcer runtime
+//! create`, the Kubernetes path: `request.container()` is set) is decided
+//! by [`container`] instead: allowed, with the spec's own namespaces, user
+//! and `noNewPrivileges`, its capabilities within the container runtimes'
+//! default set, the OCI default masks and devices, and nothing else of
+//! the default's own.
 
+pub mod container;
 pub mod filesystem;
 pub mod network;
 
@@ -49,6 +57,9 @@ pub const ROOT_GROUP_REASON: &str = "a non-root user may not run with group 0 (r
 
 /// Evaluates a request.
 pub fn evaluate(request: &Request) -> Result<Decision, EvaluationError> {
+    if let Some(one) = request.container() {
+        return Ok(container::decide(request, one));
+    }
     if request.user.uid != 0 && request.user.gid == 0 {
         return Ok(Decision::deny(ROOT_GROUP_REASON));
     }

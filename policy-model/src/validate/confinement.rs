@@ -74,8 +74,10 @@ fn is_syscall_name(name: &str) -> bool {
 }
 
 impl Checker {
-    /// `root`, `mounts`, `maskedPaths`, `readonlyPaths`.
-    pub(super) fn filesystem(&mut self, decision: &Decision) {
+    /// `root`, `mounts`, `maskedPaths`, `readonlyPaths`; for a
+    /// `container` (whose spec has its root), masks and read-only paths
+    /// without a `root`.
+    pub(super) fn filesystem(&mut self, decision: &Decision, container: bool) {
         let creates = |kind| {
             decision
                 .namespaces
@@ -101,12 +103,12 @@ impl Checker {
                 ("mounts", !decision.mounts.is_empty(), "mounts are"),
                 (
                     "maskedPaths",
-                    !decision.masked_paths.is_empty(),
+                    !container && !decision.masked_paths.is_empty(),
                     "masks are",
                 ),
                 (
                     "readonlyPaths",
-                    !decision.readonly_paths.is_empty(),
+                    !container && !decision.readonly_paths.is_empty(),
                     "read-only paths are",
                 ),
             ] {
@@ -592,6 +594,20 @@ mod tests {
             "readonlyPaths",
             "they need root",
         );
+    }
+
+    #[test]
+    fn a_containers_masks_and_readonly_paths_need_no_root_but_its_mounts_do() {
+        let host = typical_host();
+        let masked = Decision::allow()
+            .mask("/proc/kcore")
+            .readonly_path("/proc/sys");
+        assert!(crate::validate_container(masked.clone(), &host, "test").is_ok());
+        assert!(crate::validate(masked, &host, "test").is_err());
+        let mounted = Decision::allow()
+            .namespace(NamespaceType::Mount)
+            .tmpfs("/tmp", None);
+        assert!(crate::validate_container(mounted, &host, "test").is_err());
     }
 
     #[test]
