@@ -27,6 +27,9 @@ use crate::common::Run;
 /// Debian's runc (package `runc`).
 pub const RUNC: &str = "/usr/sbin/runc";
 
+/// Debian's crun (package `crun`), the other delegate the wrapper allows.
+pub const CRUN: &str = "/usr/bin/crun";
+
 /// The program name under which the enforcer is the runtime wrapper.
 pub const WRAPPER_NAME: &str = "enforcer-runtime";
 
@@ -101,7 +104,7 @@ pub fn unique(what: &str) -> String {
 /// Which runtime a command goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
-    /// runc itself.
+    /// The delegate itself: runc, or the stack's [`Stack::delegate`].
     Runc,
     /// The `enforcer-runtime` symlink, with the stack's config (if any) in
     /// `ENFORCER_CONFIG`.
@@ -118,6 +121,9 @@ pub struct Stack {
     pub cgroup_root: String,
     /// `ENFORCER_CONFIG` for the wrapper, once written.
     pub config: Option<PathBuf>,
+    /// The delegate the config names and [`Runtime::Runc`] runs:
+    /// [`RUNC`] unless changed before the config is written.
+    pub delegate: &'static str,
     files: AtomicU32,
 }
 
@@ -140,6 +146,7 @@ impl Stack {
             dir,
             cgroup_root: unique("runtime-root"),
             config: None,
+            delegate: RUNC,
             files: AtomicU32::new(0),
         }
     }
@@ -179,8 +186,9 @@ impl Stack {
         let dir = self.dir().display().to_string();
         let mut text = format!(
             "cgroup_root = {root:?}\nstate_dir = \"{dir}/state\"\ncache_dir = \"{dir}/cache\"\n\n\
-             [audit]\npath = \"{dir}/audit.log\"\n\n[runtime]\ndelegate = {RUNC:?}\n",
+             [audit]\npath = \"{dir}/audit.log\"\n\n[runtime]\ndelegate = {delegate:?}\n",
             root = self.cgroup_root,
+            delegate = self.delegate,
         );
         for policy in platform {
             let _ = write!(
@@ -204,7 +212,7 @@ impl Stack {
     /// `RUNTIME --root ROOT` as a command, without arguments yet.
     pub fn command(&self, runtime: Runtime) -> Command {
         let mut command = match runtime {
-            Runtime::Runc => Command::new(RUNC),
+            Runtime::Runc => Command::new(self.delegate),
             Runtime::Wrapper => {
                 let mut command = Command::new(self.wrapper());
                 if let Some(config) = &self.config {
@@ -362,8 +370,8 @@ pub fn cgroups_left(path: &str) -> Vec<PathBuf> {
 }
 
 /// A container of a test: deleted on drop with `runc delete --force`
-/// (runc itself, whichever runtime created it), after which its cgroup
-/// must be gone from every hierarchy.
+/// (the delegate itself, whichever runtime created it), after which its
+/// cgroup must be gone from every hierarchy.
 pub struct Container<'a> {
     stack: &'a Stack,
     /// The container id.
