@@ -115,6 +115,9 @@ impl<'a> Podman<'a> {
 netns = "none"
 # The test process's hard limits (podman asks more, which runc cannot set).
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+# Where AppArmor is on, podman would load its profile into the kernel (a
+# machine-wide change a test must not leave).
+apparmor_profile = "unconfined"
 
 [engine]
 lock_type = "file"
