@@ -610,7 +610,9 @@ fn global_flags(parsed: &Parsed) -> Result<GlobalFlags, ArgsError> {
         log_format: log_format(parsed).unwrap_or_default(),
         systemd_cgroup: parsed.flag_bool("systemd-cgroup"),
         debug: parsed.flag_bool("debug"),
-        rootless: parsed.last("rootless").map(|v| v.to_string_lossy().into_owned()),
+        rootless: parsed
+            .last("rootless")
+            .map(|v| v.to_string_lossy().into_owned()),
     })
 }
 
@@ -621,7 +623,8 @@ fn create_args(
     specs: &'static [FlagSpec],
     args: &[OsString],
 ) -> Result<Option<CreateArgs>, ArgsError> {
-    let parsed = go_parse(specs, &reorder(args)).map_err(|e| ArgsError(format!("{command}: {e}")))?;
+    let parsed =
+        go_parse(specs, &reorder(args)).map_err(|e| ArgsError(format!("{command}: {e}")))?;
     if parsed.flag_bool("help") {
         return Ok(None);
     }
@@ -647,9 +650,7 @@ fn single_id(command: &str, rest: &[OsString]) -> Result<String, ArgsError> {
             }
             Ok(id)
         }
-        [] => Err(ArgsError(format!(
-            "{command}: missing the container id"
-        ))),
+        [] => Err(ArgsError(format!("{command}: missing the container id"))),
         more => Err(ArgsError(format!(
             "{command}: requires exactly 1 argument (the container id), got {}: {}",
             more.len(),
@@ -846,7 +847,10 @@ mod tests {
         assert!(parse_line("create --no-pivot id --bundle /b").is_err());
         assert_eq!(create("create --no-pivot id").id, "id");
         // `-` is not a flag value in reorderArgs but Go still takes it as one.
-        match parse_line("update --resources - id").expect("parses").action {
+        match parse_line("update --resources - id")
+            .expect("parses")
+            .action
+        {
             Action::Update(update) => assert_eq!(update.resources, Some(ResourcesSource::Stdin)),
             other => panic!("{other:?}"),
         }
@@ -918,7 +922,10 @@ mod tests {
         let file = exec("exec --pid-file /p --process /proc.json --detach id");
         assert_eq!(file.id, "id");
         assert_eq!(file.process, ExecProcess::File("/proc.json".into()));
-        assert_eq!(exec("exec -p=/x id").process, ExecProcess::File("/x".into()));
+        assert_eq!(
+            exec("exec -p=/x id").process,
+            ExecProcess::File("/x".into())
+        );
         let flags = exec(
             "exec -t -u 1000:1000 -g 10 -g=20 -c CAP_SYS_ADMIN -c CAP_NET_RAW \
              --no-new-privs --apparmor unconfined --process-label l -e A=1 -e B=2 --cwd /w \
@@ -965,7 +972,10 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let file = update("update -r /res.json id");
-        assert_eq!(file.resources, Some(ResourcesSource::File("/res.json".into())));
+        assert_eq!(
+            file.resources,
+            Some(ResourcesSource::File("/res.json".into()))
+        );
         let stdin = update("update --resources=- id");
         assert_eq!(stdin.resources, Some(ResourcesSource::Stdin));
         let flags = update(
@@ -1000,10 +1010,33 @@ mod tests {
 
     #[test]
     fn go_integers() {
-        for good in ["0", "10", "-1", "+7", "0x1f", "0o17", "017", "0b101", "0x_1f", "9223372036854775807", "-9223372036854775808"] {
+        for good in [
+            "0",
+            "10",
+            "-1",
+            "+7",
+            "0x1f",
+            "0o17",
+            "017",
+            "0b101",
+            "0x_1f",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
             assert!(go_int(good.as_bytes()), "{good}");
         }
-        for bad in ["", "x", "1.5", "1_0", "0x", "0b2", "08", "9223372036854775808", "0x1__f", "-"] {
+        for bad in [
+            "",
+            "x",
+            "1.5",
+            "1_0",
+            "0x",
+            "0b2",
+            "08",
+            "9223372036854775808",
+            "0x1__f",
+            "-",
+        ] {
             assert!(!go_int(bad.as_bytes()), "{bad}");
         }
     }
@@ -1011,9 +1044,32 @@ mod tests {
     #[test]
     fn never_panics_and_keeps_argv() {
         let words = [
-            "create", "run", "exec", "update", "features", "--", "-", "--bundle", "-b", "=", "--=",
-            "-=x", "id", "--root", "--log=", "-p", "--process", "--resources", "-r", "--help",
-            "-v", "---x", "--debug=true", "--user", "x=y", "",
+            "create",
+            "run",
+            "exec",
+            "update",
+            "features",
+            "--",
+            "-",
+            "--bundle",
+            "-b",
+            "=",
+            "--=",
+            "-=x",
+            "id",
+            "--root",
+            "--log=",
+            "-p",
+            "--process",
+            "--resources",
+            "-r",
+            "--help",
+            "-v",
+            "---x",
+            "--debug=true",
+            "--user",
+            "x=y",
+            "",
         ];
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..3000 {

@@ -170,13 +170,14 @@ pub fn check_decision(
     }
 
     let cgroup = &linux["cgroup"];
-    if cgroup["v1"] == Value::Bool(false) && cgroup["v2"] == Value::Bool(false) {
-        if let Some(field) = resources_set(decision) {
-            return Err(unsupported(
-                field,
-                "linux.cgroup.v1 and linux.cgroup.v2 are both false".into(),
-            ));
-        }
+    if cgroup["v1"] == Value::Bool(false)
+        && cgroup["v2"] == Value::Bool(false)
+        && let Some(field) = resources_set(decision)
+    {
+        return Err(unsupported(
+            field,
+            "linux.cgroup.v1 and linux.cgroup.v2 are both false".into(),
+        ));
     }
     Ok(())
 }
@@ -281,7 +282,10 @@ mod tests {
             restricted["linux"]["namespaces"],
             json!(["cgroup", "ipc", "mount", "network", "pid", "user", "uts"])
         );
-        assert_eq!(restricted["annotations"], json!({ANNOTATION: ENFORCER_VERSION}));
+        assert_eq!(
+            restricted["annotations"],
+            json!({ANNOTATION: ENFORCER_VERSION})
+        );
         let odd = restrict(&json!({"linux": {"namespaces": "all"}}));
         assert!(odd["linux"].get("namespaces").is_none());
     }
@@ -292,7 +296,10 @@ mod tests {
         assert!(serde_json::from_str::<Value>(CRUN).is_err());
         for delegate in [Value::Null, json!(CRUN), json!([1])] {
             let restricted = restrict(&delegate);
-            assert_eq!(restricted, json!({"annotations": {ANNOTATION: ENFORCER_VERSION}}));
+            assert_eq!(
+                restricted,
+                json!({"annotations": {ANNOTATION: ENFORCER_VERSION}})
+            );
             // Nothing known: nothing refused.
             check_decision(&restricted, "crun", &normal(typical())).expect("unknown is no refusal");
             check_decision(&delegate, "crun", &normal(typical())).expect("unknown is no refusal");
@@ -323,7 +330,8 @@ mod tests {
         assert_eq!(error.missing, "linux.namespaces has no cgroup");
         assert_eq!(error.delegate, "runc");
         assert!(error.to_string().contains("runc would ignore"), "{error}");
-        let joined = normal(Decision::allow().join_namespace(NamespaceType::User, "/proc/1/ns/user"));
+        let joined =
+            normal(Decision::allow().join_namespace(NamespaceType::User, "/proc/1/ns/user"));
         let error = check_decision(&features, "runc", &joined).expect_err("no user ns");
         assert_eq!(error.field, "namespaces[0]");
     }
@@ -355,7 +363,10 @@ mod tests {
         let kill = normal(profile(SeccompAction::KillProcess, Vec::new()));
         let error = check_decision(&features, "runc", &kill).expect_err("no kill process");
         assert_eq!(error.field, "seccomp.defaultAction");
-        assert_eq!(error.missing, "linux.seccomp.actions has no SCMP_ACT_KILL_PROCESS");
+        assert_eq!(
+            error.missing,
+            "linux.seccomp.actions has no SCMP_ACT_KILL_PROCESS"
+        );
 
         let rules = vec![
             rule("read", SeccompAction::Allow, Vec::new()),
@@ -373,7 +384,10 @@ mod tests {
             .expect("ptrace");
         let error = check_decision(&features, "runc", &trap).expect_err("no trap");
         assert_eq!(error.field, format!("seccomp.rules[{at}].action"));
-        assert!(error.missing.contains("SCMP_ACT_TRAP (for ptrace)"), "{error}");
+        assert!(
+            error.missing.contains("SCMP_ACT_TRAP (for ptrace)"),
+            "{error}"
+        );
         check_decision(&runc(), "runc", &trap).expect("runc 1.1.5 has SCMP_ACT_TRAP");
 
         let mut features = runc();

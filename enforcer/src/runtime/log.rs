@@ -87,7 +87,11 @@ fn logrus_value(value: &str) -> String {
     let bare = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/' | '@' | '^' | '+'));
-    if bare { value.to_string() } else { go_quote(value) }
+    if bare {
+        value.to_string()
+    } else {
+        go_quote(value)
+    }
 }
 
 /// Go's `strconv.Quote`: `\a \b \f \n \r \t \v \\ \"`, other control
@@ -151,7 +155,11 @@ mod tests {
 
     #[test]
     fn json_line() {
-        let line = error_line(LogFormat::Json, "refused: \"x\"\n<a>", at(T) + Duration::from_millis(999));
+        let line = error_line(
+            LogFormat::Json,
+            "refused: \"x\"\n<a>",
+            at(T) + Duration::from_millis(999),
+        );
         assert_eq!(
             line,
             r#"{"level":"error","msg":"refused: \"x\"\n<a>","time":"2026-12-02T00:41:07Z"}"#

@@ -39,17 +39,17 @@ impl DelegateVersion {
         let mut parsed = DelegateVersion::default();
         for line in output.lines().map(str::trim) {
             if let Some(commit) = line.strip_prefix("commit:") {
-                parsed.commit.get_or_insert_with(|| commit.trim().to_string());
+                parsed
+                    .commit
+                    .get_or_insert_with(|| commit.trim().to_string());
             } else if let Some(spec) = line.strip_prefix("spec:") {
                 parsed.spec.get_or_insert_with(|| spec.trim().to_string());
-            } else if parsed.version.is_none() {
-                if let Some((name, version)) = line.split_once(" version ") {
-                    let version = version.trim();
-                    if !version.is_empty() {
-                        parsed.name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
-                        parsed.version = Some(version.to_string());
-                    }
-                }
+            } else if parsed.version.is_none()
+                && let Some((name, version)) = line.split_once(" version ")
+                && !version.trim().is_empty()
+            {
+                parsed.name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
+                parsed.version = Some(version.trim().to_string());
             }
         }
         parsed
@@ -71,7 +71,9 @@ impl DelegateVersion {
 /// version is `unknown` and the spec [`FALLBACK_SPEC`]. Ends with a
 /// newline.
 pub fn render(delegate_output: Option<&str>) -> String {
-    let delegate = delegate_output.map(DelegateVersion::parse).unwrap_or_default();
+    let delegate = delegate_output
+        .map(DelegateVersion::parse)
+        .unwrap_or_default();
     let version = delegate
         .version
         .as_deref()
@@ -100,7 +102,11 @@ pub fn render(delegate_output: Option<&str>) -> String {
 
 /// No line breaks in a field.
 fn one_line(text: &str) -> String {
-    text.split(['\n', '\r']).next().unwrap_or("").trim().to_string()
+    text.split(['\n', '\r'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -164,7 +170,10 @@ mod tests {
     fn crun_delegate_still_reads_as_runc() {
         let out = render(Some(CRUN));
         let parsed = go_runc_parse(&out);
-        assert_eq!(parsed.runc, format!("1.8.1 (enforcer {ENFORCER_VERSION}; crun)"));
+        assert_eq!(
+            parsed.runc,
+            format!("1.8.1 (enforcer {ENFORCER_VERSION}; crun)")
+        );
         assert_eq!(
             parsed.commit,
             format!("enforcer-{ENFORCER_VERSION}+f8a096be060b22ccd3d5f3ebe44108517fbf6c30")
@@ -176,11 +185,20 @@ mod tests {
 
     #[test]
     fn fallbacks() {
-        for output in [None, Some(""), Some("garbage\n\n"), Some("runc version \ncommit:\nspec:")] {
+        for output in [
+            None,
+            Some(""),
+            Some("garbage\n\n"),
+            Some("runc version \ncommit:\nspec:"),
+        ] {
             let out = render(output);
             assert_eq!(out.lines().count(), 3, "{out}");
             let parsed = go_runc_parse(&out);
-            assert_eq!(parsed.runc, format!("unknown (enforcer {ENFORCER_VERSION})"), "{output:?}");
+            assert_eq!(
+                parsed.runc,
+                format!("unknown (enforcer {ENFORCER_VERSION})"),
+                "{output:?}"
+            );
             assert_eq!(parsed.commit, format!("enforcer-{ENFORCER_VERSION}"));
             assert_eq!(parsed.spec, FALLBACK_SPEC);
         }
