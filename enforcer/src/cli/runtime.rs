@@ -348,16 +348,14 @@ fn delegate_features(delegate: &Delegate) -> anyhow::Result<Value> {
     let output = delegate
         .output(&["features"])
         .with_context(|| format!("cannot run {} features", delegate.path.display()))?;
-    if !output.status.success() {
-        bail!(
-            "{} features failed ({}): {}",
-            delegate.path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let features: Value = serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("{} features: not JSON", delegate.path.display()))?;
+    // A delegate without `features` (crun before 1.9, runc before 1.1)
+    // reports nothing: nothing can then be refused on its word.
+    let features: Value = if output.status.success() {
+        serde_json::from_slice(&output.stdout)
+            .with_context(|| format!("{} features: not JSON", delegate.path.display()))?
+    } else {
+        Value::Object(serde_json::Map::new())
+    };
     if let Some(path) = cache {
         // A cache that cannot be written only costs the next create a run.
         let _ = patch::write_config(&path, &features);

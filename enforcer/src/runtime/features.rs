@@ -170,13 +170,14 @@ pub fn check_decision(
     }
 
     let cgroup = &linux["cgroup"];
-    if cgroup["v1"] == Value::Bool(false) && cgroup["v2"] == Value::Bool(false) {
-        if let Some(field) = resources_set(decision) {
-            return Err(unsupported(
-                field,
-                "linux.cgroup.v1 and linux.cgroup.v2 are both false".into(),
-            ));
-        }
+    if cgroup["v1"] == Value::Bool(false)
+        && cgroup["v2"] == Value::Bool(false)
+        && let Some(field) = resources_set(decision)
+    {
+        return Err(unsupported(
+            field,
+            "linux.cgroup.v1 and linux.cgroup.v2 are both false".into(),
+        ));
     }
     Ok(())
 }

@@ -44,14 +44,12 @@ impl DelegateVersion {
                     .get_or_insert_with(|| commit.trim().to_string());
             } else if let Some(spec) = line.strip_prefix("spec:") {
                 parsed.spec.get_or_insert_with(|| spec.trim().to_string());
-            } else if parsed.version.is_none() {
-                if let Some((name, version)) = line.split_once(" version ") {
-                    let version = version.trim();
-                    if !version.is_empty() {
-                        parsed.name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
-                        parsed.version = Some(version.to_string());
-                    }
-                }
+            } else if parsed.version.is_none()
+                && let Some((name, version)) = line.split_once(" version ")
+                && !version.trim().is_empty()
+            {
+                parsed.name = Some(name.trim().to_string()).filter(|n| !n.is_empty());
+                parsed.version = Some(version.trim().to_string());
             }
         }
         parsed
