@@ -1,6 +1,6 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 //! The cost of `enforcer runtime` in front of runc: `create` through
-//! `start` of a busybox-static bundle running `/bin/true`, through plain
+//! `start` of a busybox-static bundle running `sh -c true`, through plain
 //! runc and through the wrapper (the binary invoked as `enforcer-runtime`,
 //! with the embedded default policy and the compiled-module cache warm),
 //! each followed, untimed, by `delete --force`. Also the wrapper's
@@ -25,13 +25,17 @@ mod bundle;
 const RUNC: &str = "/usr/sbin/runc";
 
 fn run(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|status| status.success())
-        .unwrap_or(false)
+    match command.stdin(Stdio::null()).output() {
+        Ok(output) if output.status.success() => true,
+        Ok(output) => {
+            eprintln!("{command:?}: {}", String::from_utf8_lossy(&output.stderr).trim());
+            false
+        }
+        Err(error) => {
+            eprintln!("{command:?}: {error}");
+            false
+        }
+    }
 }
 
 /// `create` then `start` of `id` through `runtime`; the time of the two.
@@ -69,7 +73,7 @@ fn runtime(c: &mut Criterion) {
         return;
     }
     let mut config = bundle::config();
-    config["process"]["args"] = serde_json::json!(["/bin/true"]);
+    config["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "true"]);
     config["linux"]["cgroupsPath"] = serde_json::json!("/enforcer-test-bench-runtime/c");
     let bundle = match bundle::TestBundle::with_config(config.clone()) {
         Ok(bundle) => bundle,
@@ -85,7 +89,7 @@ fn runtime(c: &mut Criterion) {
     let wrapper: PathBuf = work.path().join("enforcer-runtime");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_enforcer"), &wrapper).expect("symlink");
     let root = work.path().join("runc-root");
-    let mut group = c.benchmark_group("runtime create+start /bin/true");
+    let mut group = c.benchmark_group("runtime create+start sh -c true");
     group
         .measurement_time(Duration::from_secs(15))
         .sample_size(20);
