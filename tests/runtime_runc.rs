@@ -424,9 +424,40 @@ fn exec_cannot_regain_a_dropped_capability() {
         process_json(&["/bin/sh", "-c", "echo regained"], &asking),
     )
     .expect("writes the process");
-    let refused = stack.runtime(
+    // A process file asking CAP_SYS_ADMIN (as containerd's unpatched
+    // copy of the spec would) runs narrowed to the container's sets: the
+    // kernel shows it without the capability.
+    std::fs::write(
+        &greedy,
+        process_json(&["/bin/sh", "-c", "grep CapBnd /proc/self/status"], &asking),
+    )
+    .expect("writes the process");
+    let narrowed = stack.runtime(
         Runtime::Wrapper,
         &["exec", "--process", &greedy.display().to_string(), &id],
+        "",
+    );
+    narrowed.expect_code(0);
+    let bounding = cap_mask(&narrowed.stdout, "CapBnd");
+    assert_eq!(
+        bounding & (1 << cap_bit("CAP_SYS_ADMIN")),
+        0,
+        "{bounding:x}"
+    );
+    assert_ne!(bounding & (1 << cap_bit("CAP_KILL")), 0, "{bounding:x}");
+
+    // The flag form cannot be narrowed: refused before runc runs it.
+    let refused = stack.runtime(
+        Runtime::Wrapper,
+        &[
+            "exec",
+            "--cap",
+            "CAP_SYS_ADMIN",
+            &id,
+            "/bin/sh",
+            "-c",
+            "echo regained",
+        ],
         "",
     );
     assert_ne!(refused.code, Some(0), "{refused:?}");

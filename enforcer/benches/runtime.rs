@@ -28,7 +28,10 @@ fn run(command: &mut Command) -> bool {
     match command.stdin(Stdio::null()).output() {
         Ok(output) if output.status.success() => true,
         Ok(output) => {
-            eprintln!("{command:?}: {}", String::from_utf8_lossy(&output.stderr).trim());
+            eprintln!(
+                "{command:?}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
             false
         }
         Err(error) => {

@@ -458,7 +458,11 @@ fn check_update(
     let refused = |error: update_check::UpdateRefusal| {
         anyhow!("update of container {} refused: {error}", update.id)
     };
-    let resources = update_check::resources_of(text.as_deref(), &update.flags).map_err(refused)?;
+    let mut resources =
+        update_check::resources_of(text.as_deref(), &update.flags).map_err(refused)?;
+    if delegate.name() == "runc" {
+        resources = update_check::without_what_runc_ignores(resources);
+    }
     update_check::check(&resources, &record).map_err(refused)?;
     if let (Some(ResourcesSource::Stdin), Some(text)) = (&update.resources, &text) {
         refeed_stdin(text.as_bytes()).context("cannot give --resources - to the delegate")?;

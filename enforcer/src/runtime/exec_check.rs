@@ -1,8 +1,17 @@
 //! `exec`: the process a container's `exec` starts (`kubectl exec`) may
-//! not regain what the container's decision took away. Capabilities
-//! outside the container's sets, another user (unless the container's is
-//! root), LSM labels other than the container's are refused;
-//! `noNewPrivileges` is turned on and rlimits lowered to the container's.
+//! not regain what the container's decision took away.
+//!
+//! A `--process` file (what containerd, CRI-O and podman always give) is
+//! patched where it can be: each capability set narrowed to the
+//! container's, a root user (uid 0) in a container its decision runs as
+//! another user made that user (its gid, its groups), `noNewPrivileges`
+//! turned on, rlimits lowered to the container's. Both CRI runtimes build
+//! the exec process from their own, unpatched copy of the container's
+//! spec, so refusing these would refuse every `kubectl exec` into a
+//! container whose decision dropped a capability. Another non-root user
+//! (unless the container's is root), groups beyond the container's and LSM
+//! labels other than the container's are refused. The flag form cannot be
+//! patched in place: a flag that would regain a privilege is refused.
 //!
 //! The process JSON is read as runc reads it (`exec.go` `getProcess`
 //! decodes a `specs.Process` with Go's `encoding/json`): member names match
@@ -52,8 +61,10 @@ pub fn check_process(
     let Some(object) = process.as_object() else {
         return refuse("process", "is not a JSON object");
     };
-    check_capabilities(object, ceiling)?;
-    check_user(object, ceiling)?;
+    let mut patched = object.clone();
+    narrow_capabilities(object, &mut patched, ceiling)?;
+    narrow_root_user(object, &mut patched, ceiling)?;
+    check_user(&patched, ceiling)?;
     for (name, ours) in [
         ("apparmorProfile", &ceiling.apparmor_profile),
         ("selinuxLabel", &ceiling.selinux_label),
@@ -66,7 +77,6 @@ pub fn check_process(
         };
         check_label(&format!("process.{name}"), asked, ours.as_deref())?;
     }
-    let mut patched = object.clone();
     if ceiling.no_new_privileges {
         let on = matches!(
             member(object, "noNewPrivileges", "process")?,
@@ -236,8 +246,12 @@ fn ceiling_set<'a>(ceiling: &'a ProcessCeiling, set: &str) -> &'a [String] {
     }
 }
 
-fn check_capabilities(
+/// Narrows each capability set of the process to the container's (an
+/// absent set or `capabilities` stays absent: runc then uses the
+/// container's own).
+fn narrow_capabilities(
     object: &Map<String, Value>,
+    patched: &mut Map<String, Value>,
     ceiling: &ProcessCeiling,
 ) -> Result<(), ExecRefusal> {
     let sets = match member(object, "capabilities", "process")? {
@@ -245,6 +259,7 @@ fn check_capabilities(
         Some((_, Value::Object(sets))) => sets,
         Some(_) => return refuse("process.capabilities", "is not an object"),
     };
+    let mut narrowed = sets.clone();
     for set in SETS {
         let field = format!("process.capabilities.{set}");
         let names = match member(sets, set, "process.capabilities")? {
@@ -253,27 +268,66 @@ fn check_capabilities(
             Some(_) => return refuse(&field, "is not a list of capability names"),
         };
         let allowed = ceiling_set(ceiling, set);
-        let mut extra = BTreeSet::new();
+        let mut kept = Vec::new();
         for name in names {
             let Some(name) = name.as_str() else {
                 return refuse(&field, "is not a list of capability names");
             };
-            if !allowed.iter().any(|ours| ours == name) {
-                extra.insert(name);
+            if allowed.iter().any(|ours| ours == name) {
+                kept.push(Value::String(name.to_string()));
             }
         }
-        if !extra.is_empty() {
-            let list: Vec<&str> = extra.into_iter().collect();
-            return refuse(
-                &field,
-                &format!(
-                    "{}: the container's decision dropped {} from its {set} set",
-                    list.join(", "),
-                    if list.len() > 1 { "them" } else { "it" }
-                ),
-            );
+        if kept.len() != names.len() {
+            set_member(&mut narrowed, set, Value::Array(kept));
         }
     }
+    if narrowed != *sets {
+        set_member(patched, "capabilities", Value::Object(narrowed));
+    }
+    Ok(())
+}
+
+/// A root user (uid 0, Go's zero for an absent one) in a container whose
+/// decision runs it as another user becomes that user: its uid, its gid,
+/// and the asked supplementary groups the container has.
+fn narrow_root_user(
+    object: &Map<String, Value>,
+    patched: &mut Map<String, Value>,
+    ceiling: &ProcessCeiling,
+) -> Result<(), ExecRefusal> {
+    if ceiling.uid == 0 {
+        return Ok(());
+    }
+    let empty = Map::new();
+    let user = match member(object, "user", "process")? {
+        None | Some((_, Value::Null)) => &empty,
+        Some((_, Value::Object(user))) => user,
+        Some(_) => return refuse("process.user", "is not an object"),
+    };
+    if unsigned(user, "uid", "process.user", u64::from(u32::MAX))? != 0 {
+        return Ok(());
+    }
+    let mut narrowed = user.clone();
+    set_member(&mut narrowed, "uid", Value::from(ceiling.uid));
+    set_member(&mut narrowed, "gid", Value::from(ceiling.gid));
+    let gids: Vec<Value> = match member(user, "additionalGids", "process.user")? {
+        Some((_, Value::Array(ids))) => ids
+            .iter()
+            .filter(|id| {
+                id.as_u64()
+                    .and_then(|id| u32::try_from(id).ok())
+                    .is_some_and(|id| id == ceiling.gid || ceiling.additional_gids.contains(&id))
+            })
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    if gids.is_empty() {
+        narrowed.retain(|key, _| !go_key_matches(key, "additionalGids"));
+    } else {
+        set_member(&mut narrowed, "additionalGids", Value::Array(gids));
+    }
+    set_member(patched, "user", Value::Object(narrowed));
     Ok(())
 }
 
@@ -546,33 +600,29 @@ mod tests {
 
     #[test]
     fn attacker_list() {
-        // CAP_SYS_ADMIN in ambient only.
-        let refusal = refused(&with(
-            process(),
-            &["capabilities", "ambient"],
-            json!(["CAP_SYS_ADMIN"]),
-        ));
-        assert_eq!(refusal.field, "process.capabilities.ambient");
-        assert!(refusal.message.contains("CAP_SYS_ADMIN"), "{refusal}");
-        assert!(refusal.message.contains("decision dropped"), "{refusal}");
-        // In bounding only.
-        let refusal = refused(&with(
-            process(),
-            &["capabilities", "bounding"],
-            json!(["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]),
-        ));
-        assert_eq!(refusal.field, "process.capabilities.bounding");
-        assert!(
-            refusal.message.contains("CAP_NET_ADMIN, CAP_SYS_ADMIN"),
-            "{refusal}"
-        );
-        // In a set spelled as Go still reads it.
-        let refusal = refused(&with(
-            process(),
-            &["capabilities", "Inheritable"],
-            json!(["CAP_SYS_ADMIN"]),
-        ));
-        assert_eq!(refusal.field, "process.capabilities.inheritable");
+        // CAP_SYS_ADMIN in ambient only, in bounding, in a set spelled as
+        // Go still reads it: narrowed away (what containerd's unpatched
+        // copy of the spec asks for must not refuse kubectl exec).
+        for (set, asked, kept) in [
+            ("ambient", json!(["CAP_SYS_ADMIN"]), json!([])),
+            (
+                "bounding",
+                json!(["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]),
+                json!(["CAP_CHOWN"]),
+            ),
+            ("Inheritable", json!(["CAP_SYS_ADMIN"]), json!([])),
+        ] {
+            let patched = check_process(&with(process(), &["capabilities", set], asked), &record())
+                .expect("patched, not refused")
+                .expect("changed");
+            let canonical = if set == "Inheritable" {
+                "inheritable"
+            } else {
+                set
+            };
+            assert_eq!(patched["capabilities"][canonical], kept, "{set}");
+            assert!(patched["capabilities"].get("Inheritable").is_none());
+        }
         let mut sneaky = process();
         sneaky
             .as_object_mut()
@@ -597,15 +647,22 @@ mod tests {
             .expect("as the test builds it");
         assert_eq!(patched["noNewPrivileges"], json!(true));
         assert!(patched.get("NoNewPrivileges").is_none());
-        // uid 0 in a container of uid 1000; gid 0; a group it lacks.
-        let refusal = refused(&with(process(), &["user", "uid"], json!(0)));
+        // uid 0 in a container of uid 1000 (also no user: Go's zero)
+        // becomes the container's user; another uid, gid 0 with uid 1000
+        // and a group it lacks are refused.
+        for asked in [
+            with(process(), &["user", "uid"], json!(0)),
+            with(process(), &["user"], Value::Null),
+        ] {
+            let patched = check_process(&asked, &record())
+                .expect("patched, not refused")
+                .expect("changed");
+            assert_eq!(patched["user"]["uid"], 1000);
+            assert_eq!(patched["user"]["gid"], 1000);
+        }
+        let refusal = refused(&with(process(), &["user", "uid"], json!(1001)));
         assert_eq!(refusal.field, "process.user.uid");
         assert!(refusal.message.contains("uid 1000"), "{refusal}");
-        assert_eq!(
-            refused(&with(process(), &["user"], Value::Null)).field,
-            "process.user.uid",
-            "no user is Go's zero: root"
-        );
         assert_eq!(
             refused(&with(process(), &["user", "gid"], json!(0))).field,
             "process.user.gid"

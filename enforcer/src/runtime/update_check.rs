@@ -263,6 +263,17 @@ pub fn ram_in_bytes(text: &str) -> Option<i64> {
     Some(value as i64)
 }
 
+/// `update` without what runc's `update` does not apply (`devices`,
+/// `hugepageLimits`): containerd's CRI sends a resize as the whole
+/// resource block of its own, unpatched copy of the spec, whose device
+/// and hugepage rules may be looser than the decision though runc never
+/// writes them. With crun, which writes them, they are checked.
+pub fn without_what_runc_ignores(mut update: Resources) -> Resources {
+    update.devices.clear();
+    update.hugepage_limits.clear();
+    update
+}
+
 /// Whether `update` keeps within `record`'s limits: every limit the
 /// decision set is set no higher (an update that leaves a limit out keeps
 /// the container's current value, which `create` already tightened).
@@ -722,6 +733,18 @@ mod tests {
             field(run(r#"{"devices": [{"allow": true, "access": "rwm"}]}"#)),
             "devices"
         );
+        // containerd's resize carries its unpatched device and hugepage
+        // rules; runc writes neither, so for runc they are not judged.
+        let resize = resources_of(
+            Some(
+                r#"{"devices": [{"allow": true, "access": "rwm"}],
+                    "hugepageLimits": [{"pageSize": "2MB", "limit": 134217728}]}"#,
+            ),
+            &[],
+        )
+        .expect("as the test builds it");
+        assert!(check(&resize, &strict).is_err());
+        check(&without_what_runc_ignores(resize), &strict).expect("nothing runc writes");
         run(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).expect("as the test builds it");
         assert_eq!(
             field(run(
