@@ -287,24 +287,33 @@ fn every_other_command_is_handed_over_verbatim_with_nothing_of_ours_open() {
 fn create_tightens_the_spec_records_the_decision_and_hands_over() {
     let fixture = Fixture::new(&limiting());
     let bundle = fixture.bundle().display().to_string();
+    let (root, log, pid) = (
+        fixture.path("runc-root").display().to_string(),
+        fixture.path("log.json").display().to_string(),
+        fixture.path("init.pid").display().to_string(),
+    );
     let args = [
         "--root",
-        "/tmp/enforcer-test-unused-root",
+        root.as_str(),
         "--log",
-        "/tmp/enforcer-test-unused.log",
+        log.as_str(),
         "--log-format",
         "json",
         "create",
         "--bundle",
         bundle.as_str(),
         "--pid-file",
-        "/tmp/enforcer-test-unused.pid",
+        pid.as_str(),
         "c1",
     ];
     let output = fixture.run(&args, "");
     assert!(output.status.success(), "{}", stderr(&output));
     let handed = fixture.handed_over().expect("handed over");
     assert_eq!(handed.args, args);
+    assert!(
+        !fixture.path("log.json").exists(),
+        "an allowed create writes no log line of ours"
+    );
 
     let patched = fixture.spec();
     assert_eq!(patched["linux"]["resources"]["memory"]["limit"], 67108864);

@@ -267,15 +267,16 @@ fn memory_tightened(earlier: &NormalMemory, later: &NormalMemory) -> Checked {
 /// The swap a memory limit and an OCI (memory plus swap) swap limit leave,
 /// as cgroup v2 writes it. With no memory limit, the swap limit bounds
 /// swap alone too.
-fn swap_alone(memory: Limit, swap: Limit) -> Limit {
+pub fn swap_alone(memory: Limit, swap: Limit) -> Limit {
     match (memory, swap) {
         (Limit::At(memory), Limit::At(swap)) => Limit::At(swap.saturating_sub(memory)),
         (Limit::Unlimited, swap) | (_, swap @ Limit::Unlimited) => swap,
     }
 }
 
-/// CPUs worth of bandwidth, in millionths (`u128`: no overflow).
-fn share(runtime: Limit, period: u64) -> Option<u128> {
+/// CPUs worth of bandwidth, in millionths (`u128`: no overflow);
+/// `None`: unlimited.
+pub fn share(runtime: Limit, period: u64) -> Option<u128> {
     runtime
         .value()
         .map(|runtime| u128::from(runtime) * 1_000_000 / u128::from(period.max(1)))
@@ -499,7 +500,7 @@ fn unified_kind(key: &str) -> Option<UnifiedKind> {
 
 /// A cgroup v2 byte value as the kernel reads it (`memparse`): `max`, or
 /// a number with an optional `K`, `M`, `G`, `T`, `P` or `E` suffix.
-fn unified_bytes(value: &str) -> Option<Limit> {
+pub fn unified_bytes(value: &str) -> Option<Limit> {
     let value = value.trim();
     if value == "max" {
         return Some(Limit::Unlimited);

@@ -81,6 +81,7 @@ use policy_model::devices::permits;
 use policy_model::normal::{
     Limit, NormalAction, NormalDecision, NormalSeccomp, NormalSyscallRule, RlimitValue, cpu_list,
 };
+use policy_model::tighten::{share, swap_alone, unified_bytes};
 use policy_model::{Seccomp, check_tightens, parse_cpu_list};
 use serde_json::{Map, Value, json};
 
@@ -1005,7 +1006,7 @@ impl Patcher<'_> {
                 }
                 Some(Value::String(current)) if current == value => {}
                 Some(Value::String(current)) if is_byte_limit(key) => {
-                    let (Some(a), Some(b)) = (memparse(current), memparse(value)) else {
+                    let (Some(a), Some(b)) = (unified_bytes(current), unified_bytes(value)) else {
                         return Err(error(
                             field,
                             format!(
@@ -1037,7 +1038,7 @@ impl Patcher<'_> {
                 _ => None,
             };
             if let Some(limit) = typed {
-                let current = value.as_str().and_then(memparse).ok_or_else(|| {
+                let current = value.as_str().and_then(unified_bytes).ok_or_else(|| {
                     error(
                         &field,
                         format!("{value} is not a number of bytes or \"max\""),
@@ -1145,22 +1146,6 @@ impl Patcher<'_> {
     }
 }
 
-/// The swap a memory limit and an OCI (memory plus swap) swap limit leave
-/// (the chain's reading, `tighten.rs`).
-fn swap_alone(memory: Limit, swap: Limit) -> Limit {
-    match (memory, swap) {
-        (Limit::At(memory), Limit::At(swap)) => Limit::At(swap.saturating_sub(memory)),
-        (Limit::Unlimited, swap) | (_, swap @ Limit::Unlimited) => swap,
-    }
-}
-
-/// CPUs worth of bandwidth, in millionths; `None`: unlimited.
-fn share(runtime: Limit, period: u64) -> Option<u128> {
-    runtime
-        .value()
-        .map(|runtime| u128::from(runtime) * 1_000_000 / u128::from(period.max(1)))
-}
-
 /// Raw cgroup v2 files holding a byte (or count) limit, lower is tighter.
 fn is_byte_limit(key: &str) -> bool {
     matches!(
@@ -1172,28 +1157,6 @@ fn is_byte_limit(key: &str) -> bool {
             | "memory.zswap.max"
             | "pids.max"
     ) || (key.starts_with("hugetlb.") && key.ends_with(".max"))
-}
-
-/// A cgroup v2 value as the kernel reads it (`memparse`): `max`, or a
-/// number with an optional `K`…`E` suffix.
-fn memparse(value: &str) -> Option<Limit> {
-    let value = value.trim();
-    if value == "max" {
-        return Some(Limit::Unlimited);
-    }
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let shift = match &value[digits.len()..] {
-        "" => 0,
-        "k" | "K" => 10,
-        "m" | "M" => 20,
-        "g" | "G" => 30,
-        "t" | "T" => 40,
-        "p" | "P" => 50,
-        "e" | "E" => 60,
-        _ => return None,
-    };
-    let number: u64 = digits.parse().ok()?;
-    number.checked_mul(1 << shift).map(Limit::At)
 }
 
 /// A typed field that owns a raw cgroup v2 file.
