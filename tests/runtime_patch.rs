@@ -73,7 +73,21 @@ fn default_decision(chain: &Chain, spec: &Value) -> NormalDecision {
     let evaluation = evaluate_chain(chain, &request(spec))
         .unwrap_or_else(|failure| panic!("evaluates: {failure}"));
     match evaluation.outcome {
-        Outcome::Allowed(decision) => decision,
+        // The rlimits the policy leaves to the enforcer are this process's
+        // own: the typical ones instead, so the expected files hold on any
+        // machine.
+        Outcome::Allowed(mut decision) => {
+            let own = enforcer::decision::own_rlimits();
+            let typical = Context::typical().rlimits;
+            for (name, value) in decision.process.rlimits.iter_mut() {
+                if own.get(name) == Some(value)
+                    && let Some(typical) = typical.get(name)
+                {
+                    *value = *typical;
+                }
+            }
+            decision
+        }
         Outcome::Denied { decision, .. } => panic!("denied: {:?}", decision.reason),
     }
 }

@@ -59,7 +59,15 @@ pub fn decide(request: &Request, container: &Container) -> Decision {
     let mut process = Process {
         user: asked.and_then(|process| process.user.clone()),
         capabilities: None,
-        no_new_privileges: asked.and_then(|process| process.no_new_privileges),
+        // As asked, and an absent one is off, as the runtime reads it: the
+        // normal form's default (on) would break an image's setuid
+        // programs that Kubernetes allows by default
+        // (allowPrivilegeEscalation).
+        no_new_privileges: Some(
+            asked
+                .and_then(|process| process.no_new_privileges)
+                .unwrap_or(false),
+        ),
         rlimits: asked
             .map(|process| process.rlimits.clone())
             .unwrap_or_default(),
@@ -199,7 +207,11 @@ mod tests {
         assert!(capabilities.ambient.is_empty());
         let user = process.user.expect("user");
         assert_eq!((user.uid, user.gid, user.additional_gids), (0, 0, vec![10]));
-        assert_eq!(process.no_new_privileges, None);
+        assert_eq!(
+            process.no_new_privileges,
+            Some(false),
+            "absent in the spec: off, as runc reads it"
+        );
         assert_eq!(process.rlimits.len(), 1);
         assert!(process.env.is_empty() && process.cwd.is_none());
     }
