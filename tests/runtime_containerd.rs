@@ -25,25 +25,13 @@ use std::path::Path;
 use serde_json::json;
 
 use containerd::Containerd;
-use runtime::{CgroupTree, DECISION_CAPS, Stack, cap_bit, cap_mask, limiting_decision, unique};
+use runtime::{
+    CgroupTree, DECISION_CAPS, REPORT, Stack, assert_reports_limits, cap_bit, cap_mask,
+    limiting_decision, reported, unique,
+};
 use test_cgroup::require;
 
 const MIB: i64 = 1024 * 1024;
-
-/// What the container prints: its memory limit, its pids limit (both from
-/// the cgroup files runc mounts at /sys/fs/cgroup, v1 or v2) and its
-/// capabilities.
-const REPORT: &str = "echo memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); \
-     echo pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); \
-     grep -E '^Cap(Bnd|Eff)' /proc/self/status";
-
-/// The value of `key=` in the report.
-fn reported<'a>(stdout: &'a str, key: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= in\n{stdout}"))
-}
 
 /// A stack whose platform chain answers `decision`, and a containerd whose
 /// environment names its config.
@@ -118,26 +106,7 @@ fn ctr_run_through_the_wrapper_gets_the_policys_limits() {
         "{run:?}\ncontainerd:\n{}",
         containerd.log()
     );
-    assert_eq!(
-        reported(&run.stdout, "memory"),
-        (64 * MIB).to_string(),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(reported(&run.stdout, "pids"), "32", "{}", run.stdout);
-    for field in ["CapBnd", "CapEff"] {
-        let mask = cap_mask(&run.stdout, field);
-        for dropped in ["CAP_NET_RAW", "CAP_SYS_ADMIN"] {
-            assert_eq!(mask & (1 << cap_bit(dropped)), 0, "{field} {mask:x}");
-        }
-        for kept in DECISION_CAPS {
-            assert_ne!(
-                mask & (1 << cap_bit(kept)),
-                0,
-                "{field} {mask:x} lacks {kept}"
-            );
-        }
-    }
+    assert_reports_limits(&run.stdout, 64 * MIB, 32, &DECISION_CAPS);
     // The exit status comes through the shim.
     let run = ctr_run(
         &stack,

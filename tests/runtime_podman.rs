@@ -40,8 +40,8 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::json;
 
 use runtime::{
-    CgroupTree, DECISION_CAPS, GlobalDirs, Stack, cap_bit, cap_mask, kill_and_wait,
-    limiting_decision, processes_naming, unique,
+    CgroupTree, GlobalDirs, REPORT, Stack, assert_reports_limits, kill_and_wait, limiting_decision,
+    processes_naming, reported, unique,
 };
 use test_cgroup::require;
 
@@ -60,19 +60,6 @@ fn cannot_run() -> Option<&'static str> {
         return Some("needs conmon at /usr/bin/conmon (apt-get install conmon)");
     }
     None
-}
-
-/// Same report as the containerd tests: memory and pids limits from the
-/// container's cgroup files, and its capabilities.
-const REPORT: &str = "echo memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); \
-     echo pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); \
-     grep -E '^Cap(Bnd|Eff)' /proc/self/status";
-
-fn reported<'a>(stdout: &'a str, key: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key}= in\n{stdout}"))
 }
 
 /// One podman test at a time per binary (the global directories).
@@ -300,28 +287,8 @@ fn podman_run_through_the_wrapper_gets_the_policys_limits() {
     let podman = Podman::new(&stack, true);
     let run = podman.run(&parent, &["/bin/sh", "-c", REPORT]);
     run.expect_code(0);
-    assert_eq!(
-        reported(&run.stdout, "memory"),
-        (64 * MIB).to_string(),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(reported(&run.stdout, "pids"), "32", "{}", run.stdout);
-    for field in ["CapBnd", "CapEff"] {
-        let mask = cap_mask(&run.stdout, field);
-        for dropped in ["CAP_NET_RAW", "CAP_SYS_ADMIN"] {
-            assert_eq!(mask & (1 << cap_bit(dropped)), 0, "{field} {mask:x}");
-        }
-        // podman's default set has CAP_KILL and CAP_CHOWN, not CAP_AUDIT_WRITE.
-        for kept in ["CAP_KILL", "CAP_CHOWN"] {
-            assert!(DECISION_CAPS.contains(&kept));
-            assert_ne!(
-                mask & (1 << cap_bit(kept)),
-                0,
-                "{field} {mask:x} lacks {kept}"
-            );
-        }
-    }
+    // podman's default set has CAP_KILL and CAP_CHOWN, not CAP_AUDIT_WRITE.
+    assert_reports_limits(&run.stdout, 64 * MIB, 32, &["CAP_KILL", "CAP_CHOWN"]);
     let run = podman.run(&parent, &["/bin/sh", "-c", "exit 3"]);
     assert_eq!(run.code, Some(3), "{run:?}");
 }

@@ -740,3 +740,40 @@ impl GlobalDirs {
         stayed
     }
 }
+
+/// What a container prints for [`assert_reports_limits`]: its memory
+/// limit, its pids limit (from the cgroup files at /sys/fs/cgroup, v1 or
+/// v2) and its capabilities.
+pub const REPORT: &str = "echo memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); \
+     echo pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); \
+     grep -E '^Cap(Bnd|Eff)' /proc/self/status";
+
+/// The value of `key=` in a [`REPORT`].
+pub fn reported<'a>(stdout: &'a str, key: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in\n{stdout}"))
+}
+
+/// That a [`REPORT`] shows `memory` bytes, `pids`, neither CAP_NET_RAW
+/// nor CAP_SYS_ADMIN in the bounding and effective sets, and each of
+/// `kept` in both (each one of [`DECISION_CAPS`]).
+pub fn assert_reports_limits(stdout: &str, memory: i64, pids: u32, kept: &[&str]) {
+    assert_eq!(reported(stdout, "memory"), memory.to_string(), "{stdout}");
+    assert_eq!(reported(stdout, "pids"), pids.to_string(), "{stdout}");
+    for field in ["CapBnd", "CapEff"] {
+        let mask = cap_mask(stdout, field);
+        for dropped in ["CAP_NET_RAW", "CAP_SYS_ADMIN"] {
+            assert_eq!(mask & (1 << cap_bit(dropped)), 0, "{field} {mask:x}");
+        }
+        for kept in kept {
+            assert!(DECISION_CAPS.contains(kept), "{kept} is not the decision's");
+            assert_ne!(
+                mask & (1 << cap_bit(kept)),
+                0,
+                "{field} {mask:x} lacks {kept}"
+            );
+        }
+    }
+}

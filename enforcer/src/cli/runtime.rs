@@ -112,7 +112,7 @@ fn act(invocation: &Invocation) -> anyhow::Result<Handover> {
     let delegate = Delegate::find(&settings)?;
     match &invocation.action {
         Action::Create(create) | Action::Run(create) => {
-            create_container(&invocation.global, create, &settings, &delegate)?;
+            create_container(create, &settings, &delegate)?;
         }
         Action::Exec(exec) => check_exec(&invocation.global, exec, &delegate)?,
         Action::Update(update) => check_update(&invocation.global, update, &delegate)?,
@@ -161,7 +161,6 @@ fn print_help() {
 /// `create` / `run`: the request from the bundle, the chain's verdict,
 /// the patched spec written back (or a refusal), one audit line.
 fn create_container(
-    global: &GlobalFlags,
     create: &CreateArgs,
     settings: &RuntimeSettings,
     delegate: &Delegate,
@@ -228,7 +227,6 @@ fn create_container(
         }
         eprintln!("enforcer: the audit line cannot be written: {error}");
     }
-    let _ = global;
     result
 }
 
@@ -275,7 +273,7 @@ fn decide_and_patch(
         error: error.context(format!(
             "the decision of {} cannot be applied to container {}",
             chain_names(&chain),
-            request.id_or_container()
+            request.id
         )),
     };
     let features = delegate_features(delegate).map_err(Failure::at(Step::Plan))?;
@@ -306,19 +304,6 @@ fn chain_names(chain: &enforcer::evaluation::Chain) -> String {
         "the chain".to_string()
     } else {
         format!("policy {}", names.join(", "))
-    }
-}
-
-/// An id to name the container by in messages.
-trait IdOrContainer {
-    fn id_or_container(&self) -> String;
-}
-
-impl IdOrContainer for Request {
-    fn id_or_container(&self) -> String {
-        self.container
-            .as_ref()
-            .map_or_else(|| self.id.clone(), |container| container.id.clone())
     }
 }
 
@@ -358,7 +343,10 @@ fn delegate_features(delegate: &Delegate) -> anyhow::Result<Value> {
     };
     if let Some(path) = cache {
         // A cache that cannot be written only costs the next create a run.
-        let _ = patch::write_config(&path, &features);
+        let _ = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| patch::write_config(&path, &features));
     }
     Ok(features)
 }
@@ -374,9 +362,11 @@ fn features_cache_path(delegate: &Delegate) -> Option<PathBuf> {
         metadata.mtime_nsec()
     );
     let digest = enforcer::digest::sha256_hex(key.as_bytes());
-    let dir = state_dir().join("runtime");
-    std::fs::create_dir_all(&dir).ok()?;
-    Some(dir.join(format!("features-{}.json", &digest[..16])))
+    Some(
+        state_dir()
+            .join("runtime")
+            .join(format!("features-{}.json", &digest[..16])),
+    )
 }
 
 /// The container's record, from the delegate's `state`.
@@ -385,14 +375,13 @@ fn container_record(
     id: &str,
     delegate: &Delegate,
 ) -> anyhow::Result<ContainerRecord> {
-    let mut args: Vec<String> = Vec::new();
+    let mut args: Vec<OsString> = Vec::new();
     if let Some(root) = &global.root {
         args.push("--root".into());
-        args.push(root.display().to_string());
+        args.push(root.into());
     }
     args.push("state".into());
     args.push(id.into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = delegate
         .output(&args)
         .with_context(|| format!("cannot run {} state {id}", delegate.path.display()))?;

@@ -97,7 +97,7 @@ impl Delegate {
 
     /// Runs the delegate with `args` and collects its output (for `state`,
     /// `features`, `--version`).
-    pub fn output(&self, args: &[&str]) -> std::io::Result<Output> {
+    pub fn output<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> std::io::Result<Output> {
         Command::new(&self.path)
             .args(args)
             .stdin(Stdio::null())
